@@ -1,0 +1,66 @@
+import Koa from "koa";
+import Router from "@koa/router";
+import type { CaGenerationStore } from "../ca/stores.js";
+import { errorMiddleware } from "./error-middleware.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import { OpenApiDocument } from "./openapi.js";
+import { caCertificateRoutes } from "./routes/ca-certificates.js";
+import { healthRoutes, type ReadinessCheck } from "./routes/health.js";
+import { requireClient } from "./client-identity.js";
+
+/** Everything the HTTP layer needs, built by the composition root (api/main.ts) or by a test. */
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly caGenerations: Pick<CaGenerationStore, "list" | "get">;
+  readonly readiness: readonly ReadinessCheck[];
+  /** Extra `/v1` routers mounted by later parts (issuance, events, admin …), each documenting itself. */
+  readonly v1Routers?: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
+}
+
+/**
+ * Builds the Koa application without listening (DESIGN §3.5), so tests can call `app.callback()`.
+ * The same app serves both listeners; routes under /v1 demand a client certificate, which only the
+ * HTTPS listener can carry.
+ */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const openapi = new OpenApiDocument({ title: "JPKI-style CA", version: "1" });
+
+  app.use(requestLog(deps));
+  app.use(errorMiddleware(deps.logger, deps.metrics));
+
+  const root = new Router();
+  root.get("/openapi.json", (ctx) => {
+    ctx.body = openapi.toJSON();
+  });
+  for (const r of [healthRoutes(deps.readiness, deps.metrics), caCertificateRoutes(deps.caGenerations), root]) {
+    app.use(r.routes()).use(r.allowedMethods());
+  }
+
+  const v1 = new Router({ prefix: "/v1" });
+  // CONTRACT §7: nothing under /v1 answers without a client certificate.
+  v1.use(requireClient());
+  for (const make of deps.v1Routers ?? []) {
+    const r = make(openapi);
+    v1.use(r.routes(), r.allowedMethods());
+  }
+  app.use(v1.routes()).use(v1.allowedMethods());
+  return app;
+}
+
+/** Access log and request counter: method, route pattern, status and time; never bodies or query strings. */
+function requestLog(deps: AppDeps) {
+  return async function logRequest(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const route = (ctx._matchedRoute as string | undefined) ?? "unmatched";
+      deps.metrics.httpRequests.inc({ method: ctx.method, route, status: String(ctx.status) });
+      deps.logger.debug({ method: ctx.method, route, status: ctx.status, ms: Math.round(performance.now() - started) }, "request");
+    }
+  };
+}

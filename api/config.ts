@@ -1,0 +1,190 @@
+import { readFileSync, existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import type { KeySpec } from "../ca/types.js";
+
+/**
+ * Configuration, parsed once at start-up into a frozen typed object (DESIGN invariant 8).
+ * Sources, later wins: the JSON file (`CA_CONFIG`, default ./config/default.json), then environment
+ * overrides. This is the only file that reads `process.env` (DESIGN §3.3).
+ */
+
+const port = z.number().int().min(0).max(65535);
+const keySpecNames = ["RSA-2048", "RSA-3072", "RSA-4096", "P-256", "P-384"] as const;
+
+const schema = z
+  .object({
+    mode: z.enum(["demo", "production"]),
+    varDir: z.string().min(1),
+    http: z.object({ host: z.string().min(1), port }).strict(),
+    https: z.object({ host: z.string().min(1), port }).strict(),
+    publicBaseUrl: z.string().url().refine((u) => !u.endsWith("/"), "must not end with /"),
+    database: z.object({ url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").nullable(), dataDir: z.string().min(1) }).strict(),
+    hsm: z
+      .object({
+        modulePath: z.string().min(1),
+        tokenLabel: z.string().min(1).max(32),
+        pinFile: z.string().min(1).nullable(),
+        softhsmConf: z.string().min(1).nullable(),
+        poolSize: z.number().int().min(1).max(64),
+      })
+      .strict(),
+    ca: z
+      .object({
+        keySpec: z.enum(keySpecNames),
+        partitions: z.object({ sign: z.number().int().min(1).max(65536), auth: z.number().int().min(1).max(65536) }).strict(),
+        ocspResponderValidityDays: z.number().int().min(1).max(366),
+      })
+      .strict(),
+    log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }).strict(),
+  })
+  .strict();
+
+type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  readonly mode: "demo" | "production";
+  /** Absolute path of the generated state directory. */
+  readonly varDir: string;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly https: { readonly host: string; readonly port: number };
+  readonly publicBaseUrl: string;
+  readonly database: { readonly url: string | null; readonly dataDir: string };
+  readonly hsm: {
+    readonly modulePath: string;
+    readonly tokenLabel: string;
+    /** The user PIN, read from `CA_HSM_PIN` or the PIN file. Never logged. */
+    readonly pin: string;
+    readonly softhsmConf: string | null;
+    readonly poolSize: number;
+  };
+  readonly ca: {
+    readonly keySpec: KeySpec;
+    readonly partitions: { readonly sign: number; readonly auth: number };
+    readonly ocspResponderValidityDays: number;
+  };
+  readonly natsUrl: string | null;
+  readonly log: { readonly level: RawConfig["log"]["level"] };
+  /** Where demo credentials go (CONTRACT §1). */
+  readonly demoDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export function parseKeySpec(name: (typeof keySpecNames)[number]): KeySpec {
+  switch (name) {
+    case "RSA-2048":
+      return { type: "rsa", bits: 2048 };
+    case "RSA-3072":
+      return { type: "rsa", bits: 3072 };
+    case "RSA-4096":
+      return { type: "rsa", bits: 4096 };
+    case "P-256":
+      return { type: "ec", curve: "P-256" };
+    case "P-384":
+      return { type: "ec", curve: "P-384" };
+  }
+}
+
+const envInt = (env: NodeJS.ProcessEnv, name: string): number | undefined => {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  if (!/^[0-9]+$/.test(v)) throw new ConfigError(`${name}: must be an integer`);
+  return Number(v);
+};
+
+/** Applies environment overrides onto the raw file object (before validation). */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const obj: Record<string, unknown> = structuredClone(raw);
+  const section = (k: string): Record<string, unknown> => {
+    if (typeof obj[k] !== "object" || obj[k] === null) obj[k] = {};
+    return obj[k] as Record<string, unknown>;
+  };
+  if (env.CA_MODE) obj.mode = env.CA_MODE;
+  if (env.CA_VAR_DIR) obj.varDir = env.CA_VAR_DIR;
+  if (env.CA_HTTP_HOST) section("http").host = env.CA_HTTP_HOST;
+  if (env.CA_HTTPS_HOST) section("https").host = env.CA_HTTPS_HOST;
+  const hp = envInt(env, "CA_HTTP_PORT");
+  if (hp !== undefined) section("http").port = hp;
+  const sp = envInt(env, "CA_HTTPS_PORT");
+  if (sp !== undefined) section("https").port = sp;
+  if (env.CA_PUBLIC_BASE_URL) obj.publicBaseUrl = env.CA_PUBLIC_BASE_URL;
+  if (env.DATABASE_URL) section("database").url = env.DATABASE_URL;
+  if (env.CA_HSM_MODULE) section("hsm").modulePath = env.CA_HSM_MODULE;
+  if (env.CA_HSM_TOKEN_LABEL) section("hsm").tokenLabel = env.CA_HSM_TOKEN_LABEL;
+  if (env.CA_HSM_PIN_FILE) section("hsm").pinFile = env.CA_HSM_PIN_FILE;
+  if (env.CA_LOG_LEVEL) section("log").level = env.CA_LOG_LEVEL;
+  return obj;
+}
+
+/**
+ * Loads and validates the configuration. Throws ConfigError naming the field on a bad value.
+ * @param env the environment (process.env in production; a literal in tests)
+ * @param cwd the directory relative paths are resolved against
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const file = env.CA_CONFIG ?? resolve(cwd, "config/default.json");
+  if (!existsSync(file)) throw new ConfigError(`CA_CONFIG: file not found: ${file}`);
+  let fileObj: Record<string, unknown>;
+  try {
+    fileObj = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`CA_CONFIG: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+  const parsed = schema.safeParse(applyEnv(fileObj, env));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join(".") || "(root)";
+    throw new ConfigError(`config field ${path}: ${issue?.message ?? "invalid"}`);
+  }
+  const raw = parsed.data;
+  const varDir = abs(cwd, raw.varDir);
+  const inVar = (p: string): string => (isAbsolute(p) ? p : resolve(varDir, p));
+  const pin = readPin(env, raw.hsm.pinFile === null ? null : inVar(raw.hsm.pinFile));
+  const config: Config = {
+    mode: raw.mode,
+    varDir,
+    http: raw.http,
+    https: raw.https,
+    publicBaseUrl: raw.publicBaseUrl,
+    database: { url: raw.database.url, dataDir: inVar(raw.database.dataDir) },
+    hsm: {
+      modulePath: raw.hsm.modulePath,
+      tokenLabel: raw.hsm.tokenLabel,
+      pin,
+      softhsmConf: env.SOFTHSM2_CONF ?? (raw.hsm.softhsmConf === null ? null : inVar(raw.hsm.softhsmConf)),
+      poolSize: raw.hsm.poolSize,
+    },
+    ca: { keySpec: parseKeySpec(raw.ca.keySpec), partitions: raw.ca.partitions, ocspResponderValidityDays: raw.ca.ocspResponderValidityDays },
+    natsUrl: env.NATS_URL ?? null,
+    log: raw.log,
+    demoDir: resolve(varDir, "demo"),
+  };
+  return deepFreeze(config);
+}
+
+const abs = (cwd: string, p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
+
+/** Invariant 5: PINs come from the environment or a file, never from the config file itself. */
+function readPin(env: NodeJS.ProcessEnv, pinFile: string | null): string {
+  if (env.CA_HSM_PIN) return env.CA_HSM_PIN;
+  if (pinFile && existsSync(pinFile)) {
+    const pin = readFileSync(pinFile, "utf8").trim();
+    if (pin.length === 0) throw new ConfigError(`hsm.pinFile: the PIN file is empty`);
+    return pin;
+  }
+  throw new ConfigError(`hsm.pinFile: no PIN (set CA_HSM_PIN or create the PIN file; npm start does this for the demo token)`);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,41 @@
+// Lint: TypeScript rules plus the import boundaries of DESIGN.md §1, which fail the build when broken.
+import tseslint from "typescript-eslint";
+
+/** I/O libraries the core must not touch (DESIGN §1: ca/ never imports koa, knex, graphene …). */
+const ioLibraries = ["koa", "@koa/*", "knex", "knex-pglite", "pg", "graphene-pk11", "pkcs11js", "nats", "pino", "prom-client", "@electric-sql/*"];
+
+/** A relative import of one of our top-level folders, e.g. "../api/config.js". */
+const folder = (name) => ({ regex: `^(\\.\\./)+${name}/|^\\./${name}/`, message: `imports of ${name}/ break DESIGN.md §1` });
+
+/** folder → what it may not import (DESIGN §1). Nothing imports api/ except cli/ (and tests). */
+const boundaries = {
+  ca: [...ioLibraries.map((group) => ({ group: [group], message: "ca/ is the core: no I/O libraries" })), ...["api", "cli", "hsm", "db", "crl", "ocsp", "events", "bench"].map(folder)],
+  hsm: ["api", "cli", "db", "crl", "ocsp", "events"].map(folder),
+  db: ["api", "cli", "hsm", "crl", "ocsp", "events"].map(folder),
+  crl: ["api", "cli"].map(folder),
+  ocsp: ["api", "cli"].map(folder),
+  events: ["api", "cli"].map(folder),
+  bench: [],
+  api: ["cli"].map(folder),
+};
+
+const noEnv = { object: "process", property: "env", message: "configuration is parsed once in api/config.ts (DESIGN §3.3)" };
+
+export default tseslint.config(
+  { ignores: ["node_modules/**", "var/**", "coverage/**", "**/*.cjs"] },
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-explicit-any": "error",
+    },
+  },
+  ...Object.entries(boundaries).map(([name, patterns]) => ({
+    files: [`${name}/**/*.ts`],
+    rules: {
+      "no-restricted-imports": ["error", { patterns }],
+      ...(["ca", "hsm", "db", "crl", "ocsp", "events"].includes(name) ? { "no-restricted-properties": ["error", noEnv] } : {}),
+    },
+  })),
+);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Bootstrap for `npm start`, `npm test` and `npm run bench` (CONTRACT §1): installs what is missing and
+# prepares the project-local SoftHSM token under ./var/. Idempotent; safe to run on every start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+VAR="${CA_VAR_DIR:-$ROOT/var}"
+case "$VAR" in /*) ;; *) VAR="$ROOT/$VAR" ;; esac
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# 1. Node.js: pkijs/asn1js and graphene need Node >= 20.19.
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js >= 20.19 is required (found $(node --version))"
+
+# 2. Debian packages: softhsm2 (the default HSM) and openssl (key ceremony checks, tests).
+need_pkgs=()
+command -v softhsm2-util >/dev/null 2>&1 || need_pkgs+=(softhsm2)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: ${need_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    die "missing Debian package(s): ${need_pkgs[*]}. Install them: sudo apt-get install ${need_pkgs[*]}"
+  fi
+fi
+
+# 3. npm packages: install when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# 4. The project-local SoftHSM token (found by label, never by slot number).
+if [ -z "${CA_HSM_MODULE:-}" ] || [ "${CA_HSM_MODULE:-}" = "/usr/lib/softhsm/libsofthsm2.so" ]; then
+  HSM="$VAR/hsm"
+  LABEL="${CA_HSM_TOKEN_LABEL:-jpki-ca}"
+  mkdir -p "$HSM/tokens"
+  chmod 700 "$HSM"
+  CONF="$HSM/softhsm2.conf"
+  if [ ! -f "$CONF" ]; then
+    # SoftHSM resolves a relative tokendir against the process's cwd: always write an absolute path.
+    cat > "$CONF" <<CONF
+directories.tokendir = $HSM/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+slots.mechanisms = ALL
+library.reset_on_fork = false
+CONF
+  fi
+  export SOFTHSM2_CONF="$CONF"
+  umask 077
+  [ -s "$HSM/pin" ] || node -e 'process.stdout.write(require("crypto").randomBytes(12).toString("hex"))' > "$HSM/pin"
+  [ -s "$HSM/so-pin" ] || node -e 'process.stdout.write(require("crypto").randomBytes(12).toString("hex"))' > "$HSM/so-pin"
+  if ! softhsm2-util --show-slots 2>/dev/null | grep -Eq "^[[:space:]]*Label:[[:space:]]+$LABEL[[:space:]]*$"; then
+    say "creating SoftHSM token '$LABEL' under $HSM/tokens"
+    softhsm2-util --init-token --free --label "$LABEL" --so-pin "$(cat "$HSM/so-pin")" --pin "$(cat "$HSM/pin")" >/dev/null
+  fi
+fi
+say "ready"
