@@ -56,7 +56,6 @@ const upperBounds: Readonly<Record<NameAttributeShortName, number>> = { C: 2, ST
 /** PrintableString alphabet (X.680 §41.4 table 10). */
 const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 const oidPattern = /^[0-2](\.(0|[1-9][0-9]*))+$/;
-// eslint-disable-next-line no-control-regex
 const controlChars = /[\u0000-\u001f\u007f]/;
 
 /** Universal tag number → string type name (X.680 §8.4). */

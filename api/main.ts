@@ -1,0 +1,138 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { webcrypto } from "node:crypto";
+import * as pkijs from "pkijs";
+import { CaError } from "../ca/errors.js";
+import type { Signer } from "../ca/ports.js";
+import { systemClock, type Clock, type Random } from "../ca/ports.js";
+import type { CaGeneration, CaId } from "../ca/types.js";
+import { openDatabase, type Database } from "../db/database.js";
+import { migrateLatest } from "../db/migrate.js";
+import { KnexCaGenerationStore } from "../db/ca-generation-store.js";
+import { KnexCertificateStore } from "../db/certificate-store.js";
+import { KnexAuditStore } from "../db/audit-store.js";
+import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
+import { createApp } from "./app.js";
+import type { Config } from "./config.js";
+import { listen, type Listeners } from "./listeners.js";
+import { createLogger, type Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { randomBytes } from "node:crypto";
+
+/**
+ * The composition root: the one place that builds adapters from configuration and wires them into the
+ * core and the HTTP layer. Everything is created per service instance; nothing is a module global.
+ */
+export interface Service {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly db: Database;
+  readonly hsm: Pkcs11Hsm;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly crypto: pkijs.CryptoEngine;
+  readonly stores: {
+    readonly caGenerations: KnexCaGenerationStore;
+    readonly certificates: KnexCertificateStore;
+    readonly audit: KnexAuditStore;
+  };
+  close(): Promise<void>;
+}
+
+export const systemRandom: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
+
+/** Opens the database (migrated), the HSM and the stores. Used by `serve`, `init` and the other CLI commands. */
+export async function openService(config: Config, options: { logger?: Logger; clock?: Clock } = {}): Promise<Service> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  const metrics = new Metrics();
+  // SoftHSM reads its configuration from SOFTHSM2_CONF when the module is initialised.
+  if (config.hsm.softhsmConf) process.env.SOFTHSM2_CONF = config.hsm.softhsmConf;
+  const db = await openDatabase(config.database.url ? { url: config.database.url } : { dataDir: config.database.dataDir });
+  try {
+    await migrateLatest(db);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  let hsm: Pkcs11Hsm;
+  try {
+    hsm = await Pkcs11Hsm.open({ modulePath: config.hsm.modulePath, tokenLabel: config.hsm.tokenLabel, pin: config.hsm.pin, poolSize: config.hsm.poolSize, metrics: metrics.hsm });
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  // pkijs's crypto engine is chosen here, once, and passed where pkijs verifies (never its global default).
+  const crypto = new pkijs.CryptoEngine({ name: "node-webcrypto", crypto: webcrypto as unknown as Crypto });
+  return {
+    config,
+    logger,
+    metrics,
+    db,
+    hsm,
+    clock: options.clock ?? systemClock,
+    random: systemRandom,
+    crypto,
+    stores: { caGenerations: new KnexCaGenerationStore(db), certificates: new KnexCertificateStore(db), audit: new KnexAuditStore(db) },
+    close: async () => {
+      await hsm.close();
+      await db.close();
+    },
+  };
+}
+
+/**
+ * DESIGN invariant 5 / Boulder's LoadIssuer: refuse to run when a CA key in the token does not match
+ * its certificate (a swapped token, a restored backup of the wrong CA, a tampered database).
+ */
+export async function checkCaKeys(service: Service): Promise<Map<CaId, Signer>> {
+  const signers = new Map<CaId, Signer>();
+  const gens = await service.stores.caGenerations.list();
+  for (const ca of gens) {
+    if (ca.status !== "active") continue;
+    const signer = await service.hsm.signer(ca.keyUri, ca.signatureAlgorithm).catch((e: unknown) => {
+      throw new CaError("unavailable", `CA ${ca.id}: its key is not in the token (${(e as Error).message})`);
+    });
+    const certSpki = spkiOfCertificate(ca);
+    if (Buffer.compare(Buffer.from(certSpki), Buffer.from(signer.publicKey)) !== 0) {
+      throw new CaError("internal", `CA ${ca.id}: the key in the token does not match the CA certificate; refusing to start`);
+    }
+    signers.set(ca.id, signer);
+  }
+  return signers;
+}
+
+function spkiOfCertificate(ca: CaGeneration): Uint8Array {
+  const cert = pkijs.Certificate.fromBER(ca.certificate.slice().buffer);
+  return new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+}
+
+/** Serves both listeners with the app wired to the service. */
+export async function serve(service: Service): Promise<Listeners> {
+  const { config, logger, metrics } = service;
+  await checkCaKeys(service);
+  const tlsDir = join(config.varDir, "tls");
+  const [cert, key, clientCa] = await Promise.all([
+    readFile(join(tlsDir, "server.pem"), "utf8"),
+    readFile(join(tlsDir, "server.key"), "utf8"),
+    readFile(join(tlsDir, "service-ca.pem"), "utf8"),
+  ]).catch(() => {
+    throw new CaError("unavailable", `TLS material missing under ${tlsDir}: run \`npm run cli -- init\``);
+  });
+  const app = createApp({
+    logger,
+    metrics,
+    caGenerations: service.stores.caGenerations,
+    readiness: [
+      { name: "database", check: () => service.db.ping() },
+      {
+        name: "hsm",
+        check: async () => {
+          const h = await service.hsm.health();
+          if (!h.ok) throw new CaError("unavailable", "HSM not ready");
+        },
+      },
+    ],
+  });
+  return listen(app, { http: config.http, https: config.https, tls: { cert, key, clientCa } });
+}

@@ -1,0 +1,226 @@
+import { generateKeyPairSync } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Service } from "../api/main.js";
+import { defaultAlgorithm } from "../ca/algorithms.js";
+import { buildCaCertificate } from "../ca/ca-certificate.js";
+import { defaultCaProfiles, type CaProfile } from "../ca/ca-profile.js";
+import type { ServiceRole } from "../ca/client-identity.js";
+import { buildOcspResponderCertificate } from "../ca/ocsp-responder-certificate.js";
+import type { Random, Signer } from "../ca/ports.js";
+import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../ca/service-ca.js";
+import { caIdOf, type CaGeneration, type CaKind, type KeySpec } from "../ca/types.js";
+import { fromPem, pem } from "../ca/x509/pem.js";
+
+/**
+ * The key ceremony (CONTRACT §8 `init`). Every step first looks for what it would create and keeps it,
+ * so running `init` twice changes nothing, and an interrupted ceremony resumes where it stopped
+ * (a key generated in the token but not yet recorded is reused, never generated twice).
+ */
+export interface CeremonyReport {
+  readonly created: string[];
+}
+
+type Log = (line: string) => void;
+
+/** Serial prefix byte of a CA generation (DESIGN invariant 2): sign-gN → N, auth-gN → 64 + N. */
+export const serialPrefixOf = (kind: CaKind, generation: number): number => (kind === "sign" ? 0 : 64) + generation;
+
+/** The OCSP responders sign with P-256: fast in any HSM, and independent of the CA key's size. */
+const responderKeySpec: KeySpec = { type: "ec", curve: "P-256" };
+const serviceCaKeySpec: KeySpec = { type: "ec", curve: "P-256" };
+const SERVICE_CA_LABEL = "service-ca";
+
+export async function caExists(service: Service): Promise<boolean> {
+  const gens = await service.stores.caGenerations.list();
+  return (["sign", "auth"] as const).every((k) => gens.some((g) => g.kind === k));
+}
+
+export async function runCeremony(service: Service, log: Log): Promise<CeremonyReport> {
+  const created: string[] = [];
+  for (const kind of ["sign", "auth"] as const) {
+    if (await ensureCaGeneration(service, kind, 1, log)) created.push(caIdOf(kind, 1));
+  }
+  const serviceCa = await ensureServiceCa(service, log);
+  if (serviceCa.created) created.push("service-ca");
+  if (await ensureServerCertificate(service, serviceCa, log)) created.push("tls-server");
+  if (service.config.mode === "demo") {
+    for (const made of await ensureDemoCredentials(service, serviceCa, log)) created.push(made);
+  }
+  return { created };
+}
+
+function profileFor(service: Service, kind: CaKind): CaProfile {
+  const keySpec = service.config.ca.keySpec;
+  return { ...defaultCaProfiles[kind], keySpec, signatureAlgorithm: defaultAlgorithm(keySpec), ocspResponderValidityDays: service.config.ca.ocspResponderValidityDays };
+}
+
+/** A key in the token by label: the one already there (resumed ceremony) or a new one. */
+async function tokenKey(service: Service, label: string, spec: KeySpec, log: Log): Promise<{ uri: string; publicKey: Uint8Array }> {
+  const found = await service.hsm.findKey(label);
+  if (found) {
+    log(`  key ${label}: already in the token, reused`);
+    return found;
+  }
+  const made = await service.hsm.generateKey(label, spec);
+  log(`  key ${label}: generated in the token (sensitive, non-extractable)`);
+  return made;
+}
+
+/** A random positive serial for ceremony certificates: 15 CSPRNG octets behind a 0x01 byte. */
+function ceremonySerial(random: Random): bigint {
+  return BigInt("0x01" + Buffer.from(random.bytes(15)).toString("hex"));
+}
+
+async function ensureCaGeneration(service: Service, kind: CaKind, generation: number, log: Log): Promise<boolean> {
+  const id = caIdOf(kind, generation);
+  if (await service.stores.caGenerations.get(id)) {
+    log(`${id}: exists`);
+    return false;
+  }
+  log(`${id}: creating`);
+  const profile = profileFor(service, kind);
+  const key = await tokenKey(service, id, profile.keySpec, log);
+  const signer = await service.hsm.signer(key.uri, profile.signatureAlgorithm);
+  const now = service.clock.now();
+  const certificate = await buildCaCertificate({ kind, generation, profile, signer, serial: ceremonySerial(service.random), notBefore: now });
+  const responderKey = await tokenKey(service, `${id}-ocsp-1`, responderKeySpec, log);
+  const responderCert = await buildOcspResponderCertificate({
+    caId: id,
+    caCertificate: certificate,
+    caSigner: signer,
+    responderPublicKey: responderKey.publicKey,
+    serial: ceremonySerial(service.random),
+    notBefore: now,
+    validityDays: profile.ocspResponderValidityDays,
+  });
+  const partitionCount = service.config.ca.partitions[kind];
+  const ca: CaGeneration = {
+    id,
+    kind,
+    generation,
+    keyAlgorithm: profile.keySpec.type === "rsa" ? `RSA-${profile.keySpec.bits}` : profile.keySpec.curve,
+    signatureAlgorithm: profile.signatureAlgorithm,
+    keyUri: key.uri,
+    certificate,
+    serialPrefix: serialPrefixOf(kind, generation),
+    partitionCount,
+    status: "active",
+    ocspResponderCertificate: responderCert,
+    ocspResponderKeyUri: responderKey.uri,
+    createdAt: now,
+  };
+  await service.db.transaction(async (tx) => {
+    await service.stores.caGenerations.insert(ca, tx);
+    await service.stores.audit.append(
+      { at: now, action: "ca.generation.created", actor: "cli:init", subject: `ca:${id}`, outcome: "success", detail: { keyUri: key.uri, keyAlgorithm: ca.keyAlgorithm, partitionCount, ocspResponderKeyUri: responderKey.uri } },
+      tx,
+    );
+  });
+  log(`${id}: CA certificate and OCSP responder certificate recorded (${partitionCount} CRL partitions)`);
+  return true;
+}
+
+export interface ServiceCaMaterial {
+  readonly signer: Signer;
+  readonly certificate: Uint8Array;
+  readonly created: boolean;
+}
+
+const tlsPath = (service: Service, file: string): string => join(service.config.varDir, "tls", file);
+
+/** The internal service CA of the mTLS listener: key in the token, certificate under var/tls. */
+export async function ensureServiceCa(service: Service, log: Log): Promise<ServiceCaMaterial> {
+  const key = await tokenKey(service, SERVICE_CA_LABEL, serviceCaKeySpec, log);
+  const signer = await service.hsm.signer(key.uri, defaultAlgorithm(serviceCaKeySpec));
+  const file = tlsPath(service, "service-ca.pem");
+  if (existsSync(file)) {
+    const certificate = fromPem(await readFile(file, "utf8"), "CERTIFICATE");
+    return { signer, certificate, created: false };
+  }
+  const certificate = await buildServiceCaCertificate({ signer, serial: ceremonySerial(service.random), notBefore: service.clock.now() });
+  await writeSecret(file, pem(certificate, "CERTIFICATE"), 0o644);
+  await service.stores.audit.append({ at: service.clock.now(), action: "service-ca.created", actor: "cli:init", subject: "service-ca", outcome: "success", detail: { keyUri: key.uri } });
+  log(`service CA: certificate written to ${file}`);
+  return { signer, certificate, created: true };
+}
+
+/** A software P-256 key pair (TLS server and demo client keys: Node's TLS stack needs the key in memory). */
+function softwareKey(): { spki: Uint8Array; pkcs8Pem: string } {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return { spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })), pkcs8Pem: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
+}
+
+async function ensureServerCertificate(service: Service, ca: ServiceCaMaterial, log: Log): Promise<boolean> {
+  const certFile = tlsPath(service, "server.pem");
+  const keyFile = tlsPath(service, "server.key");
+  if (existsSync(certFile) && existsSync(keyFile) && !ca.created) return false;
+  const key = softwareKey();
+  const host = service.config.https.host;
+  const isIp = /^[0-9.]+$|:/.test(host);
+  const certificate = await buildServerCertificate({
+    caCertificate: ca.certificate,
+    caSigner: ca.signer,
+    subjectPublicKey: key.spki,
+    serial: ceremonySerial(service.random),
+    notBefore: service.clock.now(),
+    dnsNames: ["localhost", ...(!isIp && host !== "localhost" ? [host] : [])],
+    ips: [...new Set(["127.0.0.1", "::1", ...(isIp && host !== "0.0.0.0" && host !== "::" ? [host] : [])])],
+  });
+  await writeSecret(keyFile, key.pkcs8Pem, 0o600);
+  await writeSecret(certFile, pem(certificate, "CERTIFICATE"), 0o644);
+  log(`TLS server certificate written to ${certFile}`);
+  return true;
+}
+
+/** Issues a client certificate of the service CA with a fresh software key; returns PEMs. */
+export async function issueClientCredential(
+  service: Service,
+  ca: Pick<ServiceCaMaterial, "signer" | "certificate">,
+  identity: { role: ServiceRole; id: string; municipalityCode?: string },
+): Promise<{ certificate: Uint8Array; certPem: string; keyPem: string }> {
+  const key = softwareKey();
+  const certificate = await buildClientCertificate({
+    caCertificate: ca.certificate,
+    caSigner: ca.signer,
+    subjectPublicKey: key.spki,
+    serial: ceremonySerial(service.random),
+    notBefore: service.clock.now(),
+    ...identity,
+  });
+  return { certificate, certPem: pem(certificate, "CERTIFICATE"), keyPem: key.pkcs8Pem };
+}
+
+/** CONTRACT §1 demo credentials, written only in demo mode. */
+async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, log: Log): Promise<string[]> {
+  const dir = service.config.demoDir;
+  const made: string[] = [];
+  const anchor = join(dir, "tls-ca.pem");
+  if (!existsSync(anchor) || ca.created) {
+    await writeSecret(anchor, pem(ca.certificate, "CERTIFICATE"), 0o644);
+    made.push("demo/tls-ca.pem");
+  }
+  const clients: Array<{ file: string; role: ServiceRole; id: string; municipalityCode?: string }> = [
+    { file: "terminal", role: "terminal", id: "demo-terminal-1", municipalityCode: "131041" },
+    { file: "admin", role: "admin", id: "demo-admin-1" },
+    { file: "feed", role: "feed", id: "demo-feed" },
+    { file: "relying-party", role: "relying-party", id: "demo-relying-party" },
+  ];
+  for (const c of clients) {
+    const certFile = join(dir, `${c.file}.pem`);
+    if (existsSync(certFile) && !ca.created) continue;
+    const cred = await issueClientCredential(service, ca, c);
+    await writeSecret(join(dir, `${c.file}.key`), cred.keyPem, 0o600);
+    await writeSecret(certFile, cred.certPem, 0o644);
+    made.push(`demo/${c.file}`);
+    log(`demo credential: ${certFile}`);
+  }
+  return made;
+}
+
+async function writeSecret(file: string, content: string, mode: number): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, content, { mode });
+  await chmod(file, mode);
+}

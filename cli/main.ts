@@ -1,0 +1,90 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * The operator command line (CONTRACT §8): `npm run cli -- <command>`.
+ * Each command prints what it did and exits non-zero with a clear message on failure.
+ */
+import { ConfigError, loadConfig } from "../api/config.js";
+import { openService, serve } from "../api/main.js";
+import { isCaError } from "../ca/errors.js";
+import { runCeremony, caExists } from "./ceremony.js";
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, { help: string; run: Command }> = {
+  init: {
+    help: "key ceremony: CA keys and certificates for sign-g1 and auth-g1, OCSP responders, service CA, demo credentials (idempotent)",
+    run: async () => {
+      const service = await openService(loadConfig());
+      try {
+        const report = await runCeremony(service, (line) => console.log(line));
+        console.log(report.created.length === 0 ? "init: nothing to do, the CA exists" : `init: created ${report.created.join(", ")}`);
+        return 0;
+      } finally {
+        await service.close();
+      }
+    },
+  },
+  serve: {
+    help: "serve the HTTP and HTTPS listeners",
+    run: async () => startServing(false),
+  },
+  start: {
+    help: "init when no CA exists yet, then serve (what `npm start` runs)",
+    run: async () => startServing(true),
+  },
+  help: {
+    help: "this list",
+    run: async () => {
+      console.log("usage: npm run cli -- <command>\n");
+      for (const [name, c] of Object.entries(commands)) console.log(`  ${name.padEnd(20)} ${c.help}`);
+      return 0;
+    },
+  },
+};
+
+async function startServing(initIfMissing: boolean): Promise<number> {
+  const config = loadConfig();
+  const service = await openService(config);
+  try {
+    if (!(await caExists(service))) {
+      if (!initIfMissing) throw new Error("no CA exists yet: run `npm run cli -- init` first");
+      console.log("no CA yet: running the key ceremony");
+      await runCeremony(service, (line) => console.log(line));
+    }
+    const listeners = await serve(service);
+    console.log(`serving ${listeners.httpUrl} (relying parties, health, metrics) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);
+    if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
+    const stop = async (signal: string): Promise<void> => {
+      console.log(`${signal}: shutting down`);
+      await listeners.close();
+      await service.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    return -1; // keep running
+  } catch (e) {
+    await service.close();
+    throw e;
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name = "help", ...args] = argv;
+  const command = commands[name];
+  if (!command) {
+    console.error(`unknown command: ${name} (try: npm run cli -- help)`);
+    process.exit(2);
+  }
+  try {
+    const code = await command.run(args);
+    if (code >= 0) process.exit(code);
+  } catch (e) {
+    if (e instanceof ConfigError) console.error(`configuration error: ${e.message}`);
+    else if (isCaError(e)) console.error(`${name}: ${e.message}`);
+    else console.error(`${name} failed: ${(e as Error).message ?? String(e)}`);
+    process.exit(1);
+  }
+}
+
+void main(process.argv.slice(2));

@@ -1,0 +1,18 @@
+import { caGenerationsMigration } from "./0001-ca-generations.js";
+import { certificatesMigration } from "./0002-certificates.js";
+import { auditLogMigration } from "./0003-audit-log.js";
+import { outboxMigration } from "./0004-outbox.js";
+import type { Migration } from "./migration.js";
+
+export type { Migration } from "./migration.js";
+
+/**
+ * Every migration, in the order it runs. To add one: create `NNNN-what.ts` exporting a Migration
+ * and append it here. Never reorder, rename or edit a released entry.
+ */
+export const migrations: readonly Migration[] = Object.freeze([
+  caGenerationsMigration,
+  certificatesMigration,
+  auditLogMigration,
+  outboxMigration,
+]);

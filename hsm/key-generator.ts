@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import * as graphene from "graphene-pk11";
+import pkcs11js from "pkcs11js";
+import { CaError } from "../ca/errors.js";
+import type { KeySpec } from "../ca/types.js";
+import { assertLoggedIn, readSpki } from "./key-lookup.js";
+import { ecParamsDer } from "./public-key-info.js";
+
+/** A key pair made in the token. */
+export interface GeneratedKeyPair {
+  readonly label: string;
+  /** CKA_ID shared by both halves. */
+  readonly id: Uint8Array;
+  /** DER SubjectPublicKeyInfo. */
+  readonly publicKey: Uint8Array;
+}
+
+/** What is in the token under a label. */
+export interface FoundKey {
+  readonly label: string;
+  readonly id: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+/** PKCS#11 CKA_LABEL is a UTF-8 string; we keep labels to printable ASCII to stay portable across HSMs. */
+const labelPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function assertLabel(label: string): void {
+  if (typeof label !== "string" || !labelPattern.test(label)) {
+    throw new CaError("invalid-input", "key label must be 1-64 characters of A-Z a-z 0-9 . _ - (starting alphanumeric)", {
+      field: "label",
+    });
+  }
+}
+
+function assertSpec(spec: KeySpec): void {
+  const ok =
+    (spec.type === "rsa" && [2048, 3072, 4096].includes(spec.bits)) ||
+    (spec.type === "ec" && (spec.curve === "P-256" || spec.curve === "P-384"));
+  if (!ok) throw new CaError("invalid-input", "key spec must be RSA-2048/3072/4096 or EC P-256/P-384", { field: "keySpec" });
+}
+
+/**
+ * Templates for a CA key pair. Private key: token object, private, sign only, sensitive and not
+ * extractable so it never leaves the token (DESIGN invariant 5); decrypt/unwrap/derive set false
+ * explicitly because SoftHSM defaults them to true (feasibility §2). Public key: verify only.
+ */
+function templates(spec: KeySpec, label: string, id: Buffer): { pub: graphene.ITemplate; priv: graphene.ITemplate } {
+  const common = { token: true, label, id };
+  const pub: graphene.ITemplate = {
+    ...common,
+    class: graphene.ObjectClass.PUBLIC_KEY,
+    private: false,
+    verify: true,
+    encrypt: false,
+    wrap: false,
+    derive: false,
+  };
+  const priv: graphene.ITemplate = {
+    ...common,
+    class: graphene.ObjectClass.PRIVATE_KEY,
+    private: true,
+    sign: true,
+    decrypt: false,
+    unwrap: false,
+    derive: false,
+    sensitive: true,
+    extractable: false,
+  };
+  if (spec.type === "rsa") {
+    Object.assign(pub, { keyType: pkcs11js.CKK_RSA, modulusBits: spec.bits, publicExponent: Buffer.from([1, 0, 1]) });
+    priv.keyType = pkcs11js.CKK_RSA;
+  } else {
+    Object.assign(pub, { keyType: pkcs11js.CKK_EC, paramsEC: Buffer.from(ecParamsDer[spec.curve]) });
+    priv.keyType = pkcs11js.CKK_EC;
+  }
+  return { pub, priv };
+}
+
+/** Every object (any class) whose CKA_LABEL is `label`. */
+function objectsLabelled(session: graphene.Session, label: string): number {
+  assertLoggedIn(session); // else private objects are invisible and we would duplicate a label
+  return session.find({ label }).length;
+}
+
+/**
+ * Finds the key pair stored under `label` (the private key must exist); undefined if there is none.
+ * The ceremony uses this to be idempotent: if the key exists, reuse it instead of generating.
+ */
+export function findKey(session: graphene.Session, label: string): FoundKey | undefined {
+  assertLabel(label);
+  assertLoggedIn(session); // else "absent" could just mean "not logged in"
+  const found = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label });
+  if (found.length === 0) return undefined;
+  if (found.length > 1) throw new CaError("conflict", `key "${label}" is ambiguous: ${found.length} private keys`);
+  const id = found.items(0).getAttribute({ id: null }).id ?? Buffer.alloc(0);
+  return { label, id: new Uint8Array(id), publicKey: readSpki(session, { label, cacheKey: label, display: label }) };
+}
+
+/**
+ * Generates a key pair inside the token (C_GenerateKeyPair, asynchronous: RSA-4096 takes seconds),
+ * with CKA_LABEL = `label` and a random 16-byte CKA_ID. Refuses (CaError "conflict") when any object
+ * with that label exists: overwriting or duplicating a CA key is never what a ceremony wants.
+ */
+export async function generateKeyPair(session: graphene.Session, label: string, spec: KeySpec): Promise<GeneratedKeyPair> {
+  assertLabel(label);
+  assertSpec(spec);
+  if (objectsLabelled(session, label) > 0) {
+    throw new CaError("conflict", `the token already holds an object labelled "${label}"`);
+  }
+  const id = randomBytes(16);
+  const { pub, priv } = templates(spec, label, id);
+  const mechanism = spec.type === "rsa" ? graphene.KeyGenMechanism.RSA : graphene.KeyGenMechanism.EC;
+  const pair = await new Promise<graphene.IKeyPair>((resolve, reject) =>
+    session.generateKeyPair(mechanism, pub, priv, (err, keys) => (err || !keys ? reject(err) : resolve(keys))),
+  );
+  // Belt and braces: refuse a key the token did not make sensitive and non-extractable.
+  const a = pair.privateKey.getAttribute({ sensitive: null, extractable: null, neverExtractable: null, decrypt: null });
+  if (!a.sensitive || a.extractable || !a.neverExtractable || a.decrypt) {
+    session.destroy(pair.privateKey);
+    session.destroy(pair.publicKey);
+    throw new CaError("internal", `the token did not honour the key template for "${label}"; key destroyed`);
+  }
+  return { label, id: new Uint8Array(id), publicKey: readSpki(session, { label, id, cacheKey: "", display: label }) };
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL and NATS JetStream for `npm test`, when DATABASE_URL / NATS_URL are not given.
+#
+#   bash scripts/services.sh start   # starts what is missing, writes var/test/services.env, waits until ready
+#   bash scripts/services.sh stop    # stops exactly what `start` started (idempotent)
+#   source var/test/services.env     # export DATABASE_URL=… and NATS_URL=…
+#
+# Everything lives under ./var/test/ and listens on 127.0.0.1 only, on free ports (55432 / 54222 when
+# free). PostgreSQL runs with trust authentication and fsync off: test data only, never real data.
+# It never uses a PostgreSQL or NATS already running on the machine (5432 / 4222).
+#
+# Needs: Debian/Ubuntu packages `postgresql` (binaries under /usr/lib/postgresql/*/bin) and
+# `nats-server`; installed with apt-get when missing and running as root. Node is used to find free ports.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/var/test"
+PG_DIR="$STATE/pg"
+PG_DATA="$PG_DIR/data"
+PG_LOG="$PG_DIR/postgres.log"
+PG_PORT_FILE="$PG_DIR/port"
+NATS_DIR="$STATE/nats"
+NATS_PID="$STATE/nats.pid"
+NATS_LOG="$STATE/nats.log"
+NATS_PORT_FILE="$STATE/nats.port"
+ENV_FILE="$STATE/services.env"
+PG_USER=ca
+
+die() { echo "services.sh: $*" >&2; exit 1; }
+log() { echo "services.sh: $*" >&2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Runs a command as the owner of the PostgreSQL files: `postgres` when we are root (initdb refuses root).
+as_pg() {
+  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+apt_install() { # package
+  is_root || return 1
+  command -v apt-get >/dev/null || return 1
+  log "installing Debian package $1 with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2 || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2; }
+}
+
+pg_bin() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  [ -n "$d" ] && [ -x "$d/pg_ctl" ] && echo "$d"
+}
+
+port_in_use() { # port
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() { # preferred port
+  if ! port_in_use "$1"; then echo "$1"; return; fi
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+wait_for() { # seconds command...
+  local n=$(( $1 * 10 )); shift
+  while ! "$@" >/dev/null 2>&1; do
+    n=$((n - 1)); [ "$n" -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_running() {
+  local bin; bin="$(pg_bin)" || return 1
+  [ -f "$PG_DATA/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+start_postgres() {
+  local bin port
+  bin="$(pg_bin)" || { apt_install postgresql && bin="$(pg_bin)"; } ||
+    die "cannot start PostgreSQL: no /usr/lib/postgresql/*/bin/pg_ctl. Install the Debian package 'postgresql' (apt-get install postgresql) or set DATABASE_URL."
+  if is_root; then
+    id postgres >/dev/null 2>&1 || die "cannot start PostgreSQL: user 'postgres' missing (it comes with the Debian package 'postgresql')"
+  fi
+  mkdir -p "$PG_DIR"
+  is_root && chown postgres: "$PG_DIR"
+  if pg_running; then
+    port="$(cat "$PG_PORT_FILE")"
+    log "PostgreSQL already running on 127.0.0.1:$port"
+  else
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+      rm -rf "$PG_DATA"
+      as_pg "$bin/initdb" -D "$PG_DATA" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 ||
+        die "initdb failed (package 'postgresql'); see $PG_DIR/initdb.log"
+    fi
+    port="$(free_port 55432)"
+    echo "$port" >"$PG_PORT_FILE"
+    # Throwaway cluster: no fsync; unix socket in the data directory, TCP on loopback only.
+    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >&2 || die "PostgreSQL (package 'postgresql') did not start; see $PG_LOG"
+  fi
+  wait_for 30 "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" ||
+    die "PostgreSQL (package 'postgresql') on 127.0.0.1:$port does not accept connections; see $PG_LOG"
+  DATABASE_URL="postgres://$PG_USER@127.0.0.1:$port/postgres"
+}
+
+stop_postgres() {
+  local bin
+  bin="$(pg_bin)" || return 0
+  if pg_running; then
+    as_pg "$bin/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >&2 || die "could not stop PostgreSQL in $PG_DATA"
+    log "PostgreSQL stopped"
+  fi
+}
+
+# ---------------------------------------------------------------- NATS
+nats_pid() {
+  local pid
+  [ -f "$NATS_PID" ] || return 1
+  pid="$(cat "$NATS_PID")"
+  # Only a nats-server we started: the pid must still belong to a nats-server process.
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q nats-server && echo "$pid"
+}
+
+nats_ready() { # port
+  port_in_use "$1" && grep -q "Server is ready" "$NATS_LOG"
+}
+
+start_nats() {
+  local bin port
+  bin="$(command -v nats-server || true)"
+  if [ -z "$bin" ]; then apt_install nats-server || true; bin="$(command -v nats-server || true)"; fi
+  [ -n "$bin" ] || die "cannot start NATS: nats-server not found. Install the Debian package 'nats-server' (apt-get install nats-server) or set NATS_URL."
+  mkdir -p "$NATS_DIR"
+  if nats_pid >/dev/null; then
+    port="$(cat "$NATS_PORT_FILE")"
+    log "NATS already running on 127.0.0.1:$port"
+  else
+    port="$(free_port 54222)"
+    echo "$port" >"$NATS_PORT_FILE"
+    : >"$NATS_LOG"
+    setsid "$bin" -a 127.0.0.1 -p "$port" -js -sd "$NATS_DIR" -P "$NATS_PID" -l "$NATS_LOG" </dev/null >/dev/null 2>&1 &
+    wait_for 30 nats_ready "$port" ||
+      die "NATS (package 'nats-server') on 127.0.0.1:$port did not become ready; see $NATS_LOG"
+  fi
+  NATS_URL="nats://127.0.0.1:$port"
+}
+
+stop_nats() {
+  local pid
+  if pid="$(nats_pid)"; then
+    kill "$pid"
+    wait_for 20 bash -c "! kill -0 $pid" || { kill -9 "$pid" 2>/dev/null || true; }
+    log "NATS stopped"
+  fi
+  rm -f "$NATS_PID"
+}
+
+# ---------------------------------------------------------------- main
+case "${1:-}" in
+  start)
+    mkdir -p "$STATE"
+    if [ -n "${DATABASE_URL:-}" ]; then log "using the given DATABASE_URL"; else start_postgres; fi
+    if [ -n "${NATS_URL:-}" ]; then log "using the given NATS_URL"; else start_nats; fi
+    umask 077
+    {
+      echo "# written by scripts/services.sh start; remove with scripts/services.sh stop"
+      printf 'export DATABASE_URL=%q\n' "$DATABASE_URL"
+      printf 'export NATS_URL=%q\n' "$NATS_URL"
+    } >"$ENV_FILE"
+    log "ready: source $ENV_FILE"  # not echoing the URLs: a given DATABASE_URL may hold a password
+    ;;
+  stop)
+    stop_nats
+    stop_postgres
+    rm -f "$ENV_FILE"
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
