@@ -74,10 +74,16 @@ async function workerMain(job: WorkerJob): Promise<void> {
   }
 }
 
+/**
+ * Worker entry: tsx's loader hooks do not reach worker_threads on Node 20, so the worker registers
+ * them itself (tsx/esm/api) before importing this file.
+ */
+const workerBootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
+
 /** Signatures/s with 2 worker_threads, started together. */
 async function withWorkers(token: BenchToken, uri: string, spec: KeySpec, seconds: number): Promise<number> {
   const job: WorkerJob = { kind: "signer-bench-worker", token, uri, spec, seconds, poolSize: 2, inFlight: 4 };
-  const workers = [0, 1].map(() => new Worker(fileURLToPath(import.meta.url), { workerData: job }));
+  const workers = [0, 1].map(() => new Worker(workerBootstrap, { eval: true, workerData: job }));
   const next = (w: Worker): Promise<{ ready?: boolean; count?: number; elapsed?: number }> =>
     new Promise((resolve, reject) => {
       w.once("message", resolve);
@@ -97,7 +103,7 @@ async function withWorkers(token: BenchToken, uri: string, spec: KeySpec, second
 /** `openssl speed -seconds N -multi 2 rsa2048 ecdsap256`: sign/s for both. */
 export async function opensslSpeed(seconds: number): Promise<{ rsa2048: number; p256: number }> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn("openssl", ["speed", "-seconds", String(seconds), "-multi", "2", "rsa2048", "ecdsap256"], {
+    const child = spawn("openssl", ["speed", "-seconds", String(Math.max(1, Math.round(seconds))), "-multi", "2", "rsa2048", "ecdsap256"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let text = "";

@@ -123,24 +123,17 @@ function longestRun(s: string): number {
 
 /** Length of the longest run of consecutive a–z or 0–9 characters going up or down by one. */
 function longestSequence(s: string): number {
-  const classOf = (c: string): "letter" | "digit" | undefined => (/[a-z]/.test(c) ? "letter" : /[0-9]/.test(c) ? "digit" : undefined);
+  const classOf = (c: string | undefined): string | undefined => (c === undefined ? undefined : /[a-z]/.test(c) ? "letter" : /[0-9]/.test(c) ? "digit" : undefined);
   let best = 0;
   let run = 0;
   let step = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    const cls = classOf(c);
+    const cls = classOf(s[i]);
+    const d = i > 0 ? s.charCodeAt(i) - s.charCodeAt(i - 1) : 0;
     if (cls === undefined) {
       run = 0;
-      continue;
-    }
-    const prev = i > 0 ? s[i - 1]! : "";
-    const d = c.charCodeAt(0) - prev.charCodeAt(0);
-    if (run > 0 && classOf(prev) === cls && (d === 1 || d === -1) && (run === 1 || d === step)) {
-      run += 1;
-      step = d;
-    } else if (run > 0 && classOf(prev) === cls && (d === 1 || d === -1)) {
-      run = 2; // direction changed: "abcb" restarts at "cb"
+    } else if (run > 0 && classOf(s[i - 1]) === cls && (d === 1 || d === -1)) {
+      run = d === step ? run + 1 : 2; // a change of direction ("abcb") restarts at the last pair
       step = d;
     } else {
       run = 1;

@@ -60,6 +60,8 @@ export interface CertificateStore {
   listPending(before: Date, limit: number, tx?: Tx): Promise<CertificateRecord[]>;
   /** Valid/hold/pending certificates that carry this public key (refuse key re-use). */
   findLiveByPublicKey(publicKeySha256: string, tx?: Tx): Promise<CertificateRecord[]>;
+  /** Every certificate reserved by one issuance, in serial order. */
+  listByIssuance(issuanceId: string, tx?: Tx): Promise<CertificateRecord[]>;
   /** Live (pending/valid/hold) certificates of a resident. */
   findLiveByResident(residentCode: string, tx?: Tx): Promise<CertificateRecord[]>;
   /** Sets revoked/hold status; returns false when the certificate was not in a revocable state. */

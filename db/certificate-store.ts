@@ -108,6 +108,11 @@ export class KnexCertificateStore implements CertificateStore {
     return rows.map(certificateFromRow);
   }
 
+  async listByIssuance(issuanceId: string, tx?: Tx): Promise<CertificateRecord[]> {
+    const rows = await this.db.executor(tx)(TABLE).where({ issuance_id: issuanceId }).orderBy("serial");
+    return rows.map(certificateFromRow);
+  }
+
   async findLiveByResident(residentCode: string, tx?: Tx): Promise<CertificateRecord[]> {
     const rows = await this.db
       .executor(tx)(TABLE)

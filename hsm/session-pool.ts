@@ -181,24 +181,23 @@ export class SessionPool<T> {
       Promise.resolve()
         .then(() => this.resource.create())
         .then(
-        (created) => {
-          this.creating--;
-          if (this.closed) {
-            this.resource.destroy(created);
-            w.reject(new CaError("unavailable", "HSM session pool is closed"));
+          (created) => {
+            this.creating--;
+            if (this.closed) {
+              this.resource.destroy(created);
+              w.reject(new CaError("unavailable", "HSM session pool is closed"));
+            } else {
+              this.leased.add(created);
+              w.resolve(created);
+            }
             this.changed();
-            return;
-          }
-          this.leased.add(created);
-          w.resolve(created);
-          this.changed();
-        },
-        (e: unknown) => {
-          this.creating--;
-          w.reject(e);
-          this.changed();
-        },
-      );
+          },
+          (e: unknown) => {
+            this.creating--;
+            w.reject(e);
+            this.changed();
+          },
+        );
     }
   }
 }

@@ -104,7 +104,7 @@ export class TokenSessions {
       } catch (e) {
         last = e;
         const failure = classifyPkcs11Error(e);
-        this.settle(s, failure);
+        this.settle(s, failure, ckrName(e));
         if (!(await this.recover(failure, s.epoch, e))) throw this.wrap(what, e);
       }
     }
@@ -133,7 +133,7 @@ export class TokenSessions {
   }
 
   /** Gives the session back after a failure of class `failure`. */
-  private settle(s: TokenSession, failure: Pkcs11Failure): void {
+  private settle(s: TokenSession, failure: Pkcs11Failure, code: string | undefined): void {
     switch (failure) {
       case "object":
         s.objects.clear();
@@ -142,7 +142,9 @@ export class TokenSessions {
       case "session":
       case "module":
       case "device":
-        s.dead = failure !== "device";
+        // Close what still exists (an operation left active, a device error); never a handle that
+        // is already gone: its number may belong to a new session by now.
+        s.dead = failure === "module" || code === "CKR_SESSION_HANDLE_INVALID" || code === "CKR_SESSION_CLOSED";
         this.suspicion++;
         this.pool.discard(s);
         return;

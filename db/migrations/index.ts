@@ -2,6 +2,8 @@ import { caGenerationsMigration } from "./0001-ca-generations.js";
 import { certificatesMigration } from "./0002-certificates.js";
 import { auditLogMigration } from "./0003-audit-log.js";
 import { outboxMigration } from "./0004-outbox.js";
+import { operatorsMigration } from "./0005-operators.js";
+import { issuancesMigration } from "./0006-issuances.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -15,4 +17,6 @@ export const migrations: readonly Migration[] = Object.freeze([
   certificatesMigration,
   auditLogMigration,
   outboxMigration,
+  operatorsMigration,
+  issuancesMigration,
 ]);

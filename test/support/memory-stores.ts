@@ -253,6 +253,11 @@ export class MemoryCertificateStore implements CertificateStore {
     return this.select(tx, (c) => c.publicKeySha256 === publicKeySha256 && liveStatuses.includes(c.status));
   }
 
+  async listByIssuance(issuanceId: string, tx?: Tx): Promise<CertificateRecord[]> {
+    const rows = await this.select(tx, (c) => c.issuanceId === issuanceId);
+    return rows.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
+  }
+
   findLiveByResident(residentCode: string, tx?: Tx): Promise<CertificateRecord[]> {
     return this.select(tx, (c) => c.residentCode === residentCode && liveStatuses.includes(c.status));
   }

@@ -1,0 +1,465 @@
+import { createHash } from "node:crypto";
+import type { AliasFormatter } from "./alias-format.js";
+import { parseCsr, type ParsedCsr } from "./csr.js";
+import { formatJpkiDateOfBirth } from "./era.js";
+import { CaError } from "./errors.js";
+import type { IssuanceRecord, IssuanceStore, ResidentRecord, ResidentStore } from "./issuance-ports.js";
+import { parseIssuanceRequest, type IssuanceRequest } from "./issuance-request.js";
+import type { AuthorityResolver, IssuingAuthority, PersonalFields } from "./issuing-authority.js";
+import type { OutboxWriter } from "./outbox.js";
+import type { Clock, Random } from "./ports.js";
+import type { ResidentApplication } from "./resident-fields.js";
+import { generateSerial, partitionOf } from "./serial.js";
+import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "./stores.js";
+import type { CaKind, CertificateRecord } from "./types.js";
+import { computeValidity } from "./validity.js";
+import { pem } from "./x509/pem.js";
+
+/** Who asks: the terminal (mTLS) and the operator (session) — recorded with every certificate. */
+export interface IssuanceContext {
+  readonly terminalId: string;
+  readonly operatorId: string;
+  /** CONTRACT §4: required; scoped to the terminal. */
+  readonly idempotencyKey: string;
+}
+
+export interface IssuanceDeps {
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly transactions: TransactionRunner;
+  readonly certificates: CertificateStore;
+  readonly issuances: IssuanceStore;
+  readonly residents: ResidentStore;
+  readonly audit: AuditStore;
+  readonly outbox: OutboxWriter;
+  readonly authorities: AuthorityResolver;
+  readonly aliasFormatter: AliasFormatter;
+}
+
+/** The 201 answer of CONTRACT §4. */
+export interface IssuanceAnswer {
+  readonly issuanceId: string;
+  readonly certificates: ReadonlyArray<Record<string, unknown>>;
+}
+
+interface Planned {
+  readonly authority: IssuingAuthority;
+  readonly csr: ParsedCsr;
+  readonly serial: string;
+  readonly tbs: Uint8Array;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly partition: number;
+  readonly subjectId: string;
+  readonly recorded: Record<string, unknown>;
+}
+
+/**
+ * Issuance of JPKI signing and user-authentication certificates (DOMAIN §2, §5; CONTRACT §4).
+ *
+ * DESIGN invariant 1, no signature without a record: (1) one transaction reserves every serial and
+ * stores each to-be-signed certificate as `pending` together with the issuance record; (2) the HSM signs;
+ * (3) one transaction stores the certificates, supersedes the previous ones of the same kinds, writes
+ * the outbox and the audit entry, and stores the answer. A crash between (1) and (3) leaves pending rows
+ * that `reconcile` completes from the stored TBS. All requested certificates are issued, or none.
+ */
+export class IssuanceService {
+  constructor(private readonly deps: IssuanceDeps) {}
+
+  async issue(ctx: IssuanceContext, body: unknown): Promise<{ answer: IssuanceAnswer; replayed: boolean }> {
+    const { clock, issuances } = this.deps;
+    const now = truncate(clock.now());
+    const request = parseIssuanceRequest(body, now);
+
+    const previous = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey);
+    if (previous) return { answer: await this.replay(previous, request.bodySha256), replayed: true };
+
+    const csrs = request.requests.map((r) => ({ request: r, authority: this.deps.authorities.active(r.kind) })).map(({ request: r, authority }) => ({
+      kind: r.kind,
+      authority,
+      csr: parseCsr(r.csr, r.field, authority.subjectKeyPolicy),
+      field: r.field,
+    }));
+    const distinctKeys = new Set(csrs.map((c) => c.csr.publicKeySha256));
+    if (distinctKeys.size !== csrs.length) throw new CaError("unprocessable", "each certificate needs its own key pair", { field: csrs[csrs.length - 1]?.field ?? "requests" });
+
+    const issuanceId = newId(this.deps.random);
+    let planned: Planned[];
+    try {
+      planned = await this.deps.transactions.transaction(async (tx) => {
+        await this.checkResident(request.application, now, tx);
+        for (const c of csrs) {
+          const holders = await this.deps.certificates.findLiveByPublicKey(c.csr.publicKeySha256, tx);
+          if (holders.length > 0) throw new CaError("conflict", "this public key is already in another valid certificate", { field: c.field });
+        }
+        const live = await this.deps.certificates.findLiveByResident(request.application.residentCode, tx);
+        const plans = this.plan(request, csrs, live, ctx, issuanceId, now);
+        await issuances.insert(
+          {
+            issuanceId,
+            terminalId: ctx.terminalId,
+            idempotencyKey: ctx.idempotencyKey,
+            requestSha256: request.bodySha256,
+            operatorId: ctx.operatorId,
+            municipalityCode: request.application.municipalityCode,
+            applicationDate: request.application.applicationDate,
+            residentCode: request.application.residentCode,
+            status: "pending",
+            response: null,
+            createdAt: now,
+            completedAt: null,
+          },
+          tx,
+        );
+        for (const p of plans) {
+          await this.deps.certificates.insertPending(
+            {
+              serial: p.serial,
+              caId: p.authority.ca.id,
+              kind: p.authority.kind,
+              notBefore: p.notBefore,
+              notAfter: p.notAfter,
+              partition: p.partition,
+              tbs: p.tbs,
+              publicKeySha256: p.csr.publicKeySha256,
+              subjectId: p.subjectId,
+              residentCode: request.application.residentCode,
+              issuanceId,
+              recorded: p.recorded,
+              createdAt: now,
+            },
+            tx,
+          );
+        }
+        return plans;
+      });
+    } catch (e) {
+      // A concurrent request with the same key won the race: answer as a retry would be answered.
+      if (e instanceof CaError && e.kind === "conflict" && /idempotency/.test(e.message)) {
+        const winner = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey);
+        if (winner) return { answer: await this.replay(winner, request.bodySha256), replayed: true };
+      }
+      throw e;
+    }
+
+    let signed: Uint8Array[];
+    try {
+      signed = await Promise.all(planned.map((p) => p.authority.sign(p.tbs)));
+    } catch (e) {
+      await this.failIssuance(issuanceId, planned.map((p) => p.serial), e);
+      throw e instanceof CaError ? e : new CaError("unavailable", "the HSM did not sign; nothing was issued", { cause: e });
+    }
+    const answer = await this.complete(issuanceId, new Map(planned.map((p, i) => [p.serial, signed[i] as Uint8Array])));
+    return { answer, replayed: false };
+  }
+
+  /** A retry with the same Idempotency-Key: the same answer for the same body, 409 otherwise. */
+  private async replay(previous: IssuanceRecord, bodySha256: string): Promise<IssuanceAnswer> {
+    if (previous.requestSha256 !== bodySha256) {
+      throw new CaError("conflict", "this Idempotency-Key was used with another request body", { field: "Idempotency-Key" });
+    }
+    if (previous.status === "completed" && previous.response) return previous.response as unknown as IssuanceAnswer;
+    if (previous.status === "failed") throw new CaError("conflict", "the issuance with this Idempotency-Key failed and issued nothing; send it with a new key", { field: "Idempotency-Key" });
+    // Pending: the first attempt is still signing, or it crashed; finish it from the stored TBS.
+    return this.finishPending(previous.issuanceId);
+  }
+
+  /** DOMAIN §3: the four items of an application must agree with the CA's copy of the resident record. */
+  private async checkResident(app: ResidentApplication, now: Date, tx: Tx): Promise<void> {
+    const r = app.resident;
+    const onFile = await this.deps.residents.getForUpdate(app.residentCode, tx);
+    if (!onFile) {
+      const record: ResidentRecord = {
+        residentCode: app.residentCode,
+        name: r.name,
+        nameSubstituteFlags: r.nameSubstituteFlags,
+        alias: r.alias,
+        aliasSubstituteFlags: r.aliasSubstituteFlags,
+        dateOfBirth: r.dateOfBirth,
+        gender: r.gender,
+        address: r.address,
+        addressSubstituteFlags: r.addressSubstituteFlags,
+        updatedAt: now,
+      };
+      await this.deps.residents.insert(record, tx);
+      return;
+    }
+    const checks: Array<[string, boolean]> = [
+      ["resident.name", onFile.name === r.name && onFile.nameSubstituteFlags === r.nameSubstituteFlags],
+      ["resident.dateOfBirth", onFile.dateOfBirth === r.dateOfBirth],
+      ["resident.gender", onFile.gender === r.gender],
+      ["resident.address", onFile.address === r.address && onFile.addressSubstituteFlags === r.addressSubstituteFlags],
+      ["resident.alias", (onFile.alias ?? null) === (r.alias ?? null)],
+    ];
+    for (const [field, same] of checks) {
+      if (!same) throw new CaError("conflict", "does not match the resident record on file", { field });
+    }
+  }
+
+  private plan(
+    request: IssuanceRequest,
+    csrs: ReadonlyArray<{ kind: CaKind; authority: IssuingAuthority; csr: ParsedCsr; field: string }>,
+    live: readonly CertificateRecord[],
+    ctx: IssuanceContext,
+    issuanceId: string,
+    now: Date,
+  ): Planned[] {
+    const app = request.application;
+    const r = app.resident;
+    const plans: Planned[] = [];
+    let authNotAfter: Date | null = null;
+    for (const c of csrs) {
+      // Previous certificates of this kind (the renewal rule looks at the newest one still valid).
+      const previous = live.filter((x) => x.kind === c.kind && x.status === "valid").sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0];
+      let userAuthNotAfter: Date | null = null;
+      if (c.kind === "sign") {
+        const currentAuth = live.filter((x) => x.kind === "auth" && x.status === "valid" && x.notAfter > now).sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0];
+        userAuthNotAfter = authNotAfter ?? currentAuth?.notAfter ?? null;
+        // DOMAIN §2/§5: the signing certificate may not outlive the user-authentication one.
+        if (userAuthNotAfter === null) {
+          throw new CaError("unprocessable", "a signing certificate needs a valid user-authentication certificate: request both", { field: "requests" });
+        }
+      }
+      const validity = computeValidity(
+        {
+          kind: c.kind,
+          issuedAt: now,
+          applicationDate: app.applicationDate,
+          dateOfBirth: r.dateOfBirth,
+          cardExpiry: r.cardExpiry,
+          residencePeriodEnd: r.residencePeriodEnd,
+          underGuardianship: r.underGuardianship,
+          previousCertificateNotAfter: previous?.notAfter ?? null,
+          userAuthNotAfter,
+        },
+        c.authority.validityRules,
+      );
+      if (c.kind === "auth") authNotAfter = validity.notAfter;
+      const serial = generateSerial(c.authority.ca.serialPrefix, this.deps.random);
+      const partition = partitionOf(serial, c.authority.ca.partitionCount);
+      const subjectId = Buffer.from(this.deps.random.bytes(12)).toString("hex").toUpperCase();
+      const personal: PersonalFields | null = c.kind === "sign" ? this.personalFields(app) : null;
+      const tbs = c.authority.prepare({
+        serial,
+        notBefore: validity.notBefore,
+        notAfter: validity.notAfter,
+        partition,
+        subjectId,
+        subjectPublicKey: c.csr.publicKey,
+        municipalityCode: app.municipalityCode,
+        personal,
+      });
+      const answer = {
+        kind: c.kind,
+        caId: c.authority.ca.id,
+        serialNumber: serial,
+        issuer: c.authority.issuerName,
+        notBefore: validity.notBefore.toISOString(),
+        notAfter: validity.notAfter.toISOString(),
+        policyOid: c.authority.policyOid,
+        keyUsage: c.authority.keyUsage,
+        publicKey: Buffer.from(c.csr.publicKey).toString("base64"),
+        ...(personal
+          ? {
+              subject: {
+                name: personal.name,
+                nameSubstituteFlags: personal.nameSubstituteFlags,
+                dateOfBirth: personal.dateOfBirth,
+                gender: personal.gender,
+                address: personal.address,
+                addressSubstituteFlags: personal.addressSubstituteFlags,
+              },
+            }
+          : {}),
+      };
+      plans.push({
+        authority: c.authority,
+        csr: c.csr,
+        serial,
+        tbs,
+        notBefore: validity.notBefore,
+        notAfter: validity.notAfter,
+        partition,
+        subjectId,
+        recorded: {
+          answer,
+          resident: { ...r },
+          municipalityCode: app.municipalityCode,
+          applicationDate: app.applicationDate,
+          terminalId: ctx.terminalId,
+          operatorId: ctx.operatorId,
+          issuanceId,
+          cappedBy: validity.cappedBy,
+          renewal: validity.renewal,
+        },
+      });
+    }
+    return plans;
+  }
+
+  private personalFields(app: ResidentApplication): PersonalFields {
+    const r = app.resident;
+    const rendered = this.deps.aliasFormatter.render({
+      name: r.name,
+      nameSubstituteFlags: r.nameSubstituteFlags,
+      alias: r.alias,
+      ...(r.aliasSubstituteFlags !== null ? { aliasSubstituteFlags: r.aliasSubstituteFlags } : {}),
+    });
+    return {
+      name: rendered.name,
+      nameSubstituteFlags: rendered.nameSubstituteFlags,
+      gender: String(r.gender) as PersonalFields["gender"],
+      dateOfBirth: formatJpkiDateOfBirth(r.dateOfBirth),
+      address: r.address,
+      addressSubstituteFlags: r.addressSubstituteFlags,
+    };
+  }
+
+  /**
+   * Step (3): stores the signed certificates, supersedes the previous ones of the same kinds (DOMAIN §3:
+   * superseded, in the same transaction), writes outbox rows and one audit entry, and stores the answer.
+   */
+  private async complete(issuanceId: string, signed: ReadonlyMap<string, Uint8Array>): Promise<IssuanceAnswer> {
+    const now = truncate(this.deps.clock.now());
+    const { certificates, issuances, outbox, audit } = this.deps;
+    try {
+      return await this.deps.transactions.transaction(async (tx) => {
+        const issuance = await issuances.get(issuanceId, tx);
+        if (!issuance) throw new CaError("not-found", "no such issuance");
+        const rows = await certificates.listByIssuance(issuanceId, tx);
+        for (const row of rows) {
+          const der = signed.get(row.serial);
+          if (!der) throw new CaError("internal", "a certificate of the issuance was not signed");
+          await certificates.completeIssued(row.serial, der, tx);
+          await outbox.add("certificate.issued", { serial: row.serial, caId: row.caId, partition: row.partition }, tx);
+        }
+        const kinds = new Set(rows.map((r) => r.kind));
+        const superseded: string[] = [];
+        const live = await certificates.findLiveByResident(issuance.residentCode, tx);
+        for (const old of live) {
+          if (!kinds.has(old.kind) || old.issuanceId === issuanceId || old.status === "pending") continue;
+          if (await certificates.revoke(old.serial, { status: "revoked", reason: "superseded", revokedAt: now, invalidityDate: null }, tx)) {
+            superseded.push(old.serial);
+            await outbox.add("certificate.revoked", { serial: old.serial, caId: old.caId, partition: old.partition, reason: "superseded" }, tx);
+          }
+        }
+        const answer = this.answerOf(issuanceId, rows, signed);
+        if (!(await issuances.complete(issuanceId, answer as unknown as Record<string, unknown>, now, tx))) {
+          throw new CaError("conflict", "issuance completed concurrently");
+        }
+        await audit.append(
+          {
+            at: now,
+            action: "certificate.issued",
+            actor: `operator:${issuance.operatorId}`,
+            subject: `issuance:${issuanceId}`,
+            outcome: "success",
+            detail: {
+              terminalId: issuance.terminalId,
+              municipalityCode: issuance.municipalityCode,
+              residentCode: issuance.residentCode,
+              certificates: rows.map((r) => ({ serial: r.serial, kind: r.kind, caId: r.caId })),
+              superseded,
+            },
+          },
+          tx,
+        );
+        return answer;
+      });
+    } catch (e) {
+      if (e instanceof CaError && e.message === "issuance completed concurrently") {
+        const done = await issuances.get(issuanceId);
+        if (done?.response) return done.response as unknown as IssuanceAnswer;
+      }
+      throw e;
+    }
+  }
+
+  private answerOf(issuanceId: string, rows: readonly CertificateRecord[], signed: ReadonlyMap<string, Uint8Array>): IssuanceAnswer {
+    const order = (k: CaKind): number => (k === "auth" ? 0 : 1);
+    return {
+      issuanceId,
+      certificates: [...rows]
+        .sort((a, b) => order(a.kind) - order(b.kind))
+        .map((row) => {
+          const authority = this.deps.authorities.byCaId(row.caId);
+          const recorded = row.recorded.answer as Record<string, unknown>;
+          return {
+            ...recorded,
+            certificate: pem(signed.get(row.serial) as Uint8Array, "CERTIFICATE"),
+            caCertificate: authority?.caCertificatePem ?? null,
+          };
+        }),
+    };
+  }
+
+  /** Signs the stored TBS of a pending issuance and completes it (retry of a crashed first attempt, reconciler). */
+  private async finishPending(issuanceId: string): Promise<IssuanceAnswer> {
+    const rows = await this.deps.certificates.listByIssuance(issuanceId);
+    const signed = new Map<string, Uint8Array>();
+    try {
+      for (const row of rows) {
+        const authority = this.deps.authorities.byCaId(row.caId);
+        if (!authority || !row.tbs) throw new CaError("internal", `cannot re-sign pending certificate of ${row.caId}`);
+        signed.set(row.serial, row.der ?? (await authority.sign(row.tbs)));
+      }
+    } catch (e) {
+      await this.failIssuance(issuanceId, rows.map((r) => r.serial), e);
+      throw e instanceof CaError ? e : new CaError("unavailable", "the HSM did not sign; nothing was issued", { cause: e });
+    }
+    return this.complete(issuanceId, signed);
+  }
+
+  private async failIssuance(issuanceId: string, serials: readonly string[], cause: unknown): Promise<void> {
+    const now = truncate(this.deps.clock.now());
+    await this.deps.transactions.transaction(async (tx) => {
+      const issuance = await this.deps.issuances.get(issuanceId, tx);
+      if (!(await this.deps.issuances.fail(issuanceId, now, tx))) return;
+      for (const serial of serials) {
+        const row = await this.deps.certificates.get(serial, tx);
+        if (row?.status === "pending") await this.deps.certificates.markFailed(serial, tx);
+      }
+      await this.deps.audit.append(
+        {
+          at: now,
+          action: "certificate.issuance.failed",
+          actor: `operator:${issuance?.operatorId ?? "unknown"}`,
+          subject: `issuance:${issuanceId}`,
+          outcome: "failure",
+          detail: { serials: [...serials], error: cause instanceof Error ? cause.name : "unknown" },
+        },
+        tx,
+      );
+    });
+  }
+
+  /**
+   * The reconciler (DESIGN invariant 1): completes issuances whose certificates stayed pending longer than
+   * `olderThanMs` (a crash between reserve and store), or marks them failed when they cannot be signed.
+   */
+  async reconcile(olderThanMs = 60_000, limit = 100): Promise<{ completed: number; failed: number }> {
+    const before = new Date(this.deps.clock.now().getTime() - olderThanMs);
+    const pending = await this.deps.certificates.listPending(before, limit);
+    const ids = [...new Set(pending.map((p) => p.issuanceId).filter((x): x is string => x !== null))];
+    let completed = 0;
+    let failed = 0;
+    for (const id of ids) {
+      try {
+        await this.finishPending(id);
+        completed++;
+      } catch {
+        failed++;
+      }
+    }
+    return { completed, failed };
+  }
+}
+
+function truncate(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000);
+}
+
+/** An opaque issuance id: 16 random bytes, hex. */
+function newId(random: Random): string {
+  return createHash("sha256").update(random.bytes(32)).digest("hex").slice(0, 32);
+}
