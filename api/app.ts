@@ -1,5 +1,6 @@
 import Koa from "koa";
 import Router from "@koa/router";
+import { bodyParser } from "@koa/bodyparser";
 import type { CaGenerationStore } from "../ca/stores.js";
 import { errorMiddleware } from "./error-middleware.js";
 import type { Logger } from "./logger.js";
@@ -43,6 +44,8 @@ export function createApp(deps: AppDeps): Koa {
   const v1 = new Router({ prefix: "/v1" });
   // CONTRACT §7: nothing under /v1 answers without a client certificate.
   v1.use(requireClient());
+  // JSON bodies only, bounded: a 1 MB body is a 413 problem, never a crash (issuance bodies are ~10 kB).
+  v1.use(bodyParser({ enableTypes: ["json"], jsonLimit: "256kb", encoding: "utf-8" }));
   for (const make of deps.v1Routers ?? []) {
     const r = make(openapi);
     v1.use(r.routes(), r.allowedMethods());

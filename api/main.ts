@@ -11,6 +11,23 @@ import { migrateLatest } from "../db/migrate.js";
 import { KnexCaGenerationStore } from "../db/ca-generation-store.js";
 import { KnexCertificateStore } from "../db/certificate-store.js";
 import { KnexAuditStore } from "../db/audit-store.js";
+import { KnexIssuanceStore, KnexResidentStore } from "../db/issuance-store.js";
+import { KnexOutboxStore } from "../db/outbox-store.js";
+import { KnexOperatorStore } from "../db/operator-store.js";
+import { KnexOperatorSessionStore } from "../db/operator-session-store.js";
+import { KnexTerminalStore } from "../db/terminal-store.js";
+import { OperatorAuth } from "../ca/operator-auth.js";
+import { IssuanceService } from "../ca/issuance-service.js";
+import { createAliasFormatter } from "../ca/alias-format.js";
+import type { ServiceCaMaterial } from "../ca/terminal-registry.js";
+import { defaultAlgorithm } from "../ca/algorithms.js";
+import { fromPem } from "../ca/x509/pem.js";
+import { existsSync } from "node:fs";
+import { buildAuthorities } from "./issuing-authorities.js";
+import { loadHolidayCalendar } from "./holiday-calendar.js";
+import { requireActiveTerminal, requireOperator } from "./operator-session.js";
+import { sessionRoutes } from "./routes/sessions.js";
+import { issuanceRoutes } from "./routes/issuances.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -36,7 +53,17 @@ export interface Service {
     readonly caGenerations: KnexCaGenerationStore;
     readonly certificates: KnexCertificateStore;
     readonly audit: KnexAuditStore;
+    readonly issuances: KnexIssuanceStore;
+    readonly residents: KnexResidentStore;
+    readonly outbox: KnexOutboxStore;
+    readonly operators: KnexOperatorStore;
+    readonly operatorSessions: KnexOperatorSessionStore;
+    readonly terminals: KnexTerminalStore;
   };
+  /** The internal service CA (key in the token, certificate under var/tls); throws before `init` made it. */
+  readonly serviceCa: ServiceCaMaterial;
+  /** Called by the ceremony once it made or found the service CA. */
+  setServiceCa(material: ServiceCaMaterial): void;
   close(): Promise<void>;
 }
 
@@ -64,7 +91,22 @@ export async function openService(config: Config, options: { logger?: Logger; cl
   }
   // pkijs's crypto engine is chosen here, once, and passed where pkijs verifies (never its global default).
   const crypto = new pkijs.CryptoEngine({ name: "node-webcrypto", crypto: webcrypto as unknown as Crypto });
+  const serviceCaLabel = "service-ca";
+  let serviceCa: ServiceCaMaterial | undefined;
+  const serviceCaFile = join(config.varDir, "tls", "service-ca.pem");
+  const serviceCaKey = await hsm.findKey(serviceCaLabel);
+  if (serviceCaKey && existsSync(serviceCaFile)) {
+    const spec = { type: "ec", curve: "P-256" } as const;
+    serviceCa = { signer: await hsm.signer(serviceCaKey.uri, defaultAlgorithm(spec)), certificate: fromPem(await readFile(serviceCaFile, "utf8"), "CERTIFICATE") };
+  }
   return {
+    get serviceCa(): ServiceCaMaterial {
+      if (!serviceCa) throw new CaError("unavailable", "the service CA does not exist yet: run `npm run cli -- init`");
+      return serviceCa;
+    },
+    setServiceCa: (m) => {
+      serviceCa = m;
+    },
     config,
     logger,
     metrics,
@@ -73,7 +115,17 @@ export async function openService(config: Config, options: { logger?: Logger; cl
     clock: options.clock ?? systemClock,
     random: systemRandom,
     crypto,
-    stores: { caGenerations: new KnexCaGenerationStore(db), certificates: new KnexCertificateStore(db), audit: new KnexAuditStore(db) },
+    stores: {
+      caGenerations: new KnexCaGenerationStore(db),
+      certificates: new KnexCertificateStore(db),
+      audit: new KnexAuditStore(db),
+      issuances: new KnexIssuanceStore(db),
+      residents: new KnexResidentStore(db),
+      outbox: new KnexOutboxStore(db),
+      operators: new KnexOperatorStore(db),
+      operatorSessions: new KnexOperatorSessionStore(db),
+      terminals: new KnexTerminalStore(db),
+    },
     close: async () => {
       await hsm.close();
       await db.close();
@@ -107,10 +159,45 @@ function spkiOfCertificate(ca: CaGeneration): Uint8Array {
   return new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
 }
 
-/** Serves both listeners with the app wired to the service. */
+/** The request-handling services, wired once from the opened Service. */
+export interface Handlers {
+  readonly auth: OperatorAuth;
+  readonly issuance: IssuanceService;
+}
+
+export async function buildHandlers(service: Service): Promise<{ handlers: Handlers; v1Routers: NonNullable<Parameters<typeof createApp>[0]["v1Routers"]> }> {
+  const signers = await checkCaKeys(service);
+  const generations = await service.stores.caGenerations.list();
+  const authorities = buildAuthorities(generations, signers, { publicBaseUrl: service.config.publicBaseUrl });
+  const holidays = loadHolidayCalendar();
+  const { stores, clock, random, db } = service;
+  const auth = new OperatorAuth({ operators: stores.operators, sessions: stores.operatorSessions, audit: stores.audit, transactions: db, clock, random });
+  const issuance = new IssuanceService({
+    clock,
+    random,
+    transactions: db,
+    certificates: stores.certificates,
+    issuances: stores.issuances,
+    residents: stores.residents,
+    audit: stores.audit,
+    outbox: stores.outbox,
+    authorities,
+    aliasFormatter: createAliasFormatter(),
+  });
+  const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
+  return {
+    handlers: { auth, issuance },
+    v1Routers: [
+      sessionRoutes({ auth, terminals: stores.terminals, clock, holidays }),
+      issuanceRoutes({ issuance, certificates: stores.certificates, requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
+    ],
+  };
+}
+
+/** Serves both listeners with the app wired to the service; runs the pending-issuance reconciler. */
 export async function serve(service: Service): Promise<Listeners> {
   const { config, logger, metrics } = service;
-  await checkCaKeys(service);
+  const { handlers, v1Routers } = await buildHandlers(service);
   const tlsDir = join(config.varDir, "tls");
   const [cert, key, clientCa] = await Promise.all([
     readFile(join(tlsDir, "server.pem"), "utf8"),
@@ -133,6 +220,26 @@ export async function serve(service: Service): Promise<Listeners> {
         },
       },
     ],
+    v1Routers,
   });
-  return listen(app, { http: config.http, https: config.https, tls: { cert, key, clientCa } });
+  // DESIGN invariant 1: pending rows left by a crash are completed (or marked failed) at start-up and on a timer.
+  const reconcile = async (): Promise<void> => {
+    try {
+      const r = await handlers.issuance.reconcile();
+      if (r.completed + r.failed > 0) logger.warn(r, "reconciled pending issuances");
+    } catch (e) {
+      logger.error({ err: (e as Error).name }, "reconciler failed");
+    }
+  };
+  await reconcile();
+  const timer = setInterval(() => void reconcile(), 60_000);
+  timer.unref();
+  const listeners = await listen(app, { http: config.http, https: config.https, tls: { cert, key, clientCa } });
+  return {
+    ...listeners,
+    close: async () => {
+      clearInterval(timer);
+      await listeners.close();
+    },
+  };
 }

@@ -69,6 +69,8 @@ async function workerMain(job: WorkerJob): Promise<void> {
     const started = performance.now();
     const count = await signFor((m) => signer.sign(m), job.seconds, job.inFlight);
     port.postMessage({ count, elapsed: (performance.now() - started) / 1000 });
+    // Close only when told: never C_CloseSession while another thread is inside SoftHSM's C_Sign.
+    await new Promise<void>((resolve) => port.once("message", () => resolve()));
   } finally {
     await hsm.close(); // not the initializer: leaves the library initialized for the main thread
   }
@@ -84,6 +86,8 @@ const workerBootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); r
 async function withWorkers(token: BenchToken, uri: string, spec: KeySpec, seconds: number): Promise<number> {
   const job: WorkerJob = { kind: "signer-bench-worker", token, uri, spec, seconds, poolSize: 2, inFlight: 4 };
   const workers = [0, 1].map(() => new Worker(workerBootstrap, { eval: true, workerData: job }));
+  const exits = workers.map((w) => new Promise((resolve) => w.once("exit", resolve)));
+  for (const w of workers) w.on("error", () => undefined); // reported through `next` below; never unhandled
   const next = (w: Worker): Promise<{ ready?: boolean; count?: number; elapsed?: number }> =>
     new Promise((resolve, reject) => {
       w.once("message", resolve);
@@ -96,7 +100,13 @@ async function withWorkers(token: BenchToken, uri: string, spec: KeySpec, second
     const done = await Promise.all(results);
     return done.reduce((sum, r) => sum + (r.count ?? 0) / (r.elapsed ?? seconds), 0);
   } finally {
-    await Promise.all(workers.map((w) => new Promise((resolve) => (w.once("exit", resolve), setTimeout(() => void w.terminate(), 5000).unref()))));
+    for (const [i, w] of workers.entries()) {
+      // One after the other, each once every signature has finished.
+      w.postMessage("close");
+      const timer = setTimeout(() => void w.terminate(), 10_000);
+      await exits[i];
+      clearTimeout(timer);
+    }
   }
 }
 

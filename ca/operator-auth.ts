@@ -94,6 +94,10 @@ export class OperatorAuth {
       throw new CaError("invalid-input", "maxFailedAttempts must be a positive integer", { field: "maxFailedAttempts" });
     }
     this.passwords = deps.passwords ?? new ScryptPasswordHasher(deps.random);
+    // Made now, so the first unknown id does not take two hashes' time.
+    this.dummy().catch(() => {
+      this.dummyHash = undefined;
+    });
   }
 
   /**

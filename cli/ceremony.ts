@@ -12,6 +12,9 @@ import type { Random, Signer } from "../ca/ports.js";
 import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../ca/service-ca.js";
 import { caIdOf, type CaGeneration, type CaKind, type KeySpec } from "../ca/types.js";
 import { fromPem, pem } from "../ca/x509/pem.js";
+import { TerminalRegistry } from "../ca/terminal-registry.js";
+import { operatorRoles } from "../ca/roles.js";
+import { operatorAuthOf } from "./operator-commands.js";
 
 /**
  * The key ceremony (CONTRACT §8 `init`). Every step first looks for what it would create and keeps it,
@@ -43,6 +46,7 @@ export async function runCeremony(service: Service, log: Log): Promise<CeremonyR
     if (await ensureCaGeneration(service, kind, 1, log)) created.push(caIdOf(kind, 1));
   }
   const serviceCa = await ensureServiceCa(service, log);
+  service.setServiceCa(serviceCa);
   if (serviceCa.created) created.push("service-ca");
   if (await ensureServerCertificate(service, serviceCa, log)) created.push("tls-server");
   if (service.config.mode === "demo") {
@@ -201,8 +205,46 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     await writeSecret(anchor, pem(ca.certificate, "CERTIFICATE"), 0o644);
     made.push("demo/tls-ca.pem");
   }
+  // The demo terminal is enrolled like any other (terminals table), open around the clock so a first
+  // run works at any hour; real terminals get the default 08:30–17:15 working-day schedule.
+  const terminalCert = join(dir, "terminal.pem");
+  if (!existsSync(terminalCert) || ca.created) {
+    const registry = new TerminalRegistry({
+      terminals: service.stores.terminals,
+      sessions: service.stores.operatorSessions,
+      audit: service.stores.audit,
+      transactions: service.db,
+      clock: service.clock,
+      random: service.random,
+      serviceCa: ca,
+    });
+    const existing = await service.stores.terminals.get("demo-terminal-1");
+    if (existing?.status === "active") await registry.revoke("cli", "demo-terminal-1");
+    const enrolled = await registry.enrol("cli", {
+      terminalId: "demo-terminal-1",
+      municipalityCode: "131041",
+      operatingHours: { open: "00:00", close: "23:59", weekdays: [1, 2, 3, 4, 5, 6, 7], openOnHolidays: true },
+    });
+    await writeSecret(join(dir, "terminal.key"), pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"), 0o600);
+    await writeSecret(terminalCert, pem(enrolled.certificate, "CERTIFICATE"), 0o644);
+    made.push("demo/terminal");
+    log(`demo credential: ${terminalCert} (enrolled terminal demo-terminal-1)`);
+  }
+  const operatorsFile = join(dir, "operators.json");
+  if (!existsSync(operatorsFile)) {
+    const auth = operatorAuthOf(service);
+    const operators: Record<string, { operatorId: string; password: string }> = {};
+    for (const role of operatorRoles) {
+      const operatorId = `demo-${role}`;
+      const result = await auth.addOperator("cli", { operatorId, roles: [role], displayName: `demo ${role}`, ready: true });
+      if (!result.oneTimePassword) throw new Error(`no password generated for ${operatorId}`);
+      operators[role] = { operatorId, password: result.oneTimePassword };
+    }
+    await writeSecret(operatorsFile, JSON.stringify(operators, null, 2) + "\n", 0o600);
+    made.push("demo/operators.json");
+    log(`demo operators (one per role): ${operatorsFile}`);
+  }
   const clients: Array<{ file: string; role: ServiceRole; id: string; municipalityCode?: string }> = [
-    { file: "terminal", role: "terminal", id: "demo-terminal-1", municipalityCode: "131041" },
     { file: "admin", role: "admin", id: "demo-admin-1" },
     { file: "feed", role: "feed", id: "demo-feed" },
     { file: "relying-party", role: "relying-party", id: "demo-relying-party" },

@@ -7,6 +7,19 @@ import { ConfigError, loadConfig } from "../api/config.js";
 import { openService, serve } from "../api/main.js";
 import { isCaError } from "../ca/errors.js";
 import { runCeremony, caExists } from "./ceremony.js";
+import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
+import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
+import type { Service } from "../api/main.js";
+
+/** Opens the service (database, HSM) for one command and closes it afterwards. */
+async function withService(work: (s: Service) => Promise<number>): Promise<number> {
+  const service = await openService(loadConfig());
+  try {
+    return await work(service);
+  } finally {
+    await service.close();
+  }
+}
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -23,6 +36,24 @@ const commands: Record<string, { help: string; run: Command }> = {
         await service.close();
       }
     },
+  },
+  operator: {
+    help: `${operatorAddUsage} | operator unlock <id>`,
+    run: async ([sub, ...rest]) =>
+      withService((s) => {
+        if (sub === "add") return operatorAdd(s, rest);
+        if (sub === "unlock") return operatorUnlock(s, rest);
+        throw new Error("usage: operator add|unlock …");
+      }),
+  },
+  terminal: {
+    help: `${terminalEnrolUsage} | terminal revoke <id>`,
+    run: async ([sub, ...rest]) =>
+      withService((s) => {
+        if (sub === "enrol") return terminalEnrol(s, rest);
+        if (sub === "revoke") return terminalRevoke(s, rest);
+        throw new Error("usage: terminal enrol|revoke …");
+      }),
   },
   serve: {
     help: "serve the HTTP and HTTPS listeners",

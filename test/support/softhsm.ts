@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pkcs11js from "pkcs11js";
@@ -71,18 +71,17 @@ function prepare(): void {
   if (prepared) return;
   mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
   // Absolute tokendir: SoftHSM resolves a relative one against the process cwd (feasibility §1).
-  writeFileSync(
-    confPath,
-    [
-      `directories.tokendir = ${tokenDir}`,
-      "objectstore.backend = file",
-      "log.level = ERROR",
-      "slots.removable = false",
-      "slots.mechanisms = ALL",
-      "library.reset_on_fork = false",
-      "",
-    ].join("\n"),
-  );
+  const conf = [
+    `directories.tokendir = ${tokenDir}`,
+    "objectstore.backend = file",
+    "log.level = ERROR",
+    "slots.removable = false",
+    "slots.mechanisms = ALL",
+    "library.reset_on_fork = false",
+    "",
+  ].join("\n");
+  // Rewrite only when different: a concurrent test run may be reading it at C_Initialize.
+  if (!existsSync(confPath) || readFileSync(confPath, "utf8") !== conf) writeFileSync(confPath, conf);
   // Tokens of test processes that have ended.
   const listing = softhsmUtil(["--show-slots"]);
   for (const m of listing.matchAll(/^\s*Label:\s+(\S+)-(\d+)\s*$/gm)) {

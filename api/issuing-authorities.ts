@@ -1,0 +1,63 @@
+import { EndEntityIssuer } from "../ca/end-entity-issuer.js";
+import { endEntityProfile, type EndEntityProfile } from "../ca/end-entity-profile.js";
+import { CaError } from "../ca/errors.js";
+import type { AuthorityResolver, IssuingAuthority } from "../ca/issuing-authority.js";
+import { localityOf, type MunicipalityNames } from "../ca/municipality.js";
+import type { Signer } from "../ca/ports.js";
+import type { CaGeneration, CaId, CaKind } from "../ca/types.js";
+import { parseIssuerCertificate } from "../ca/x509/issuer-certificate.js";
+import { formatName } from "../ca/x509/name.js";
+import { pem } from "../ca/x509/pem.js";
+
+/**
+ * Builds one IssuingAuthority per active CA generation: the end-entity profile (data), the DER template,
+ * and the HSM signer whose key was checked against the CA certificate at start-up.
+ */
+export function buildAuthorities(
+  generations: readonly CaGeneration[],
+  signers: ReadonlyMap<CaId, Signer>,
+  options: { publicBaseUrl: string; municipalityNames?: MunicipalityNames; profiles?: Partial<Record<CaKind, EndEntityProfile>> },
+): AuthorityResolver {
+  const byId = new Map<string, IssuingAuthority>();
+  const active = new Map<CaKind, IssuingAuthority>();
+  for (const ca of generations) {
+    const signer = signers.get(ca.id);
+    if (!signer) continue;
+    const profile = options.profiles?.[ca.kind] ?? endEntityProfile(ca.kind, { publicBaseUrl: options.publicBaseUrl });
+    const issuerCert = parseIssuerCertificate(ca.certificate);
+    const issuer = EndEntityIssuer.create({ profile, caId: ca.id, caCertificate: issuerCert, signatureAlgorithm: ca.signatureAlgorithm, partitionCount: ca.partitionCount });
+    const authority: IssuingAuthority = {
+      kind: ca.kind,
+      ca,
+      caCertificatePem: pem(ca.certificate, "CERTIFICATE"),
+      issuerName: formatName(issuerCert.subject),
+      policyOid: profile.policy.oid,
+      keyUsage: profile.keyUsage,
+      subjectKeyPolicy: profile.subjectKeyPolicy,
+      validityRules: profile.validity,
+      prepare: (v) =>
+        issuer.prepare({
+          serialHex: v.serial,
+          partition: v.partition,
+          notBefore: v.notBefore,
+          notAfter: v.notAfter,
+          subjectId: v.subjectId,
+          subjectPublicKey: v.subjectPublicKey,
+          locality: profile.subjectLocality ? localityOf(v.municipalityCode, options.municipalityNames) : null,
+          personal: profile.personalData ? v.personal : null,
+        }),
+      sign: async (tbs) => issuer.finish(tbs, await signer.sign(tbs)),
+    };
+    byId.set(ca.id, authority);
+    const current = active.get(ca.kind);
+    if (ca.status === "active" && (!current || current.ca.generation < ca.generation)) active.set(ca.kind, authority);
+  }
+  return {
+    active: (kind) => {
+      const a = active.get(kind);
+      if (!a) throw new CaError("unavailable", `no active ${kind} CA`);
+      return a;
+    },
+    byCaId: (caId) => byId.get(caId),
+  };
+}

@@ -1,0 +1,96 @@
+import type { Context, Next } from "koa";
+import { CaError } from "../ca/errors.js";
+import type { HolidayCalendar, OperatingSchedule } from "../ca/operating-hours.js";
+import type { OperatorAuth } from "../ca/operator-auth.js";
+import type { TerminalStore } from "../ca/operator-ports.js";
+import type { OperatorPrincipal } from "../ca/operator-principal.js";
+import type { Clock } from "../ca/ports.js";
+import type { OperatorRole } from "../ca/roles.js";
+import { assertTerminalMayOperate } from "../ca/terminal-access.js";
+import type { ClientIdentity } from "./client-identity.js";
+
+/**
+ * Operator sessions on top of the client certificate (CONTRACT §4, §7): a bearer token from
+ * `POST /v1/sessions`, valid only with the client certificate it was opened on. Mount these after
+ * `requireClient()` (createApp does that for everything under /v1): they read `ctx.state.client`.
+ */
+
+/** The bearer token of `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined. */
+export function bearerToken(ctx: Context): string | undefined {
+  const m = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(ctx.get("Authorization"));
+  return m?.[1];
+}
+
+/** The verified client certificate of this request (set by requireClient). */
+function clientOf(ctx: Context): ClientIdentity {
+  const client = ctx.state.client as ClientIdentity | undefined;
+  if (client === undefined) throw new CaError("unauthenticated", "a client certificate issued by the service CA is required");
+  return client;
+}
+
+async function principalOf(ctx: Context, auth: Pick<OperatorAuth, "authenticate">): Promise<OperatorPrincipal> {
+  const client = clientOf(ctx);
+  const token = bearerToken(ctx);
+  if (token === undefined) {
+    ctx.set("WWW-Authenticate", 'Bearer realm="jpki-ca"');
+    throw new CaError("unauthenticated", "an operator session is required: Authorization: Bearer <token> from POST /v1/sessions");
+  }
+  try {
+    return await auth.authenticate(token, client.fingerprint256);
+  } catch (err) {
+    if (err instanceof CaError && err.kind === "unauthenticated") ctx.set("WWW-Authenticate", 'Bearer realm="jpki-ca", error="invalid_token"');
+    throw err;
+  }
+}
+
+/**
+ * Requires an operator session holding at least one of `roles` (any operator when none are given),
+ * whose password change is not due. Sets `ctx.state.operator` (an OperatorPrincipal).
+ * 401 without a valid session for this certificate; 403 naming the role needed; 403 while the
+ * password must be changed (first logon, reset, or older than the policy allows).
+ */
+export function requireOperator(auth: Pick<OperatorAuth, "authenticate">, ...roles: OperatorRole[]) {
+  return async function requireOperatorRole(ctx: Context, next: Next): Promise<void> {
+    const operator = await principalOf(ctx, auth);
+    if (operator.mustChangePassword) {
+      throw new CaError("forbidden", "password change required before any other operation: POST /v1/operators/me/password");
+    }
+    // 告示334号 第4-4(5): each operator may do only the operations of their assigned duties.
+    if (roles.length > 0 && !roles.some((r) => operator.roles.includes(r))) {
+      throw new CaError("forbidden", `this operation needs the operator role ${roles.join(" or ")}`);
+    }
+    ctx.state.operator = operator;
+    await next();
+  };
+}
+
+/**
+ * Requires a valid operator session but no role, and lets a due password change through: only for
+ * logging off and changing the password. Sets `ctx.state.operator`.
+ */
+export function requireOperatorSession(auth: Pick<OperatorAuth, "authenticate">) {
+  return async function requireAnyOperatorSession(ctx: Context, next: Next): Promise<void> {
+    ctx.state.operator = await principalOf(ctx, auth);
+    await next();
+  };
+}
+
+/**
+ * For a client certificate of machine role `terminal`: the terminal must be enrolled with this very
+ * certificate, active (a revoked terminal gets 403) and inside its operating hours (403 "outside
+ * operating hours"; 久御山町 規程 第23条). Other machine roles pass unchanged.
+ */
+export function requireActiveTerminal(
+  terminals: Pick<TerminalStore, "get">,
+  clock: Clock,
+  holidays: HolidayCalendar,
+  defaultSchedule?: OperatingSchedule,
+) {
+  return async function requireEnrolledTerminal(ctx: Context, next: Next): Promise<void> {
+    const client = clientOf(ctx);
+    if (client.role === "terminal") {
+      assertTerminalMayOperate(await terminals.get(client.id), { fingerprint: client.fingerprint256 }, clock.now(), holidays, defaultSchedule);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,101 @@
+import Router from "@koa/router";
+import { z } from "zod";
+import { CaError } from "../../ca/errors.js";
+import type { HolidayCalendar, OperatingSchedule } from "../../ca/operating-hours.js";
+import type { OperatorAuth } from "../../ca/operator-auth.js";
+import type { TerminalStore } from "../../ca/operator-ports.js";
+import type { OperatorPrincipal } from "../../ca/operator-principal.js";
+import type { Clock } from "../../ca/ports.js";
+import { requireClient, type ClientIdentity } from "../client-identity.js";
+import { readJson } from "../json-body.js";
+import type { OpenApiDocument } from "../openapi.js";
+import { requireActiveTerminal, requireOperatorSession } from "../operator-session.js";
+
+export interface SessionRoutesDeps {
+  readonly auth: Pick<OperatorAuth, "login" | "authenticate" | "logout" | "changePassword">;
+  readonly terminals: Pick<TerminalStore, "get">;
+  readonly clock: Clock;
+  readonly holidays: HolidayCalendar;
+  /** Schedule of terminals without their own; default 08:30–17:15 JST on working days. */
+  readonly defaultSchedule?: OperatingSchedule;
+}
+
+// Bounds only: the password policy applies when a password is set, not when one is presented.
+const loginBody = z.object({ operatorId: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
+const passwordBody = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().min(1).max(1024) }).strict();
+
+/**
+ * CONTRACT §4 operator sessions: `POST /v1/sessions` (log in), `DELETE /v1/sessions/current` (log
+ * off), `POST /v1/operators/me/password` (change one's own password). Sessions open from terminal or
+ * admin-workstation client certificates; a terminal must be enrolled, active and inside its
+ * operating hours. Mounted under /v1 by createApp (`v1Routers`).
+ */
+export function sessionRoutes(deps: SessionRoutesDeps): (openapi: OpenApiDocument) => Router {
+  return (openapi) => {
+    const router = new Router();
+    const fromWorkstation = [requireClient("terminal", "admin"), requireActiveTerminal(deps.terminals, deps.clock, deps.holidays, deps.defaultSchedule)];
+
+    router.post("/sessions", ...fromWorkstation, async (ctx) => {
+      const body = await readJson(ctx, loginBody);
+      const client = ctx.state.client as ClientIdentity;
+      const result = await deps.auth.login({ operatorId: body.operatorId, password: body.password, terminal: { id: client.id, fingerprint: client.fingerprint256 } });
+      ctx.status = 201;
+      ctx.set("Cache-Control", "no-store"); // a bearer token (RFC 6749 §5.1)
+      ctx.body = { token: result.token, expiresAt: result.expiresAt.toISOString(), mustChangePassword: result.mustChangePassword };
+    });
+    openapi.add("post", "/v1/sessions", {
+      summary: "Log an operator in on this terminal: answers a bearer token bound to the client certificate",
+      roles: ["terminal", "admin"],
+      requestBody: {
+        type: "object",
+        required: ["operatorId", "password"],
+        additionalProperties: false,
+        properties: { operatorId: { type: "string", maxLength: 64 }, password: { type: "string", maxLength: 1024 } },
+      },
+      responses: {
+        "201": "session opened: {token, expiresAt, mustChangePassword}; with mustChangePassword only password change and logoff are allowed",
+        "400": "malformed body (the problem names the field)",
+        "401": "operator id or password is wrong, or the account is inactive (one answer for all)",
+        "403": "terminal not enrolled, revoked, or outside operating hours",
+        "423": "account locked after 3 consecutive failures (告示334号 第4-4(8)); the security officer unlocks it",
+      },
+    });
+
+    router.delete("/sessions/current", requireOperatorSession(deps.auth), async (ctx) => {
+      await deps.auth.logout(ctx.state.operator as OperatorPrincipal);
+      ctx.status = 204;
+    });
+    openapi.add("delete", "/v1/sessions/current", {
+      summary: "Log off: end the current operator session",
+      roles: ["terminal", "admin", "any operator"],
+      responses: { "204": "session ended", "401": "no valid session for this client certificate" },
+    });
+
+    router.post("/operators/me/password", ...fromWorkstation, requireOperatorSession(deps.auth), async (ctx) => {
+      const body = await readJson(ctx, passwordBody);
+      const operator = ctx.state.operator as OperatorPrincipal | undefined;
+      if (operator === undefined) throw new CaError("internal", "operator session middleware missing");
+      await deps.auth.changePassword(operator, body.currentPassword, body.newPassword);
+      ctx.status = 204;
+    });
+    openapi.add("post", "/v1/operators/me/password", {
+      summary: "Change one's own password (required at first logon and after 90 days); ends the operator's other sessions",
+      roles: ["terminal", "admin", "any operator"],
+      requestBody: {
+        type: "object",
+        required: ["currentPassword", "newPassword"],
+        additionalProperties: false,
+        properties: { currentPassword: { type: "string", maxLength: 1024 }, newPassword: { type: "string", minLength: 12, maxLength: 256 } },
+      },
+      responses: {
+        "204": "password changed",
+        "400": "malformed body (the problem names the field)",
+        "401": "no valid session for this client certificate",
+        "403": "current password is wrong (field currentPassword), or the terminal may not operate now",
+        "422": "new password refused by the policy (field newPassword; the detail names the rule)",
+        "423": "account locked: the wrong current password was the third consecutive failure",
+      },
+    });
+    return router;
+  };
+}
