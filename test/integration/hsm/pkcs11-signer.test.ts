@@ -106,10 +106,11 @@ describe("Pkcs11Signer on SoftHSM", function () {
       }
       maxGap = Math.max(maxGap, performance.now() - last);
       const elapsed = performance.now() - started;
-      // Synchronous C_Sign would block the loop for the whole run (~1 ms per signature): one gap of
-      // >= 150 ms and a handful of ticks. Async signing leaves the loop free.
-      assert.ok(maxGap < 60, `longest gap between 1 ms ticks was ${maxGap.toFixed(1)} ms over ${elapsed.toFixed(0)} ms`);
-      assert.ok(ticks >= elapsed / 10, `only ${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+      // Synchronous C_Sign would block the loop for the whole run (~1 ms per signature): one gap close to
+      // the whole elapsed time and a handful of ticks. Async signing leaves the loop free. The bounds are
+      // relative to the elapsed time, so a busy machine (GC, other processes) does not fail the test.
+      assert.ok(maxGap < elapsed / 2, `longest gap between 1 ms ticks was ${maxGap.toFixed(1)} ms over ${elapsed.toFixed(0)} ms`);
+      assert.ok(ticks >= elapsed / 20, `only ${ticks} ticks in ${elapsed.toFixed(0)} ms`);
     });
 
     it("never has more sessions in use than the pool size", async function () {
