@@ -4,6 +4,7 @@ import { auditLogMigration } from "./0003-audit-log.js";
 import { outboxMigration } from "./0004-outbox.js";
 import { operatorsMigration } from "./0005-operators.js";
 import { issuancesMigration } from "./0006-issuances.js";
+import { outboxCursorsMigration } from "./0007-outbox-cursors.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -19,4 +20,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   outboxMigration,
   operatorsMigration,
   issuancesMigration,
+  outboxCursorsMigration,
 ]);
