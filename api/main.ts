@@ -16,6 +16,8 @@ import { KnexOutboxStore } from "../db/outbox-store.js";
 import { KnexOperatorStore } from "../db/operator-store.js";
 import { KnexOperatorSessionStore } from "../db/operator-session-store.js";
 import { KnexTerminalStore } from "../db/terminal-store.js";
+import { KnexRelyingPartyStore } from "../db/relying-party-store.js";
+import { RelyingPartyRegistry } from "../ca/relying-party.js";
 import { OperatorAuth } from "../ca/operator-auth.js";
 import { IssuanceService } from "../ca/issuance-service.js";
 import { createAliasFormatter } from "../ca/alias-format.js";
@@ -59,7 +61,10 @@ export interface Service {
     readonly operators: KnexOperatorStore;
     readonly operatorSessions: KnexOperatorSessionStore;
     readonly terminals: KnexTerminalStore;
+    readonly relyingParties: KnexRelyingPartyStore;
   };
+  /** Registered relying parties (CRL/OCSP access in `registered` mode). */
+  readonly relyingParties: RelyingPartyRegistry;
   /** The internal service CA (key in the token, certificate under var/tls); throws before `init` made it. */
   readonly serviceCa: ServiceCaMaterial;
   /** Called by the ceremony once it made or found the service CA. */
@@ -91,6 +96,8 @@ export async function openService(config: Config, options: { logger?: Logger; cl
   }
   // pkijs's crypto engine is chosen here, once, and passed where pkijs verifies (never its global default).
   const crypto = new pkijs.CryptoEngine({ name: "node-webcrypto", crypto: webcrypto as unknown as Crypto });
+  const rpStore = new KnexRelyingPartyStore(db);
+  const auditStore = new KnexAuditStore(db);
   const serviceCaLabel = "service-ca";
   let serviceCa: ServiceCaMaterial | undefined;
   const serviceCaFile = join(config.varDir, "tls", "service-ca.pem");
@@ -118,14 +125,16 @@ export async function openService(config: Config, options: { logger?: Logger; cl
     stores: {
       caGenerations: new KnexCaGenerationStore(db),
       certificates: new KnexCertificateStore(db),
-      audit: new KnexAuditStore(db),
+      audit: auditStore,
       issuances: new KnexIssuanceStore(db),
       residents: new KnexResidentStore(db),
       outbox: new KnexOutboxStore(db),
       operators: new KnexOperatorStore(db),
       operatorSessions: new KnexOperatorSessionStore(db),
       terminals: new KnexTerminalStore(db),
+      relyingParties: rpStore,
     },
+    relyingParties: new RelyingPartyRegistry({ store: rpStore, audit: auditStore, transactions: db, clock: options.clock ?? systemClock, random: systemRandom }),
     close: async () => {
       await hsm.close();
       await db.close();

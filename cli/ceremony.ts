@@ -244,6 +244,16 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     made.push("demo/operators.json");
     log(`demo operators (one per role): ${operatorsFile}`);
   }
+  const rpFile = join(dir, "relying-party.json");
+  if (!existsSync(rpFile)) {
+    const existing = await service.stores.relyingParties.get("demo-relying-party");
+    if (existing) await service.stores.relyingParties.setActive("demo-relying-party", false);
+    const id = existing ? `demo-relying-party-${Date.now()}` : "demo-relying-party";
+    const { apiKey } = await service.relyingParties.register("cli:init", { id, name: "demo relying party" });
+    await writeSecret(rpFile, JSON.stringify({ id, apiKey }, null, 2) + "\n", 0o600);
+    made.push("demo/relying-party.json");
+    log(`demo relying party API key: ${rpFile}`);
+  }
   const clients: Array<{ file: string; role: ServiceRole; id: string; municipalityCode?: string }> = [
     { file: "admin", role: "admin", id: "demo-admin-1" },
     { file: "feed", role: "feed", id: "demo-feed" },

@@ -10,6 +10,7 @@ import { runCeremony, caExists } from "./ceremony.js";
 import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
 import type { Service } from "../api/main.js";
+import { relyingPartyAdd, relyingPartyAddUsage, relyingPartyDeactivate } from "./relying-party-commands.js";
 
 /** Opens the service (database, HSM) for one command and closes it afterwards. */
 async function withService(work: (s: Service) => Promise<number>): Promise<number> {
@@ -53,6 +54,15 @@ const commands: Record<string, { help: string; run: Command }> = {
         if (sub === "enrol") return terminalEnrol(s, rest);
         if (sub === "revoke") return terminalRevoke(s, rest);
         throw new Error("usage: terminal enrol|revoke …");
+      }),
+  },
+  "relying-party": {
+    help: `${relyingPartyAddUsage} | relying-party deactivate <id>`,
+    run: async ([sub, ...rest]) =>
+      withService((s) => {
+        if (sub === "add") return relyingPartyAdd(s, rest);
+        if (sub === "deactivate") return relyingPartyDeactivate(s, rest);
+        throw new Error("usage: relying-party add|deactivate …");
       }),
   },
   serve: {

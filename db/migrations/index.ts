@@ -5,6 +5,7 @@ import { outboxMigration } from "./0004-outbox.js";
 import { operatorsMigration } from "./0005-operators.js";
 import { issuancesMigration } from "./0006-issuances.js";
 import { outboxCursorsMigration } from "./0007-outbox-cursors.js";
+import { relyingPartiesMigration } from "./0010-relying-parties.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -21,4 +22,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   operatorsMigration,
   issuancesMigration,
   outboxCursorsMigration,
+  relyingPartiesMigration,
 ]);
