@@ -1,18 +1,10 @@
+import type { SigningPersonalData } from "./end-entity-certificate.js";
 import type { SubjectKeyPolicy } from "./subject-key-policy.js";
 import type { CaGeneration, CaKind } from "./types.js";
 import type { ValidityRules } from "./validity.js";
 
 /** The personal fields written into a signing certificate's subjectAltName (DOMAIN §2). */
-export interface PersonalFields {
-  /** Already alias-rendered. */
-  readonly name: string;
-  readonly nameSubstituteFlags: string;
-  readonly gender: "1" | "2" | "3";
-  /** `EYYYYMMDD`. */
-  readonly dateOfBirth: string;
-  readonly address: string;
-  readonly addressSubstituteFlags: string;
-}
+export type PersonalFields = SigningPersonalData;
 
 /** The variable part of an end-entity certificate. */
 export interface EndEntityVariables {
