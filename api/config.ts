@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import type { KeySpec } from "../ca/types.js";
 
@@ -67,6 +67,8 @@ export interface Config {
   readonly log: { readonly level: RawConfig["log"]["level"] };
   /** Where demo credentials go (CONTRACT §1). */
   readonly demoDir: string;
+  /** The holiday calendar of the operating hours (absolute; default `holidays.json` beside the config file). */
+  readonly holidaysFile: string;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     natsUrl: env.NATS_URL ?? null,
     log: raw.log,
     demoDir: resolve(varDir, "demo"),
+    holidaysFile: env.CA_HOLIDAYS_FILE ? abs(cwd, env.CA_HOLIDAYS_FILE) : resolve(dirname(abs(cwd, file)), "holidays.json"),
   };
   return deepFreeze(config);
 }

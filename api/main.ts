@@ -178,7 +178,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   const signers = await checkCaKeys(service);
   const generations = await service.stores.caGenerations.list();
   const authorities = buildAuthorities(generations, signers, { publicBaseUrl: service.config.publicBaseUrl });
-  const holidays = loadHolidayCalendar();
+  const holidays = loadHolidayCalendar(service.config.holidaysFile);
   const { stores, clock, random, db } = service;
   const auth = new OperatorAuth({ operators: stores.operators, sessions: stores.operatorSessions, audit: stores.audit, transactions: db, clock, random });
   const issuance = new IssuanceService({

@@ -44,6 +44,15 @@ const PEM = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END \1CERT
 const garbled = (field: string, rule: string, cause?: unknown): CaError =>
   new CaError("invalid-input", `${field} ${rule}`, { field, cause });
 
+/** Plain base64 of the DER (CONTRACT §4 allows PEM or base64 DER). */
+function base64ToDer(text: string, field: string): Uint8Array {
+  const compact = text.replace(/\s+/g, "");
+  if (compact.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) {
+    throw garbled(field, "must be a PEM CERTIFICATE REQUEST block or base64 DER");
+  }
+  return new Uint8Array(Buffer.from(compact, "base64"));
+}
+
 /** PEM text (RFC 7468 §7, one block) → DER. */
 function pemToDer(pem: string, field: string): Uint8Array {
   const blocks = [...pem.matchAll(PEM)];
@@ -101,7 +110,7 @@ function signatureAlgorithmOf(csr: pkijs.CertificationRequest, key: SubjectKeyDe
 export function parseCsr(input: string | Uint8Array, field: string, policy: SubjectKeyPolicy = defaultSubjectKeyPolicy): ParsedCsr {
   const size = typeof input === "string" ? Buffer.byteLength(input) : input.byteLength;
   if (size > MAX_CSR_BYTES) throw garbled(field, `must be at most ${MAX_CSR_BYTES} bytes`);
-  const der = typeof input === "string" ? pemToDer(input, field) : input;
+  const der = typeof input === "string" ? (input.includes("-----BEGIN") ? pemToDer(input, field) : base64ToDer(input, field)) : input;
   if (der.byteLength === 0) throw garbled(field, "is empty");
 
   const asn1 = asn1js.fromBER(der);

@@ -30,11 +30,13 @@ export const defaultOperatingSchedule: OperatingSchedule = Object.freeze({
 /** Closed days (national holidays, 年末年始 12-29..01-03, local closures) as JST `YYYY-MM-DD`. */
 export type HolidayCalendar = ReadonlySet<string>;
 
-const HHMM = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
+/** `HH:MM`; `24:00` as a closing time means the end of the day (open to 23:59:59). */
+const HHMM = /^(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))$/;
 
 const minutesOf = (hhmm: string): number | undefined => {
   const m = HHMM.exec(hhmm);
-  return m ? Number(m[1]) * 60 + Number(m[2]) : undefined;
+  if (!m) return undefined;
+  return m[3] === "24" ? 24 * 60 : Number(m[1]) * 60 + Number(m[2]);
 };
 
 /**
@@ -51,8 +53,8 @@ export function parseOperatingSchedule(value: unknown): OperatingSchedule {
   };
   const open = typeof v.open === "string" ? minutesOf(v.open) : undefined;
   const close = typeof v.close === "string" ? minutesOf(v.close) : undefined;
-  if (open === undefined) bad("open", "must be HH:MM");
-  if (close === undefined) bad("close", "must be HH:MM");
+  if (open === undefined || open === 24 * 60) bad("open", "must be HH:MM");
+  if (close === undefined) bad("close", "must be HH:MM (24:00 = end of day)");
   if (close! <= open!) bad("close", "must be after open");
   const weekdays = v.weekdays;
   if (!Array.isArray(weekdays) || weekdays.some((d) => !Number.isInteger(d) || d < 1 || d > 7)) bad("weekdays", "must be a list of 1 (Monday) to 7 (Sunday)");

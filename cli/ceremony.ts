@@ -223,7 +223,7 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     const enrolled = await registry.enrol("cli", {
       terminalId: "demo-terminal-1",
       municipalityCode: "131041",
-      operatingHours: { open: "00:00", close: "23:59", weekdays: [1, 2, 3, 4, 5, 6, 7], openOnHolidays: true },
+      operatingHours: { open: "00:00", close: "24:00", weekdays: [1, 2, 3, 4, 5, 6, 7], openOnHolidays: true },
     });
     await writeSecret(join(dir, "terminal.key"), pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"), 0o600);
     await writeSecret(terminalCert, pem(enrolled.certificate, "CERTIFICATE"), 0o644);

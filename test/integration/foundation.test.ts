@@ -4,11 +4,13 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkCaKeys, buildHandlers, serve } from "../../api/main.js";
 import { OpenApiDocument } from "../../api/openapi.js";
+import { loadHolidayCalendar } from "../../api/holiday-calendar.js";
 import { CaError } from "../../ca/errors.js";
+import { isWithinOperatingHours } from "../../ca/operating-hours.js";
 import type { CaGeneration } from "../../ca/types.js";
 import { runCeremony } from "../../cli/ceremony.js";
 import { request } from "../support/https-client.js";
-import { startTestService, type TestService } from "../support/service-harness.js";
+import { repoRoot, startTestService, type TestService } from "../support/service-harness.js";
 import { opensslOk, scratchDir } from "./x509/openssl.js";
 
 /**
@@ -77,6 +79,18 @@ describe("foundation: init, start-up check, public endpoints (SoftHSM + PGlite)"
     }
     // Restored: the check passes again, with one signer per active CA.
     assert.deepEqual([...(await checkCaKeys(t.service)).keys()].sort(), ["auth-g1", "sign-g1"]);
+  });
+
+  it("the demo terminal is open around the clock, to the last second of the day (a first run works at any hour)", async () => {
+    const terminal = await t.service.stores.terminals.get("demo-terminal-1");
+    assert.equal(terminal?.status, "active");
+    const schedule = terminal?.operatingHours;
+    assert.ok(schedule);
+    const holidays = loadHolidayCalendar("config/holidays.json", repoRoot);
+    // 2026-11-23 (JST) is a Monday and a national holiday; 2026-11-22 a Sunday.
+    for (const jst of ["2026-11-23T00:00:00", "2026-11-23T12:00:00", "2026-11-23T23:59:00", "2026-11-23T23:59:30", "2026-11-22T23:59:59"]) {
+      assert.equal(isWithinOperatingHours(new Date(`${jst}+09:00`), schedule, holidays), true, `open at ${jst} JST`);
+    }
   });
 
   it("GET /ca lists sign-g1 and auth-g1, active", async () => {
@@ -158,7 +172,7 @@ describe("foundation: init, start-up check, public endpoints (SoftHSM + PGlite)"
     const mounted = new Set<string>();
     for (const make of v1Routers) {
       for (const layer of make(new OpenApiDocument({ title: "x", version: "0" })).stack) {
-        const path = `/v1${layer.path.replace(/:([A-Za-z0-9_]+)/g, "{$1}")}`;
+        const path = `/v1${String(layer.path).replace(/:([A-Za-z0-9_]+)/g, "{$1}")}`;
         for (const m of layer.methods) if (m !== "HEAD") mounted.add(`${m.toLowerCase()} ${path}`);
       }
     }

@@ -105,6 +105,8 @@ describe("csr: parse PKCS#10 and verify proof of possession", function () {
       assert.ok(parsed.subject && parsed.subject.length > 2);
       const fromDer = parseCsr(new Uint8Array(pemToDer(pem)), FIELD);
       assert.equal(fromDer.publicKeySha256, parsed.publicKeySha256);
+      const fromBase64 = parseCsr(Buffer.from(pemToDer(pem)).toString("base64"), FIELD);
+      assert.equal(fromBase64.publicKeySha256, parsed.publicKeySha256);
     });
   }
 
@@ -164,6 +166,7 @@ describe("csr: parse PKCS#10 and verify proof of possession", function () {
     ["trailing bytes after the DER", () => new Uint8Array([...pemToDer(csrs.opensslP256!), 0x00]), "invalid-input"],
     ["two PEM blocks", () => csrs.opensslP256! + csrs.opensslRsa!, "invalid-input"],
     ["no PEM block", () => "hello", "invalid-input"],
+    ["base64 that is not a CSR", () => Buffer.from("hello world!").toString("base64"), "invalid-input"],
     ["empty DER", () => new Uint8Array(0), "invalid-input"],
     ["an oversized input", () => "A".repeat(70_000), "invalid-input"],
     ["an RSA-PSS signature", () => csrs.rsaPss!, "unprocessable", /RSA-PSS/],

@@ -55,6 +55,9 @@ describe("ca/operating-hours", () => {
     assert.equal(isWithinOperatingHours(jst("2026-11-28T09:00:00"), s, shipped), true);
     assert.equal(isWithinOperatingHours(jst("2026-11-28T12:00:01"), s, shipped), false);
     assert.equal(isWithinOperatingHours(jst("2026-11-24T10:00:00"), s, shipped), false);
+    const allDay = parseOperatingSchedule({ open: "00:00", close: "24:00", weekdays: [1, 2, 3, 4, 5, 6, 7], openOnHolidays: true });
+    assert.equal(isWithinOperatingHours(jst("2026-11-28T23:59:59"), allDay, shipped), true, "24:00 closes at the end of the day");
+    assert.equal(isWithinOperatingHours(jst("2026-11-28T00:00:00"), allDay, shipped), true);
     const holidaysOpen = parseOperatingSchedule({ openOnHolidays: true });
     assert.equal(isWithinOperatingHours(jst("2026-11-23T10:00:00"), holidaysOpen, shipped), true);
   });
@@ -65,6 +68,7 @@ describe("ca/operating-hours", () => {
       [{ open: "8:30" }, "operatingHours.open"],
       [{ open: "24:00" }, "operatingHours.open"],
       [{ close: "08:00" }, "operatingHours.close"],
+      [{ close: "24:01" }, "operatingHours.close"],
       [{ weekdays: [0] }, "operatingHours.weekdays"],
       [{ openOnHolidays: "no" }, "operatingHours.openOnHolidays"],
     ] as const) {
