@@ -89,7 +89,9 @@ export function requireActiveTerminal(
   return async function requireEnrolledTerminal(ctx: Context, next: Next): Promise<void> {
     const client = clientOf(ctx);
     if (client.role === "terminal") {
-      assertTerminalMayOperate(await terminals.get(client.id), { fingerprint: client.fingerprint256 }, clock.now(), holidays, defaultSchedule);
+      const terminal = await terminals.get(client.id);
+      assertTerminalMayOperate(terminal, { fingerprint: client.fingerprint256 }, clock.now(), holidays, defaultSchedule);
+      ctx.state.terminal = terminal;
     }
     await next();
   };

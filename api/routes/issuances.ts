@@ -31,6 +31,12 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
       if (!key) throw new CaError("invalid-input", "the Idempotency-Key header is required", { field: "Idempotency-Key" });
       if (!IDEMPOTENCY_KEY.test(key)) throw new CaError("invalid-input", "must be 1–128 visible ASCII characters", { field: "Idempotency-Key" });
       const client = ctx.state.client as ClientIdentity;
+      // A terminal acts for the municipality it is enrolled for (告示334号 第4-4(5): only assigned duties).
+      const terminal = ctx.state.terminal as { municipalityCode: string | null } | undefined;
+      const body = ctx.request.body as { municipalityCode?: unknown } | undefined;
+      if (terminal?.municipalityCode && body && typeof body === "object" && body.municipalityCode !== terminal.municipalityCode) {
+        throw new CaError("forbidden", "this terminal is enrolled for another municipality", { field: "municipalityCode" });
+      }
       const operator = ctx.state.operator as OperatorPrincipal;
       const { answer, replayed } = await deps.issuance.issue({ terminalId: client.id, operatorId: operator.operatorId, idempotencyKey: key }, ctx.request.body);
       ctx.status = 201;

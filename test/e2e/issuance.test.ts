@@ -496,6 +496,11 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
       assertProblem(await issue(application([{ kind: "auth", csr: good() }], { resident: resident({ name: "Yamada Taro", nameSubstituteFlags: "00000000000" }) })), 400, "resident.name");
     });
 
+    it("an application for another municipality than the terminal's → 403 municipalityCode", async () => {
+      // 011002: Sapporo, a valid JIS X 0402 code; the demo terminal is enrolled for 131041.
+      assertProblem(await issue({ ...application([{ kind: "auth", csr: good() }]), municipalityCode: "011002" }), 403, "municipalityCode");
+    });
+
     it("a missing Idempotency-Key → 400 Idempotency-Key", async () => {
       assertProblem(await issue(application([{ kind: "auth", csr: good() }]), { key: null }), 400, "Idempotency-Key");
     });
