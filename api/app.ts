@@ -9,6 +9,9 @@ import { OpenApiDocument } from "./openapi.js";
 import { caCertificateRoutes } from "./routes/ca-certificates.js";
 import { healthRoutes, type ReadinessCheck } from "./routes/health.js";
 import { requireClient } from "./client-identity.js";
+import { auditDeniedRequests } from "./denial-audit.js";
+import type { AuditStore } from "../ca/stores.js";
+import type { Clock } from "../ca/ports.js";
 
 /** Everything the HTTP layer needs, built by the composition root (api/main.ts) or by a test. */
 export interface AppDeps {
@@ -18,6 +21,10 @@ export interface AppDeps {
   readonly readiness: readonly ReadinessCheck[];
   /** Extra `/v1` routers mounted by later parts (issuance, events, admin …), each documenting itself. */
   readonly v1Routers?: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
+  /** When given, every 401/403/423 under /v1 is written to the audit log (security events, DOMAIN §6). */
+  readonly audit?: { readonly store: Pick<AuditStore, "append">; readonly clock: Clock };
+  /** Relying-party routers mounted at the root, outside /v1 (CONTRACT §3: CRL, OCSP), each documenting itself. */
+  readonly publicRouters?: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
 }
 
 /**
@@ -32,12 +39,13 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(requestLog(deps));
   app.use(errorMiddleware(deps.logger, deps.metrics));
+  if (deps.audit) app.use(auditDeniedRequests(deps.audit.store, deps.audit.clock));
 
   const root = new Router();
   root.get("/openapi.json", (ctx) => {
     ctx.body = openapi.toJSON();
   });
-  for (const r of [healthRoutes(deps.readiness, deps.metrics), caCertificateRoutes(deps.caGenerations), root]) {
+  for (const r of [healthRoutes(deps.readiness, deps.metrics), caCertificateRoutes(deps.caGenerations), root, ...(deps.publicRouters ?? []).map((make) => make(openapi))]) {
     app.use(r.routes()).use(r.allowedMethods());
   }
 

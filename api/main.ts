@@ -30,6 +30,7 @@ import { loadHolidayCalendar } from "./holiday-calendar.js";
 import { requireActiveTerminal, requireOperator } from "./operator-session.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { issuanceRoutes } from "./routes/issuances.js";
+import { buildAdminControls, type AdminControls } from "./routes/admin-controls.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -172,6 +173,7 @@ function spkiOfCertificate(ca: CaGeneration): Uint8Array {
 export interface Handlers {
   readonly auth: OperatorAuth;
   readonly issuance: IssuanceService;
+  readonly admin: AdminControls;
 }
 
 export async function buildHandlers(service: Service): Promise<{ handlers: Handlers; v1Routers: NonNullable<Parameters<typeof createApp>[0]["v1Routers"]> }> {
@@ -194,9 +196,12 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     aliasFormatter: createAliasFormatter(),
   });
   const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
+  // Admin API and operating controls (CONTRACT §7): finds or generates the audit checkpoint key in the HSM.
+  const admin = await buildAdminControls(service, auth, { holidays });
   return {
-    handlers: { auth, issuance },
+    handlers: { auth, issuance, admin },
     v1Routers: [
+      ...admin.v1Routers,
       sessionRoutes({ auth, terminals: stores.terminals, clock, holidays }),
       issuanceRoutes({ issuance, certificates: stores.certificates, requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
     ],
@@ -219,6 +224,7 @@ export async function serve(service: Service): Promise<Listeners> {
     logger,
     metrics,
     caGenerations: service.stores.caGenerations,
+    audit: { store: service.stores.audit, clock: service.clock },
     readiness: [
       { name: "database", check: () => service.db.ping() },
       {
@@ -243,11 +249,14 @@ export async function serve(service: Service): Promise<Listeners> {
   await reconcile();
   const timer = setInterval(() => void reconcile(), 60_000);
   timer.unref();
+  // Hourly signed audit checkpoints, approval expiry, anomaly polling.
+  const stopAdmin = handlers.admin.start();
   const listeners = await listen(app, { http: config.http, https: config.https, tls: { cert, key, clientCa } });
   return {
     ...listeners,
     close: async () => {
       clearInterval(timer);
+      stopAdmin();
       await listeners.close();
     },
   };

@@ -10,6 +10,7 @@ import { runCeremony, caExists } from "./ceremony.js";
 import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
 import type { Service } from "../api/main.js";
+import { auditCheckpoint, auditVerify, retentionRun, retentionRunUsage } from "./audit-commands.js";
 import { relyingPartyAdd, relyingPartyAddUsage, relyingPartyDeactivate } from "./relying-party-commands.js";
 
 /** Opens the service (database, HSM) for one command and closes it afterwards. */
@@ -63,6 +64,23 @@ const commands: Record<string, { help: string; run: Command }> = {
         if (sub === "add") return relyingPartyAdd(s, rest);
         if (sub === "deactivate") return relyingPartyDeactivate(s, rest);
         throw new Error("usage: relying-party add|deactivate …");
+      }),
+  },
+  audit: {
+    help: "audit verify | audit checkpoint (verify exits 1 when the hash chain or a checkpoint does not verify)",
+    run: async ([sub, ...rest]) =>
+      withService((s) => {
+        if (sub === "verify") return auditVerify(s, rest);
+        if (sub === "checkpoint") return auditCheckpoint(s, rest);
+        throw new Error("usage: audit verify|checkpoint");
+      }),
+  },
+  retention: {
+    help: retentionRunUsage,
+    run: async ([sub, ...rest]) =>
+      withService((s) => {
+        if (sub === "run") return retentionRun(s, rest);
+        throw new Error(`usage: ${retentionRunUsage}`);
       }),
   },
   serve: {

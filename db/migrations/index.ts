@@ -5,7 +5,11 @@ import { outboxMigration } from "./0004-outbox.js";
 import { operatorsMigration } from "./0005-operators.js";
 import { issuancesMigration } from "./0006-issuances.js";
 import { outboxCursorsMigration } from "./0007-outbox-cursors.js";
+import { crlsMigration } from "./0008-crls.js";
+import { ocspMigration } from "./0009-ocsp.js";
 import { relyingPartiesMigration } from "./0010-relying-parties.js";
+import { residentEventsMigration } from "./0011-resident-events.js";
+import { adminControlsMigration } from "./0013-admin-controls.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -22,5 +26,9 @@ export const migrations: readonly Migration[] = Object.freeze([
   operatorsMigration,
   issuancesMigration,
   outboxCursorsMigration,
+  crlsMigration,
+  ocspMigration,
   relyingPartiesMigration,
+  residentEventsMigration,
+  adminControlsMigration,
 ]);

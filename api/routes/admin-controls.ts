@@ -1,0 +1,208 @@
+import type Router from "@koa/router";
+import { Counter } from "prom-client";
+import { AnomalyDetector, AnomalyMonitor, type AnomalyThresholds } from "../../ca/anomaly.js";
+import { ApprovalEngine } from "../../ca/approval-engine.js";
+import { IssuanceExport, issuanceExportExecutor } from "../../ca/approval-export.js";
+import { AuditCheckpointer } from "../../ca/audit-checkpoint.js";
+import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../../ca/audit-checkpoint-key.js";
+import { AuditVerifier } from "../../ca/audit-verifier.js";
+import { DisclosureService, type DisclosureSource } from "../../ca/disclosure.js";
+import { CertificateInquiry } from "../../ca/inquiry.js";
+import type { HolidayCalendar, OperatingSchedule } from "../../ca/operating-hours.js";
+import { OperatorAdmin } from "../../ca/operator-admin.js";
+import type { OperatorAuth } from "../../ca/operator-auth.js";
+import type { OperatorRole } from "../../ca/roles.js";
+import type { ServiceCaMaterial } from "../../ca/terminal-registry.js";
+import { TerminalRegistry } from "../../ca/terminal-registry.js";
+import { RelyingPartyEnrolment } from "../../ca/relying-party-enrolment.js";
+import { parseRetentionPeriods, RetentionService, retentionPurgeExecutor, type RetentionPeriods, type RetentionTask } from "../../ca/retention.js";
+import { KnexApprovalStore } from "../../db/approval-store.js";
+import { KnexAuditCheckpointStore } from "../../db/audit-checkpoint-store.js";
+import { KnexAuditLogReader } from "../../db/audit-log-reader.js";
+import { relyingPartyAccessDisclosureSource, residentEventsDisclosureSource } from "../../db/inquiry-disclosure-sources.js";
+import { KnexInquirySource } from "../../db/inquiry-store.js";
+import { KnexIssuanceExportSource } from "../../db/issuance-export-source.js";
+import { standardRetentionTasks } from "../../db/retention-standard-tasks.js";
+import type { Service } from "../main.js";
+import type { OpenApiDocument } from "../openapi.js";
+import { requireOperator } from "../operator-session.js";
+import { adminApprovalRoutes } from "./admin-approvals.js";
+import { adminAuditRoutes } from "./admin-audit.js";
+import { adminCertificateRoutes } from "./admin-certificates.js";
+import { adminDisclosureRoutes } from "./admin-disclosures.js";
+import { adminOperatorRoutes } from "./admin-operators.js";
+import { adminRelyingPartyRoutes } from "./admin-relying-parties.js";
+import { adminRetentionRoutes } from "./admin-retention.js";
+import { adminTerminalRoutes } from "./admin-terminals.js";
+
+/** What the admin controls need of the Service (api/main.ts). */
+export type AdminService = Pick<Service, "db" | "hsm" | "clock" | "random" | "stores" | "relyingParties" | "metrics" | "logger"> & {
+  readonly serviceCa: ServiceCaMaterial;
+};
+
+export interface AdminControlsOptions {
+  readonly retention?: Partial<RetentionPeriods>;
+  readonly anomalies?: Partial<AnomalyThresholds>;
+  /** Operating hours the anomaly check measures logins against (default 08:30–17:15 JST, working days). */
+  readonly schedule?: OperatingSchedule;
+  readonly holidays?: HolidayCalendar;
+  /** A periodic checkpoint at most this often (default 1 hour). */
+  readonly checkpointIntervalMs?: number;
+  /** More disclosure sections (e.g. CRL downloads, if a deployment records them per party). */
+  readonly disclosureSources?: readonly DisclosureSource[];
+  /** More retention tasks. */
+  readonly retentionTasks?: readonly RetentionTask[];
+}
+
+export interface AdminControls {
+  readonly operators: OperatorAdmin;
+  readonly terminals: TerminalRegistry;
+  readonly relyingParties: RelyingPartyEnrolment;
+  readonly inquiry: CertificateInquiry;
+  /** Register more four-eyes kinds here (CA generation, mass revocation, safety-valve resume). */
+  readonly approvals: ApprovalEngine;
+  readonly exports: IssuanceExport;
+  readonly verifier: AuditVerifier;
+  readonly checkpointer: AuditCheckpointer;
+  readonly retention: RetentionService;
+  readonly disclosure: DisclosureService;
+  readonly anomalies: AnomalyMonitor;
+  /** The admin routers, for createApp's `v1Routers`. */
+  readonly v1Routers: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
+  /** Starts the timers (periodic checkpoints, approval expiry, anomaly polling); returns the stop function. */
+  start(): () => void;
+}
+
+/**
+ * Builds the admin side (CONTRACT §7, DOMAIN §6) from the opened Service and the operator auth of
+ * buildHandlers. Finds or generates the audit checkpoint key in the HSM.
+ */
+export async function buildAdminControls(service: AdminService, auth: OperatorAuth, options: AdminControlsOptions = {}): Promise<AdminControls> {
+  const { db, clock, random, stores, logger, metrics } = service;
+  const audit = stores.audit;
+  const periods = parseRetentionPeriods(options.retention);
+  const serviceCa: ServiceCaMaterial = {
+    get signer() {
+      return service.serviceCa.signer;
+    },
+    get certificate() {
+      return service.serviceCa.certificate;
+    },
+  };
+
+  const operators = new OperatorAdmin({ auth, operators: stores.operators, sessions: stores.operatorSessions, audit, transactions: db, clock, random });
+  const terminals = new TerminalRegistry({ terminals: stores.terminals, sessions: stores.operatorSessions, audit, transactions: db, clock, random, serviceCa });
+  const relyingParties = new RelyingPartyEnrolment({ registry: service.relyingParties, store: stores.relyingParties, serviceCa: () => service.serviceCa, audit, transactions: db, clock, random });
+  const inquirySource = new KnexInquirySource(db);
+  const inquiry = new CertificateInquiry({ source: inquirySource, audit, clock });
+
+  const logReader = new KnexAuditLogReader(db);
+  const checkpointStore = new KnexAuditCheckpointStore(db);
+  const checkpointer = new AuditCheckpointer({
+    signer: await auditCheckpointSigner(service.hsm),
+    keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
+    store: checkpointStore,
+    audit,
+    head: () => logReader.head(),
+    transactions: db,
+    clock,
+  });
+  const verifier = new AuditVerifier({ log: logReader, checkpoints: checkpointStore, trustedKeys: [checkpointer.publicKey], now: () => clock.now(), audit });
+
+  const retention = new RetentionService({
+    audit,
+    clock,
+    tasks: [
+      ...standardRetentionTasks(db, periods, { checkpointer, verify: () => verifier.verify() }),
+      ...(options.retentionTasks ?? []),
+    ],
+  });
+
+  const approvals = new ApprovalEngine({
+    store: new KnexApprovalStore(db),
+    audit,
+    transactions: db,
+    clock,
+    random,
+    onUnexpectedError: (e, kind) => logger.error({ kind, err: (e as Error)?.name }, "approval executor failed"),
+  });
+  const exportSource = new KnexIssuanceExportSource(db);
+  approvals.register(issuanceExportExecutor({ source: exportSource, clock }));
+  approvals.register(retentionPurgeExecutor(retention));
+  const exports = new IssuanceExport({ engine: approvals, source: exportSource, audit, clock });
+
+  const disclosure = new DisclosureService({
+    certificates: inquirySource,
+    sources: [residentEventsDisclosureSource(db), relyingPartyAccessDisclosureSource(db), ...(options.disclosureSources ?? [])],
+    audit,
+    clock,
+  });
+
+  const alerts =
+    (metrics.registry.getSingleMetric("ca_anomaly_alerts_total") as Counter<"kind"> | undefined) ??
+    new Counter({ name: "ca_anomaly_alerts_total", help: "Anomaly alerts by kind (also in the audit log as anomaly.detected)", labelNames: ["kind"], registers: [metrics.registry] });
+  const anomalies = new AnomalyMonitor({
+    log: { range: (from, limit) => logReader.range(from, limit), append: (e, tx) => audit.append(e, tx) },
+    head: () => logReader.head(),
+    detector: new AnomalyDetector({ ...(options.anomalies ? { thresholds: options.anomalies } : {}), ...(options.schedule ? { schedule: options.schedule } : {}), ...(options.holidays ? { holidays: options.holidays } : {}) }),
+    sink: {
+      alert: (a) => {
+        alerts.inc({ kind: a.kind });
+        logger.warn({ kind: a.kind, count: a.count, seq: a.seq }, "anomaly detected"); // the key (an id) stays in the audit log
+      },
+    },
+    clock,
+  });
+
+  const guard = { requireOperator: (...roles: OperatorRole[]) => requireOperator(auth, ...roles) };
+  const serviceCaCertificate = (): Uint8Array => service.serviceCa.certificate;
+  const v1Routers = [
+    adminOperatorRoutes({ ...guard, operators }),
+    adminTerminalRoutes({ ...guard, registry: terminals, terminals: stores.terminals, serviceCaCertificate }),
+    adminRelyingPartyRoutes({ ...guard, enrolment: relyingParties, serviceCaCertificate }),
+    adminCertificateRoutes({ ...guard, inquiry }),
+    adminApprovalRoutes({ ...guard, approvals, exports }),
+    adminAuditRoutes({ ...guard, verifier, search: (s) => logReader.search(s), checkpoints: checkpointStore, checkpointer: async () => checkpointer }),
+    adminDisclosureRoutes({ ...guard, disclosure }),
+    adminRetentionRoutes({ ...guard, retention, approvals }),
+  ];
+
+  const intervalMs = options.checkpointIntervalMs ?? 60 * 60 * 1000;
+  return {
+    operators,
+    terminals,
+    relyingParties,
+    inquiry,
+    approvals,
+    exports,
+    verifier,
+    checkpointer,
+    retention,
+    disclosure,
+    anomalies,
+    v1Routers,
+    start() {
+      // Each job logs failures by name only (no personal data) and keeps running.
+      const every = (ms: number, name: string, job: () => Promise<unknown>): NodeJS.Timeout => {
+        let busy = false;
+        const t = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          job()
+            .catch((e: unknown) => logger.error({ job: name, err: (e as Error)?.name, message: (e as { kind?: string })?.kind }, "admin job failed"))
+            .finally(() => {
+              busy = false;
+            });
+        }, ms);
+        t.unref();
+        return t;
+      };
+      const timers = [
+        every(Math.min(intervalMs, 60_000), "audit-checkpoint", () => checkpointer.checkpointIfDue(intervalMs)),
+        every(60_000, "approval-expiry", () => approvals.expireDue()),
+        every(5_000, "anomaly-monitor", () => anomalies.poll()),
+      ];
+      return () => timers.forEach((t) => clearInterval(t));
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { AuditCheckpointer } from "../ca/audit-checkpoint.js";
+import type { AuditVerification } from "../ca/audit-verifier.js";
+import { auditLogRetentionTask } from "../ca/retention-audit.js";
+import { daysBefore, yearsBefore, type RetentionPeriods, type RetentionTask } from "../ca/retention.js";
+import type { Database } from "./database.js";
+import { KnexAuditPurge } from "./retention-audit-log.js";
+import { certificatePersonalFieldsTask, tableAgeRetentionTask } from "./retention-tasks.js";
+
+/**
+ * The retention tasks of DOMAIN §6 on this database, in the order they run: the audit log (7 years,
+ * signed checkpoint at the cut), superseded resident records (resident_history, migration 0011, 5
+ * years), relying-party access records (ocsp_access_log, migration 0009, configurable), and the
+ * personal fields of certificates (10 years after expiry). Shared by the API and the CLI.
+ */
+export function standardRetentionTasks(
+  db: Database,
+  periods: RetentionPeriods,
+  audit: { checkpointer: Pick<AuditCheckpointer, "checkpoint">; verify: () => Promise<AuditVerification> },
+): RetentionTask[] {
+  return [
+    auditLogRetentionTask({ years: periods.auditLogYears, port: new KnexAuditPurge(db), checkpointer: audit.checkpointer, verify: audit.verify }),
+    tableAgeRetentionTask(db, {
+      name: "superseded-resident-records",
+      rule: `resident records superseded more than ${periods.supersededResidentRecordYears} years ago`,
+      table: "resident_history",
+      timeColumn: "superseded_at",
+      cutoff: (now) => yearsBefore(now, periods.supersededResidentRecordYears),
+    }),
+    tableAgeRetentionTask(db, {
+      name: "relying-party-access-records",
+      rule: `relying-party access records older than ${periods.relyingPartyAccessDays} days`,
+      table: "ocsp_access_log",
+      timeColumn: "at",
+      cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
+    }),
+    certificatePersonalFieldsTask(db, periods.certificatePersonalFieldsYearsAfterExpiry),
+  ];
+}
