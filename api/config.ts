@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import type { KeySpec } from "../ca/types.js";
+import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
 
 /**
  * Configuration, parsed once at start-up into a frozen typed object (DESIGN invariant 8).
@@ -37,6 +38,8 @@ const schema = z
       })
       .strict(),
     log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }).strict(),
+    /** Validated by crl/crl-settings.ts (nextUpdate ≤ 24 h, access mode, coalescing …). */
+    crl: z.unknown().optional(),
   })
   .strict();
 
@@ -67,6 +70,8 @@ export interface Config {
   readonly log: { readonly level: RawConfig["log"]["level"] };
   /** Where demo credentials go (CONTRACT §1). */
   readonly demoDir: string;
+  /** CRL validity, scheduling and access mode (crl/crl-settings.ts). */
+  readonly crl: CrlSettings;
   /** The holiday calendar of the operating hours (absolute; default `holidays.json` beside the config file). */
   readonly holidaysFile: string;
 }
@@ -166,9 +171,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     natsUrl: env.NATS_URL ?? null,
     log: raw.log,
     demoDir: resolve(varDir, "demo"),
+    crl: crlSettingsOf(raw.crl),
     holidaysFile: env.CA_HOLIDAYS_FILE ? abs(cwd, env.CA_HOLIDAYS_FILE) : resolve(dirname(abs(cwd, file)), "holidays.json"),
   };
   return deepFreeze(config);
+}
+
+function crlSettingsOf(raw: unknown): CrlSettings {
+  try {
+    return parseCrlSettings(raw ?? {});
+  } catch (e) {
+    const field = (e as { field?: string }).field ?? "crl";
+    throw new ConfigError(`config field ${field}: ${(e as Error).message}`);
+  }
 }
 
 const abs = (cwd: string, p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));

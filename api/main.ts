@@ -31,6 +31,10 @@ import { requireActiveTerminal, requireOperator } from "./operator-session.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { issuanceRoutes } from "./routes/issuances.js";
 import { buildAdminControls, type AdminControls } from "./routes/admin-controls.js";
+import { KnexCrlStore } from "../db/crl-store.js";
+import { createCrlService, type CrlService } from "../crl/crl-service.js";
+import { checkPartitionCounts } from "../crl/crl-settings.js";
+import { crlAdminRoutes, crlRoutes } from "./routes/crl.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -174,11 +178,16 @@ export interface Handlers {
   readonly auth: OperatorAuth;
   readonly issuance: IssuanceService;
   readonly admin: AdminControls;
+  readonly crl: CrlService;
 }
 
-export async function buildHandlers(service: Service): Promise<{ handlers: Handlers; v1Routers: NonNullable<Parameters<typeof createApp>[0]["v1Routers"]> }> {
+type Routers = NonNullable<Parameters<typeof createApp>[0]["v1Routers"]>;
+
+export async function buildHandlers(service: Service): Promise<{ handlers: Handlers; v1Routers: Routers; publicRouters: Routers }> {
   const signers = await checkCaKeys(service);
   const generations = await service.stores.caGenerations.list();
+  // DOMAIN §4: a generation's partition count never changes; refuse a configuration that would.
+  checkPartitionCounts(generations, service.config.ca.partitions);
   const authorities = buildAuthorities(generations, signers, { publicBaseUrl: service.config.publicBaseUrl });
   const holidays = loadHolidayCalendar(service.config.holidaysFile);
   const { stores, clock, random, db } = service;
@@ -198,9 +207,26 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
   // Admin API and operating controls (CONTRACT §7): finds or generates the audit checkpoint key in the HSM.
   const admin = await buildAdminControls(service, auth, { holidays });
+  const crlStore = new KnexCrlStore(db);
+  const crl = createCrlService({
+    store: crlStore,
+    outbox: stores.outbox,
+    transactions: db,
+    generations,
+    signers,
+    crlBaseUrl: service.config.publicBaseUrl,
+    clock,
+    settings: service.config.crl,
+    metrics: service.metrics.crl,
+    logger: service.logger,
+  });
   return {
-    handlers: { auth, issuance, admin },
+    handlers: { auth, issuance, admin, crl },
+    publicRouters: [
+      crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds }),
+    ],
     v1Routers: [
+      crlAdminRoutes({ scheduler: crl.scheduler, requireOperator: (...roles) => requireOperator(auth, ...roles), audit: stores.audit, clock }),
       ...admin.v1Routers,
       sessionRoutes({ auth, terminals: stores.terminals, clock, holidays }),
       issuanceRoutes({ issuance, certificates: stores.certificates, requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
@@ -211,7 +237,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
 /** Serves both listeners with the app wired to the service; runs the pending-issuance reconciler. */
 export async function serve(service: Service): Promise<Listeners> {
   const { config, logger, metrics } = service;
-  const { handlers, v1Routers } = await buildHandlers(service);
+  const { handlers, v1Routers, publicRouters } = await buildHandlers(service);
   const tlsDir = join(config.varDir, "tls");
   const [cert, key, clientCa] = await Promise.all([
     readFile(join(tlsDir, "server.pem"), "utf8"),
@@ -236,6 +262,7 @@ export async function serve(service: Service): Promise<Listeners> {
       },
     ],
     v1Routers,
+    publicRouters,
   });
   // DESIGN invariant 1: pending rows left by a crash are completed (or marked failed) at start-up and on a timer.
   const reconcile = async (): Promise<void> => {
@@ -251,12 +278,17 @@ export async function serve(service: Service): Promise<Listeners> {
   timer.unref();
   // Hourly signed audit checkpoints, approval expiry, anomaly polling.
   const stopAdmin = handlers.admin.start();
+  // CRLs: re-issued before half their validity and soon after a change; coverage checked hourly.
+  handlers.crl.scheduler.start();
+  const stopCoverage = handlers.crl.startCoverageChecks(3600);
   const listeners = await listen(app, { http: config.http, https: config.https, tls: { cert, key, clientCa } });
   return {
     ...listeners,
     close: async () => {
       clearInterval(timer);
       stopAdmin();
+      stopCoverage();
+      await handlers.crl.scheduler.stop();
       await listeners.close();
     },
   };

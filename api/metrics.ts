@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CrlMetrics } from "../crl/crl-metrics.js";
 
 /**
  * Prometheus metrics of one process, on a registry of its own (no module-level global registry,
@@ -22,6 +23,24 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly httpErrors = new Counter({ name: "ca_http_errors_total", help: "HTTP 5xx answers", registers: [this.registry] });
+
+  readonly crlIssueSeconds = new Histogram({
+    name: "ca_crl_issue_seconds",
+    help: "CRL build + sign + publish",
+    labelNames: ["ca", "kind"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly crlFailures = new Counter({ name: "ca_crl_failures_total", help: "CRL worker failures", labelNames: ["stage"], registers: [this.registry] });
+  readonly crlCoverage = new Gauge({ name: "ca_crl_coverage", help: "last coverage check by kind; 0 is healthy", labelNames: ["kind"], registers: [this.registry] });
+  /** The CrlMetrics port of crl/. */
+  readonly crl: CrlMetrics = {
+    observeIssued: (caId, kind, _entries, seconds) => this.crlIssueSeconds.observe({ ca: caId, kind }, seconds),
+    incFailure: (stage) => this.crlFailures.inc({ stage }),
+    setCoverage: (c) => {
+      for (const [kind, n] of Object.entries(c)) this.crlCoverage.set({ kind }, n as number);
+    },
+  };
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

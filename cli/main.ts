@@ -10,6 +10,7 @@ import { runCeremony, caExists } from "./ceremony.js";
 import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
 import type { Service } from "../api/main.js";
+import { crlCheck, crlRun, crlUsage } from "./crl-commands.js";
 import { auditCheckpoint, auditVerify, retentionRun, retentionRunUsage } from "./audit-commands.js";
 import { relyingPartyAdd, relyingPartyAddUsage, relyingPartyDeactivate } from "./relying-party-commands.js";
 
@@ -64,6 +65,15 @@ const commands: Record<string, { help: string; run: Command }> = {
         if (sub === "add") return relyingPartyAdd(s, rest);
         if (sub === "deactivate") return relyingPartyDeactivate(s, rest);
         throw new Error("usage: relying-party add|deactivate …");
+      }),
+  },
+  crl: {
+    help: `${crlUsage} (run: issue now; check: coverage of every revoked certificate)`,
+    run: async ([sub, ...rest]) =>
+      withService((s) => {
+        if (sub === "run") return crlRun(s, rest);
+        if (sub === "check") return crlCheck(s, rest);
+        throw new Error(`usage: ${crlUsage}`);
       }),
   },
   audit: {

@@ -34,6 +34,9 @@ export function algorithmFitsKey(algorithm: SignatureAlgorithmName, spec: KeySpe
   return algorithm === (spec.curve === "P-256" ? "ecdsa-with-SHA256" : "ecdsa-with-SHA384");
 }
 
+/** DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1): SEQUENCE { AlgorithmIdentifier sha256 NULL, OCTET STRING (32) }. */
+const sha256DigestInfoPrefix = Buffer.from("3031300d060960864801650304020105000420", "hex");
+
 /** One C_SignInit + async C_Sign on the libuv thread pool, so the event loop never waits for the token. */
 function signOnce(session: graphene.Session, mechanism: string, key: graphene.PrivateKey, input: Buffer): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
@@ -73,16 +76,35 @@ export class Pkcs11Signer implements Signer {
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
-    const started = process.hrtime.bigint();
     const ecdsa = this.mechanism === "ECDSA";
     // RSA: the token hashes the message; ECDSA: the token signs our digest (see `mechanisms`).
     const input = ecdsa
       ? createHash(signatureHash[this.algorithm]).update(data).digest()
       : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    return this.signInput(this.mechanism, input);
+  }
+
+  /**
+   * Signs a digest made with the algorithm's hash (crl/prehash-signer.ts PrehashSigner): large
+   * messages such as a partition CRL (tens of MB) never travel to the token (feasibility §3 "CRL").
+   * RSA: CKM_RSA_PKCS over the DER DigestInfo (PKCS#11 v2.40 §2.1.6, RFC 8017 §9.2), which yields the
+   * same PKCS#1 v1.5 signature as CKM_SHA256_RSA_PKCS over the message. ECDSA: CKM_ECDSA as `sign`.
+   */
+  async signDigest(digest: Uint8Array): Promise<Uint8Array> {
+    const hash = signatureHash[this.algorithm];
+    if (digest.length !== (hash === "sha256" ? 32 : 48)) throw new CaError("invalid-input", `a ${hash} digest is ${hash === "sha256" ? 32 : 48} octets`);
+    const bytes = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+    return this.mechanism === "ECDSA"
+      ? this.signInput("ECDSA", bytes)
+      : this.signInput("RSA_PKCS", Buffer.concat([sha256DigestInfoPrefix, bytes]));
+  }
+
+  private async signInput(mechanism: "SHA256_RSA_PKCS" | "ECDSA" | "RSA_PKCS", input: Buffer): Promise<Uint8Array> {
+    const started = process.hrtime.bigint();
     let ok = false;
     try {
-      const raw = await this.sessions.run("sign", (s) => signOnce(s.session, this.mechanism, this.keyIn(s), input));
-      const signature = ecdsa ? ecdsaRawToDer(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      const raw = await this.sessions.run("sign", (s) => signOnce(s.session, mechanism, this.keyIn(s), input));
+      const signature = mechanism === "ECDSA" ? ecdsaRawToDer(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
       ok = true;
       return signature;
     } finally {

@@ -54,6 +54,8 @@ export const crlsMigration: Migration = {
       "alter table crls add constraint crls_base_check check ((kind = 'delta') = (base_number is not null) and (base_number is null or base_number < crl_number))",
     );
     await knex.raw("alter table crls add constraint crls_update_check check (this_update < next_update)");
+    // A CRL is mostly random serials: skip TOAST compression (CPU for little gain), keep out-of-line storage.
+    await knex.raw("alter table crls alter column der set storage external");
 
     await knex.raw(
       "create index certificates_crl_entries_idx on certificates (ca_id, partition, serial) where status in ('revoked', 'hold')",

@@ -77,7 +77,7 @@ export const allowedPrincipals: Readonly<Record<string, readonly Principal[]>> =
   "POST /v1/admin/retention/purges": caAdmin,
 
   // Rows of the other parts go here as their routes are wired (CONTRACT §7):
-  // "POST /v1/admin/crl/{caId}/run": caOperator,
+  "POST /v1/admin/crl/{caId}/run": caOperator,
   // "POST /v1/admin/ca/{kind}/generations": caAdmin,
   // "POST /v1/resident-events": ["feed"],
 };
