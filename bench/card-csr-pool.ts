@@ -22,7 +22,6 @@ import { pem } from "../ca/x509/pem.js";
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Where the pool is cached (git-ignored). */
 export const cardCsrPoolDir = join(repoRoot, "var/bench/card-csrs");
-const cacheFile = join(cardCsrPoolDir, "rsa2048.json");
 const CACHE_VERSION = 1;
 
 interface Cache {
@@ -91,7 +90,7 @@ function primesFor(count: number): number {
   return m;
 }
 
-function load(): Cache {
+function load(cacheFile: string): Cache {
   if (existsSync(cacheFile)) {
     try {
       const c = JSON.parse(readFileSync(cacheFile, "utf8")) as Cache;
@@ -103,8 +102,8 @@ function load(): Cache {
   return { version: CACHE_VERSION, primes: [], csrs: [] };
 }
 
-function save(cache: Cache): void {
-  mkdirSync(cardCsrPoolDir, { recursive: true });
+function save(cache: Cache, cacheFile: string): void {
+  mkdirSync(dirname(cacheFile), { recursive: true });
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(cache));
   renameSync(tmp, cacheFile);
@@ -113,9 +112,11 @@ function save(cache: Cache): void {
 /**
  * At least `count` PEM CSRs of distinct RSA-2048 keys (cached; extended when the cache is short).
  * @param log progress lines (only when something has to be made)
+ * @param dir cache directory (default ./var/bench/card-csrs)
  */
-export function cardCsrPool(count: number, log: (line: string) => void = () => undefined): string[] {
-  const cache = load();
+export function cardCsrPool(count: number, log: (line: string) => void = () => undefined, dir: string = cardCsrPoolDir): string[] {
+  const cacheFile = join(dir, "rsa2048.json");
+  const cache = load(cacheFile);
   if (cache.csrs.length >= count) return cache.csrs;
   const started = performance.now();
   const needPrimes = primesFor(count);
@@ -135,7 +136,7 @@ export function cardCsrPool(count: number, log: (line: string) => void = () => u
     if (n.toString(2).length !== 2048) throw new Error("card key pool: a modulus is not 2048 bits");
     cache.csrs.push(buildCsr(rsaJwk(primes[i]!, primes[j]!), k));
   }
-  save(cache);
+  save(cache, cacheFile);
   log(`card key pool: ${cache.csrs.length} CSRs ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return cache.csrs;
 }

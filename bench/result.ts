@@ -7,6 +7,11 @@ export interface BenchResult {
   baseline?: { name: string; value: number };
   /** value / baseline.value. */
   ratio?: number;
+  /**
+   * A goal the figure is checked against (from the issue), shown as met or missed; never changes the exit
+   * code. `of: "ratio"` checks the ratio instead of the value.
+   */
+  target?: { op: ">=" | "<="; value: number; of?: "value" | "ratio" };
 }
 
 /** A result with its ratio to the baseline filled in. */
@@ -19,12 +24,34 @@ export function withBaseline(name: string, value: number, unit: string, baseline
   return r;
 }
 
-const fmt = (v: number): string => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3));
+/** A benchmark that measured something and then failed: `results` holds what it measured. */
+export class BenchFailure extends Error {
+  constructor(
+    message: string,
+    readonly results: BenchResult[],
+  ) {
+    super(message);
+    this.name = "BenchFailure";
+  }
+}
 
-/** A plain-text table for the console. */
+const fmt = (v: number): string => (!Number.isFinite(v) ? String(v) : v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3));
+
+/** "≥ 1,000 met" / "≤ 100 missed" for a result with a target. */
+export function targetText(r: BenchResult): string {
+  if (!r.target) return "";
+  const t = r.target;
+  const actual = t.of === "ratio" ? r.ratio : r.value;
+  const met = actual !== undefined && (t.op === ">=" ? actual >= t.value : actual <= t.value);
+  const shown = t.of === "ratio" ? `${t.value}x` : fmt(t.value);
+  return `${t.op === ">=" ? "≥" : "≤"} ${shown}${t.of === "ratio" ? " (ratio)" : ""}: ${met ? "met" : "MISSED"}`;
+}
+
+/** A plain-text table for the console (a target column appears when any result has a target). */
 export function formatBenchTable(results: readonly BenchResult[]): string {
+  const withTargets = results.some((r) => r.target);
   const rows = [
-    ["benchmark", "value", "unit", "baseline", "baseline value", "ratio"],
+    ["benchmark", "value", "unit", "baseline", "baseline value", "ratio", ...(withTargets ? ["target"] : [])],
     ...results.map((r) => [
       r.name,
       fmt(r.value),
@@ -32,6 +59,7 @@ export function formatBenchTable(results: readonly BenchResult[]): string {
       r.baseline?.name ?? "",
       r.baseline ? fmt(r.baseline.value) : "",
       r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : "",
+      ...(withTargets ? [targetText(r)] : []),
     ]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? "").length)));

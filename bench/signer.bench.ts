@@ -134,6 +134,37 @@ async function defaultToken(): Promise<BenchToken> {
   return createTestToken("bench");
 }
 
+/** Raw sign/s of one key in the token: one thread with an async pool of 4 sessions, and 2 worker_threads. */
+export interface SignRates {
+  asyncPool: number;
+  workers: number;
+}
+
+/** Measures one key (found by label, or generated) of an open Pkcs11Hsm; about 2 × `seconds`. */
+async function measureKey(hsm: Pkcs11Hsm, token: BenchToken, label: string, spec: KeySpec, seconds: number): Promise<SignRates> {
+  const uri = (await hsm.findKey(label))?.uri ?? (await hsm.generateKey(label, spec)).uri;
+  const signer = await hsm.signer(uri, defaultAlgorithm(spec));
+  await signFor((m) => signer.sign(m), 0.2, 8); // warm-up
+  const started = performance.now();
+  const count = await signFor((m) => signer.sign(m), seconds, 8);
+  const asyncPool = count / ((performance.now() - started) / 1000);
+  return { asyncPool, workers: await withWorkers(token, uri, spec, seconds) };
+}
+
+/**
+ * Raw Pkcs11Signer rates of one key spec on `token` (opens and closes the library: call it before
+ * anything else in this process initialises SoftHSM, or after it closed). Used by the issuance benchmark
+ * for its same-run baseline.
+ */
+export async function rawSignRates(token: BenchToken, spec: KeySpec, seconds = 3): Promise<SignRates> {
+  const hsm = await Pkcs11Hsm.open({ ...token, poolSize: 4 });
+  try {
+    return await measureKey(hsm, token, `raw-${spec.type === "rsa" ? `rsa${spec.bits}` : spec.curve}`, spec, seconds);
+  } finally {
+    await hsm.close();
+  }
+}
+
 /** Runs the benchmark; about 6 × `seconds` for SoftHSM plus 4 × `seconds` for openssl. */
 export async function benchSigner(options: BenchSignerOptions = {}): Promise<BenchResult[]> {
   const seconds = options.seconds ?? 3;
@@ -146,13 +177,9 @@ export async function benchSigner(options: BenchSignerOptions = {}): Promise<Ben
       { key: "p256", label: "bench-p256", spec: { type: "ec", curve: "P-256" }, name: "P-256" },
     ];
     for (const k of keys) {
-      const uri = (await hsm.findKey(k.label))?.uri ?? (await hsm.generateKey(k.label, k.spec)).uri;
-      const signer = await hsm.signer(uri, defaultAlgorithm(k.spec));
-      await signFor((m) => signer.sign(m), 0.2, 8); // warm-up
-      const started = performance.now();
-      const count = await signFor((m) => signer.sign(m), seconds, 8);
-      measured.push({ key: k.key, name: `Pkcs11Signer ${k.name} sign, 1 thread, async pool x4`, value: count / ((performance.now() - started) / 1000) });
-      measured.push({ key: k.key, name: `Pkcs11Signer ${k.name} sign, 2 worker_threads`, value: await withWorkers(token, uri, k.spec, seconds) });
+      const rates = await measureKey(hsm, token, k.label, k.spec, seconds);
+      measured.push({ key: k.key, name: `Pkcs11Signer ${k.name} sign, 1 thread, async pool x4`, value: rates.asyncPool });
+      measured.push({ key: k.key, name: `Pkcs11Signer ${k.name} sign, 2 worker_threads`, value: rates.workers });
     }
   } finally {
     await hsm.close();
