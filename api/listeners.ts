@@ -25,9 +25,16 @@ export interface Listeners {
  */
 export async function listen(
   app: Koa,
-  opts: { http: { host: string; port: number }; https: { host: string; port: number }; tls: TlsMaterial },
+  opts: {
+    http: { host: string; port: number };
+    https: { host: string; port: number };
+    tls: TlsMaterial;
+    /** Wraps Koa's request listener, e.g. the OCSP GET fast path that answers before Koa. */
+    wrap?: (next: http.RequestListener) => http.RequestListener;
+  },
 ): Promise<Listeners> {
-  const callback = app.callback();
+  const koa = app.callback() as http.RequestListener;
+  const callback = opts.wrap ? opts.wrap(koa) : koa;
   const plain = http.createServer(callback);
   const secure = https.createServer(
     { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },

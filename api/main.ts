@@ -35,6 +35,10 @@ import { KnexCrlStore } from "../db/crl-store.js";
 import { createCrlService, type CrlService } from "../crl/crl-service.js";
 import { checkPartitionCounts } from "../crl/crl-settings.js";
 import { crlAdminRoutes, crlRoutes } from "./routes/crl.js";
+import { KnexOcspStore } from "../db/ocsp-store.js";
+import { OcspService } from "../ocsp/ocsp-service.js";
+import { CachedRelyingPartyAuthenticator } from "../ocsp/relying-party-cache.js";
+import { ocspFastPath, ocspRoutes, type OcspRouteDeps } from "./routes/ocsp.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -179,6 +183,8 @@ export interface Handlers {
   readonly issuance: IssuanceService;
   readonly admin: AdminControls;
   readonly crl: CrlService;
+  readonly ocsp: OcspService;
+  readonly ocspRoutes: OcspRouteDeps;
 }
 
 type Routers = NonNullable<Parameters<typeof createApp>[0]["v1Routers"]>;
@@ -220,9 +226,36 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     metrics: service.metrics.crl,
     logger: service.logger,
   });
+  const ocspStore = new KnexOcspStore(db);
+  const ocsp = await OcspService.create(
+    {
+      clock,
+      random,
+      generations: stores.caGenerations,
+      transactions: db,
+      audit: stores.audit,
+      outbox: stores.outbox,
+      responses: ocspStore,
+      statuses: ocspStore,
+      accessLog: ocspStore,
+      signerFor: (uri, alg) => service.hsm.signer(uri, alg),
+      renewal: { keys: service.hsm, caSigner: async (id) => signers.get(id) },
+      metrics: service.metrics.ocsp,
+      log: service.logger,
+    },
+    { liveConcurrency: service.config.hsm.poolSize, renewal: { renewBeforeDays: 30, validityDays: service.config.ca.ocspResponderValidityDays } },
+  );
+  // One access mode for CRL and OCSP (CONTRACT §3): `crl.access` in the configuration.
+  const ocspDeps: OcspRouteDeps = {
+    responder: ocsp.responder,
+    recorder: ocsp.accessRecorder,
+    clock,
+    access: { mode: crl.settings.access, parties: new CachedRelyingPartyAuthenticator(service.relyingParties, clock) },
+  };
   return {
-    handlers: { auth, issuance, admin, crl },
+    handlers: { auth, issuance, admin, crl, ocsp, ocspRoutes: ocspDeps },
     publicRouters: [
+      ocspRoutes(ocspDeps),
       crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds }),
     ],
     v1Routers: [
@@ -281,7 +314,14 @@ export async function serve(service: Service): Promise<Listeners> {
   // CRLs: re-issued before half their validity and soon after a change; coverage checked hourly.
   handlers.crl.scheduler.start();
   const stopCoverage = handlers.crl.startCoverageChecks(3600);
-  const listeners = await listen(app, { http: config.http, https: config.https, tls: { cert, key, clientCa } });
+  // OCSP: pre-signing from the outbox, refresh at half-life, responder renewal, batched access log.
+  handlers.ocsp.start();
+  const listeners = await listen(app, {
+    http: config.http,
+    https: config.https,
+    tls: { cert, key, clientCa },
+    wrap: (next) => ocspFastPath(handlers.ocspRoutes, next, (status) => metrics.httpRequests.inc({ method: "GET", route: "/ocsp/*request", status: String(status) })),
+  });
   return {
     ...listeners,
     close: async () => {
@@ -289,6 +329,7 @@ export async function serve(service: Service): Promise<Listeners> {
       stopAdmin();
       stopCoverage();
       await handlers.crl.scheduler.stop();
+      await handlers.ocsp.stop();
       await listeners.close();
     },
   };

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { CrlMetrics } from "../crl/crl-metrics.js";
+import type { OcspMetrics } from "../ocsp/ocsp-metrics.js";
 
 /**
  * Prometheus metrics of one process, on a registry of its own (no module-level global registry,
@@ -40,6 +41,20 @@ export class Metrics {
     setCoverage: (c) => {
       for (const [kind, n] of Object.entries(c)) this.crlCoverage.set({ kind }, n as number);
     },
+  };
+
+  readonly ocspResponses = new Counter({ name: "ca_ocsp_responses_total", help: "OCSP answers by status", labelNames: ["status"], registers: [this.registry] });
+  readonly ocspPresignedLookups = new Counter({ name: "ca_ocsp_presigned_lookups_total", help: "pre-signed response lookups", labelNames: ["result"], registers: [this.registry] });
+  readonly ocspOldestAge = new Gauge({ name: "ca_ocsp_oldest_response_age_seconds", help: "age of the oldest stored response of an unexpired certificate", registers: [this.registry] });
+  readonly ocspQueueDepth = new Gauge({ name: "ca_ocsp_signing_queue_depth", help: "live OCSP signatures running or waiting", registers: [this.registry] });
+  readonly ocspSignatures = new Counter({ name: "ca_ocsp_signatures_total", help: "OCSP responses signed", labelNames: ["purpose"], registers: [this.registry] });
+  /** The OcspMetrics port of ocsp/ (pre-signed hit ratio = hit / (hit + miss)). */
+  readonly ocsp: OcspMetrics = {
+    countResponse: (status) => this.ocspResponses.inc({ status }),
+    countPresignedLookup: (hit) => this.ocspPresignedLookups.inc({ result: hit ? "hit" : "miss" }),
+    setOldestResponseAge: (seconds) => this.ocspOldestAge.set(seconds),
+    setSigningQueueDepth: (depth) => this.ocspQueueDepth.set(depth),
+    countSignature: (purpose) => this.ocspSignatures.inc({ purpose }),
   };
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

@@ -1,0 +1,187 @@
+import type { CaId, CertificateStatus, RevocationReason } from "../ca/types.js";
+import type {
+  CertIdHash,
+  CertStatusName,
+  CertificateStatusSnapshot,
+  CertificateStatusSource,
+  OcspAccessLog,
+  OcspAccessRecord,
+  OcspResponseStore,
+  StatusRank,
+  StoredOcspResponse,
+} from "../ca/ocsp-ports.js";
+import { bytesToParameter, dateFromColumn, parseInt8, requiredBytesFromColumn } from "./column-values.js";
+import type { Database } from "./database.js";
+
+const RESPONSES = "ocsp_responses";
+const ACCESS_LOG = "ocsp_access_log";
+/** Bound on `in (…)` lists: batches from the outbox and the refresher stay below it. */
+const MAX_IN_LIST = 1000;
+
+/**
+ * The OCSP ports on PostgreSQL / PGlite (migration 0009): pre-signed responses, certificate status
+ * snapshots (read straight from `certificates`, only the columns OCSP needs), and the access log.
+ */
+export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource, OcspAccessLog {
+  constructor(private readonly db: Database) {}
+
+  async statuses(serials: readonly string[]): Promise<Map<string, CertificateStatusSnapshot>> {
+    const out = new Map<string, CertificateStatusSnapshot>();
+    for (const chunk of chunks(serials)) {
+      const rows = (await this.db
+        .executor()("certificates")
+        .whereIn("serial", chunk)
+        .select("serial", "ca_id", "status", "revoked_at", "revocation_reason", "not_after")) as Array<Record<string, unknown>>;
+      for (const r of rows) {
+        out.set(r.serial as string, {
+          serial: r.serial as string,
+          caId: r.ca_id as CaId,
+          status: r.status as CertificateStatus,
+          revokedAt: r.revoked_at === null ? null : dateFromColumn(r.revoked_at),
+          reason: (r.revocation_reason as RevocationReason | null) ?? null,
+          notAfter: dateFromColumn(r.not_after),
+        });
+      }
+    }
+    return out;
+  }
+
+  async get(serial: string, hash: CertIdHash): Promise<StoredOcspResponse | undefined> {
+    const row = (await this.db.executor()(RESPONSES).where({ serial, hash_algorithm: hash }).first()) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : responseFromRow(row);
+  }
+
+  async put(r: StoredOcspResponse): Promise<boolean> {
+    const k = this.db.executor();
+    const written = (await k(RESPONSES)
+      .insert({
+        serial: r.serial,
+        hash_algorithm: r.hash,
+        ca_id: r.caId,
+        der: bytesToParameter(r.der),
+        cert_status: r.certStatus,
+        status_rank: r.rank,
+        revoked_at: r.revokedAt,
+        revocation_reason: r.reason,
+        this_update: r.thisUpdate,
+        next_update: r.nextUpdate,
+        produced_at: r.producedAt,
+      })
+      .onConflict(["serial", "hash_algorithm"])
+      .merge({
+        ca_id: k.raw("excluded.ca_id"),
+        der: k.raw("excluded.der"),
+        cert_status: k.raw("excluded.cert_status"),
+        status_rank: k.raw("excluded.status_rank"),
+        revoked_at: k.raw("excluded.revoked_at"),
+        revocation_reason: k.raw("excluded.revocation_reason"),
+        this_update: k.raw("excluded.this_update"),
+        next_update: k.raw("excluded.next_update"),
+        produced_at: k.raw("excluded.produced_at"),
+        seq: k.raw("excluded.seq"),
+      })
+      // Never lower the status rank; at equal rank never go back in time (ca/ocsp-ports.ts put).
+      .where(
+        k.raw(
+          `${RESPONSES}.status_rank < excluded.status_rank or (${RESPONSES}.status_rank = excluded.status_rank and ${RESPONSES}.this_update <= excluded.this_update)`,
+        ),
+      )
+      .returning("serial")) as unknown[];
+    return written.length > 0;
+  }
+
+  async hashesOf(serials: readonly string[]): Promise<Map<string, CertIdHash[]>> {
+    const out = new Map<string, CertIdHash[]>();
+    for (const chunk of chunks(serials)) {
+      const rows = (await this.db.executor()(RESPONSES).whereIn("serial", chunk).select("serial", "hash_algorithm")) as Array<Record<string, unknown>>;
+      for (const r of rows) {
+        const list = out.get(r.serial as string) ?? [];
+        list.push(r.hash_algorithm as CertIdHash);
+        out.set(r.serial as string, list);
+      }
+    }
+    return out;
+  }
+
+  async listDue(thisUpdateBefore: Date, now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean }>> {
+    const rows = (await this.db
+      .executor()(`${RESPONSES} as r`)
+      .join("certificates as c", "c.serial", "r.serial")
+      .where("r.this_update", "<=", thisUpdateBefore)
+      .orderBy("r.this_update")
+      .limit(limit)
+      .select("r.serial", "r.hash_algorithm", "c.not_after")) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({ serial: r.serial as string, hash: r.hash_algorithm as CertIdHash, expired: dateFromColumn(r.not_after) <= now }));
+  }
+
+  async remove(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.db
+      .executor()(RESPONSES)
+      .where((q) => {
+        for (const i of items) q.orWhere({ serial: i.serial, hash_algorithm: i.hash });
+      })
+      .delete();
+  }
+
+  async changedSince(seq: number, limit: number): Promise<{ rows: StoredOcspResponse[]; lastSeq: number }> {
+    const rows = (await this.db.executor()(RESPONSES).where("seq", ">", seq).orderBy("seq").limit(limit)) as Array<Record<string, unknown>>;
+    const last = rows.length > 0 ? toNumber(rows[rows.length - 1]!.seq) : seq;
+    return { rows: rows.map(responseFromRow), lastSeq: last };
+  }
+
+  async lastSeq(): Promise<number> {
+    const row = (await this.db.executor()(RESPONSES).max({ m: "seq" }).first()) as { m: unknown } | undefined;
+    return row?.m === null || row?.m === undefined ? 0 : toNumber(row.m);
+  }
+
+  async oldestThisUpdate(): Promise<Date | undefined> {
+    const row = (await this.db.executor()(RESPONSES).min({ m: "this_update" }).first()) as { m: unknown } | undefined;
+    return row?.m === null || row?.m === undefined ? undefined : dateFromColumn(row.m);
+  }
+
+  async append(records: readonly OcspAccessRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // One statement and one parameter per batch (a JSON array), not 5 × N placeholders.
+    await this.db.executor().raw(
+      `insert into ${ACCESS_LOG} (at, party, serial, ca_id, answer)
+       select at, party, serial, ca_id, answer
+       from jsonb_to_recordset(?::jsonb) as r(at timestamptz, party text, serial text, ca_id text, answer text)`,
+      [JSON.stringify(records.map((r) => ({ at: r.at.toISOString(), party: r.party, serial: r.serial, ca_id: r.caId, answer: r.answer })))],
+    );
+  }
+
+  /** Access log rows of a party (tests and disclosure tooling), oldest first. */
+  async accessLogOf(party: string, limit = 1000): Promise<OcspAccessRecord[]> {
+    const rows = (await this.db.executor()(ACCESS_LOG).where({ party }).orderBy("id").limit(limit)) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      at: dateFromColumn(r.at),
+      party: r.party as string,
+      serial: (r.serial as string | null) ?? null,
+      caId: (r.ca_id as CaId | null) ?? null,
+      answer: r.answer as string,
+    }));
+  }
+}
+
+function responseFromRow(r: Record<string, unknown>): StoredOcspResponse {
+  return {
+    serial: r.serial as string,
+    hash: r.hash_algorithm as CertIdHash,
+    caId: r.ca_id as CaId,
+    der: requiredBytesFromColumn(r.der),
+    certStatus: r.cert_status as CertStatusName,
+    rank: Number(r.status_rank) as StatusRank,
+    revokedAt: r.revoked_at === null || r.revoked_at === undefined ? null : dateFromColumn(r.revoked_at),
+    reason: (r.revocation_reason as RevocationReason | null) ?? null,
+    thisUpdate: dateFromColumn(r.this_update),
+    nextUpdate: dateFromColumn(r.next_update),
+    producedAt: dateFromColumn(r.produced_at),
+  };
+}
+
+const toNumber = (v: unknown): number => (typeof v === "number" ? v : parseInt8(String(v)));
+
+function* chunks<T>(items: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += MAX_IN_LIST) yield items.slice(i, i + MAX_IN_LIST);
+}

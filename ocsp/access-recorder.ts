@@ -1,0 +1,93 @@
+import type { OcspAccessLog, OcspAccessRecord } from "../ca/ocsp-ports.js";
+
+/**
+ * Every answered request of a registered relying party is recorded (CONTRACT §3, DOMAIN §4: who asked
+ * about which certificate, when — for disclosure requests and billing), in batches: records are
+ * buffered and written every `flushIntervalMs` or as soon as `maxBatch` are waiting, never one write
+ * per request.
+ *
+ * The buffer is bounded. When it is full (the database has been failing for a while) `record`
+ * returns false and the HTTP layer answers `tryLater`: a request that cannot be recorded is not
+ * answered. A failed write keeps its records and is retried.
+ */
+export interface AccessRecorderOptions {
+  readonly flushIntervalMs: number;
+  readonly maxBatch: number;
+  readonly maxBuffered: number;
+}
+
+export const defaultAccessRecorderOptions: AccessRecorderOptions = Object.freeze({ flushIntervalMs: 1000, maxBatch: 2000, maxBuffered: 200_000 });
+
+export interface AccessRecorderLog {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export class AccessRecorder {
+  private buffer: OcspAccessRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly options: AccessRecorderOptions;
+
+  constructor(
+    private readonly sink: OcspAccessLog,
+    private readonly log: AccessRecorderLog,
+    options: Partial<AccessRecorderOptions> = {},
+  ) {
+    this.options = { ...defaultAccessRecorderOptions, ...options };
+  }
+
+  /** Records waiting to be written. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Whether `n` more records fit (check before answering). */
+  hasRoom(n = 1): boolean {
+    return this.buffer.length + n <= this.options.maxBuffered;
+  }
+
+  /** Buffers records; false (nothing buffered) when the buffer is full. */
+  record(records: readonly OcspAccessRecord[]): boolean {
+    if (!this.hasRoom(records.length)) return false;
+    for (const r of records) this.buffer.push(r);
+    if (this.buffer.length >= this.options.maxBatch && this.flushing === undefined) void this.flush();
+    return true;
+  }
+
+  /** Writes everything buffered so far, batch by batch (never throws; failures stay buffered). */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    // `finally` runs as a promise reaction, so always after the assignment below.
+    const p = this.drain().finally(() => {
+      if (this.flushing === p) this.flushing = undefined;
+    });
+    this.flushing = p;
+    return p;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, this.options.maxBatch);
+      try {
+        await this.sink.append(batch);
+      } catch (e) {
+        this.log.warn({ err: (e as Error)?.name, records: this.buffer.length }, "OCSP access log write failed; kept for retry");
+        return;
+      }
+      this.buffer = this.buffer.slice(batch.length);
+    }
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes what is buffered. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,81 @@
+import type { CaId } from "../ca/types.js";
+import type { SingleStatus } from "./ocsp-response.js";
+import type { CertificateStatusSnapshot, StatusRank, StoredOcspResponse } from "../ca/ocsp-ports.js";
+
+/**
+ * From a certificate row to what OCSP says about it, for the CA generation the CertID named.
+ *
+ * | row                                   | answer                                      | stored | rank |
+ * |---------------------------------------|---------------------------------------------|--------|------|
+ * | none, another generation's, `failed`  | non-issued: revoked/certificateHold, 1970   | no     | 0    |
+ * | `pending` (reserved, maybe signed)    | unknown, short validity                     | no     | 0    |
+ * | `valid`                               | good                                        | yes    | 1    |
+ * | `hold`                                | revoked, certificateHold (RFC 6960 §2.2)    | yes    | 2    |
+ * | `revoked`                             | revoked, time and reason                    | yes    | 3    |
+ *
+ * Never `good` for a serial this generation did not issue (DOMAIN §4). A `failed` row is a serial
+ * whose signature was never confirmed: answering "not issued" is the safe side. A `pending` row may
+ * already be signed (DESIGN invariant 1), so "not issued" would be a lie and "good" premature:
+ * `unknown` for a minute, until the reconciler settles it.
+ */
+export interface OcspDecision {
+  readonly status: SingleStatus;
+  readonly rank: StatusRank;
+  /** Whether the response is kept in the database (issued certificates only: the serial space is unbounded). */
+  readonly storable: boolean;
+  /** Whether the response gets the short validity (a state about to change). */
+  readonly provisional: boolean;
+}
+
+const NON_ISSUED: OcspDecision = { status: { kind: "non-issued" }, rank: 0, storable: false, provisional: false };
+const PENDING: OcspDecision = { status: { kind: "unknown" }, rank: 0, storable: false, provisional: true };
+const GOOD: OcspDecision = { status: { kind: "good" }, rank: 1, storable: true, provisional: false };
+
+export function decide(snapshot: CertificateStatusSnapshot | undefined, caId: CaId): OcspDecision {
+  if (snapshot === undefined || snapshot.caId !== caId) return NON_ISSUED;
+  switch (snapshot.status) {
+    case "failed":
+      return NON_ISSUED;
+    case "pending":
+      return PENDING;
+    case "valid":
+      return GOOD;
+    case "hold":
+      return {
+        status: { kind: "revoked", revokedAt: snapshot.revokedAt ?? new Date(0), reason: "certificateHold" },
+        rank: 2,
+        storable: true,
+        provisional: false,
+      };
+    case "revoked":
+      return {
+        status: { kind: "revoked", revokedAt: snapshot.revokedAt ?? new Date(0), reason: snapshot.reason },
+        rank: 3,
+        storable: true,
+        provisional: false,
+      };
+  }
+}
+
+/** The serial as stored in `certificates` (ca/serial.ts: 1–20 content octets, positive, minimal), or undefined. */
+export function storedSerialForm(serialHex: string): string | undefined {
+  if (!/^(?:[0-9a-f]{2}){1,20}$/.test(serialHex)) return undefined;
+  const first = parseInt(serialHex.slice(0, 2), 16);
+  if (first >= 0x80) return undefined; // negative INTEGER
+  if (first === 0 && (serialHex.length === 2 || parseInt(serialHex.slice(2, 4), 16) < 0x80)) return undefined; // zero or non-minimal
+  return serialHex;
+}
+
+/** The SingleStatus a stored (or cached) response carries, rebuilt from its columns. */
+export function statusOfStored(r: Pick<StoredOcspResponse, "certStatus" | "rank" | "revokedAt" | "reason">): { status: SingleStatus; provisional: boolean } {
+  switch (r.certStatus) {
+    case "good":
+      return { status: { kind: "good" }, provisional: false };
+    case "unknown":
+      return { status: { kind: "unknown" }, provisional: true };
+    case "revoked":
+      return r.rank === 0
+        ? { status: { kind: "non-issued" }, provisional: false }
+        : { status: { kind: "revoked", revokedAt: r.revokedAt ?? new Date(0), reason: r.reason }, provisional: false };
+  }
+}

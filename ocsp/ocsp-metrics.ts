@@ -1,0 +1,27 @@
+import type { CertStatusName, OcspResponseStatus } from "./ocsp-response.js";
+
+/**
+ * What the OCSP responder reports to monitoring; api/metrics.ts implements it with prom-client.
+ * Boulder kept a histogram of response ages because stale answers, not errors, are what hurt
+ * (anchors.md issue 9): alert on `oldestResponseAge` approaching the validity.
+ */
+export interface OcspMetrics {
+  /** One answer per CertID (good / revoked / unknown), or one per request for an error status. */
+  countResponse(status: CertStatusName | Exclude<OcspResponseStatus, "successful">): void;
+  /** A single-CertID request without nonce found (true) or did not find (false) a fresh pre-signed response. */
+  countPresignedLookup(hit: boolean): void;
+  /** Seconds since thisUpdate of the oldest stored response of an unexpired certificate. */
+  setOldestResponseAge(seconds: number): void;
+  /** Live signatures running or waiting. */
+  setSigningQueueDepth(depth: number): void;
+  /** A response signed: live (request), presign (issuance or status change), refresh (half-life). */
+  countSignature(purpose: "live" | "presign" | "refresh"): void;
+}
+
+export const noopOcspMetrics: OcspMetrics = Object.freeze({
+  countResponse: () => undefined,
+  countPresignedLookup: () => undefined,
+  setOldestResponseAge: () => undefined,
+  setSigningQueueDepth: () => undefined,
+  countSignature: () => undefined,
+});

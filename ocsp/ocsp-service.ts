@@ -1,0 +1,186 @@
+import type { OutboxReader } from "../ca/outbox.js";
+import type { Clock, Random, Signer } from "../ca/ports.js";
+import type { AuditStore, CaGenerationStore, TransactionRunner } from "../ca/stores.js";
+import type { CaId } from "../ca/types.js";
+import { AccessRecorder, type AccessRecorderOptions } from "./access-recorder.js";
+import { noopOcspMetrics, type OcspMetrics } from "./ocsp-metrics.js";
+import { OcspResponder } from "./ocsp-responder.js";
+import type { CertificateStatusSource, OcspAccessLog, OcspResponseStore } from "../ca/ocsp-ports.js";
+import { PresignedResponses } from "./presigned-responses.js";
+import { OcspPresigner, type PresignerOptions } from "./presigner.js";
+import { defaultResponderRenewalOptions, renewDueResponders, type RenewalOutcome, type ResponderKeys, type ResponderRenewalOptions } from "./responder-renewal.js";
+import { OcspResponders, type SignerFactory } from "./responders.js";
+import { ResponseCache } from "./response-cache.js";
+import { defaultResponseValidity, ResponseMaker, type ResponseValidity } from "./response-maker.js";
+import { SigningGate } from "./signing-gate.js";
+
+/**
+ * The OCSP responder of one process, wired: responders per CA generation, the memory cache, the
+ * pre-signed responses, the live signing gate, the background pre-signer, responder renewal and the
+ * access recorder. `create` loads the responders; `start` runs the background work; `stop` ends it
+ * and flushes the access log.
+ */
+export interface OcspServiceOptions {
+  /** CertIDs per request. Default 20. */
+  readonly maxCertIds: number;
+  /** Responses kept in memory. Default 100,000 (about 1 kB each). */
+  readonly cacheEntries: number;
+  readonly validity: ResponseValidity;
+  /** Live signatures at once (match the HSM session pool). Default 4. */
+  readonly liveConcurrency: number;
+  /** Live signatures waiting; beyond, `tryLater`. Default 256. */
+  readonly liveQueue: number;
+  readonly presigner: Partial<PresignerOptions>;
+  readonly renewal: ResponderRenewalOptions;
+  /** How often responder certificates are checked for renewal. Default 1 h. */
+  readonly renewalCheckMs: number;
+  readonly accessLog: Partial<AccessRecorderOptions>;
+}
+
+export const defaultOcspServiceOptions: OcspServiceOptions = Object.freeze({
+  maxCertIds: 20,
+  cacheEntries: 100_000,
+  validity: defaultResponseValidity,
+  liveConcurrency: 4,
+  liveQueue: 256,
+  presigner: {},
+  renewal: defaultResponderRenewalOptions,
+  renewalCheckMs: 3_600_000,
+  accessLog: {},
+});
+
+export interface OcspLog {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface OcspServiceDeps {
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly generations: Pick<CaGenerationStore, "list" | "setOcspResponder">;
+  readonly transactions: TransactionRunner;
+  readonly audit: Pick<AuditStore, "append">;
+  readonly outbox: OutboxReader;
+  readonly responses: OcspResponseStore;
+  readonly statuses: CertificateStatusSource;
+  readonly accessLog: OcspAccessLog;
+  /** Opens responder keys (Pkcs11Hsm.signer). */
+  readonly signerFor: SignerFactory;
+  /** Responder key generation (Pkcs11Hsm) and the CA keys: without them, responders are not renewed. */
+  readonly renewal?: { readonly keys: ResponderKeys; readonly caSigner: (caId: CaId) => Promise<Signer | undefined> };
+  readonly metrics?: OcspMetrics;
+  readonly log: OcspLog;
+}
+
+export class OcspService {
+  readonly responders: OcspResponders;
+  readonly cache: ResponseCache;
+  readonly gate: SigningGate;
+  readonly maker: ResponseMaker;
+  readonly presigned: PresignedResponses;
+  readonly responder: OcspResponder;
+  readonly presigner: OcspPresigner;
+  readonly accessRecorder: AccessRecorder;
+  readonly options: OcspServiceOptions;
+  private renewalTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<RenewalOutcome[]> | undefined;
+  private checking: Promise<unknown> | undefined;
+
+  private constructor(
+    private readonly deps: OcspServiceDeps,
+    options: Partial<OcspServiceOptions>,
+  ) {
+    this.options = { ...defaultOcspServiceOptions, ...options };
+    const metrics = deps.metrics ?? noopOcspMetrics;
+    const o = this.options;
+    this.responders = new OcspResponders({
+      generations: deps.generations,
+      signerFor: deps.signerFor,
+      onSkipped: (caId, why) => deps.log.warn({ caId, why }, "CA generation has no usable OCSP responder"),
+    });
+    this.cache = new ResponseCache(o.cacheEntries);
+    this.gate = new SigningGate({ concurrency: o.liveConcurrency, maxQueue: o.liveQueue, onDepth: (d) => metrics.setSigningQueueDepth(d) });
+    this.maker = new ResponseMaker(deps.clock, o.validity);
+    this.presigned = new PresignedResponses({
+      responders: this.responders,
+      cache: this.cache,
+      store: deps.responses,
+      statuses: deps.statuses,
+      maker: this.maker,
+      clock: deps.clock,
+      metrics,
+    });
+    this.responder = new OcspResponder({
+      responders: this.responders,
+      presigned: this.presigned,
+      statuses: deps.statuses,
+      maker: this.maker,
+      gate: this.gate,
+      metrics,
+      log: deps.log,
+      limits: { maxCertIds: o.maxCertIds },
+    });
+    this.presigner = new OcspPresigner(
+      { presigned: this.presigned, store: deps.responses, cache: this.cache, outbox: deps.outbox, clock: deps.clock, validity: o.validity, metrics, log: deps.log },
+      o.presigner,
+    );
+    this.accessRecorder = new AccessRecorder(deps.accessLog, deps.log, o.accessLog);
+  }
+
+  /** Builds the service and loads the responders of every CA generation. */
+  static async create(deps: OcspServiceDeps, options: Partial<OcspServiceOptions> = {}): Promise<OcspService> {
+    const service = new OcspService(deps, options);
+    await service.responders.reload();
+    return service;
+  }
+
+  /** Renews due responder certificates and, if any was renewed, switches to them. */
+  renewResponders(): Promise<RenewalOutcome[]> {
+    const r = this.deps.renewal;
+    if (!r) return Promise.resolve([]);
+    if (this.renewing) return this.renewing;
+    const p = (async () => {
+      const outcomes = await renewDueResponders(
+        { generations: this.deps.generations, transactions: this.deps.transactions, audit: this.deps.audit, keys: r.keys, caSigner: r.caSigner, clock: this.deps.clock, random: this.deps.random },
+        this.options.renewal,
+      );
+      for (const o of outcomes) {
+        if (o.action === "renewed") this.deps.log.info({ caId: o.caId, keyUri: o.keyUri, notAfter: o.notAfter.toISOString() }, "OCSP responder certificate renewed");
+        else this.deps.log.warn({ caId: o.caId, why: o.why }, "OCSP responder certificate due but not renewed");
+      }
+      if (outcomes.some((o) => o.action === "renewed")) await this.responders.reload();
+      return outcomes;
+    })().finally(() => {
+      if (this.renewing === p) this.renewing = undefined;
+    });
+    this.renewing = p;
+    return p;
+  }
+
+  start(): void {
+    this.presigner.start();
+    this.accessRecorder.start();
+    if (!this.renewalTimer) {
+      // Hourly: renew what is due, and reload in any case, so that a generation added by a ceremony or
+      // a responder renewed by another process is picked up without a restart.
+      const check = (): void => {
+        if (this.checking) return;
+        this.checking = this.renewResponders()
+          .then(() => this.responders.reload())
+          .catch((e: unknown) => this.deps.log.error({ err: (e as Error)?.name, message: (e as Error)?.message }, "OCSP responder renewal or reload failed"))
+          .finally(() => (this.checking = undefined));
+      };
+      check();
+      this.renewalTimer = setInterval(check, this.options.renewalCheckMs);
+      this.renewalTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.renewalTimer) clearInterval(this.renewalTimer);
+    this.renewalTimer = undefined;
+    await Promise.allSettled([this.presigner.stop(), this.renewing ?? Promise.resolve([]), this.checking ?? Promise.resolve()]);
+    await this.accessRecorder.stop();
+  }
+}

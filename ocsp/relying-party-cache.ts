@@ -1,0 +1,41 @@
+import { createHash } from "node:crypto";
+import type { Clock } from "../ca/ports.js";
+import type { RelyingParty, RelyingPartyAuthenticator } from "../ca/relying-party.js";
+
+/**
+ * The relying-party authenticator behind a short-lived, bounded cache: at OCSP rates a database
+ * lookup per request would cost more than the answer. A deactivated party loses access within `ttlMs`
+ * (default 30 s). Unknown keys are cached too (as absent), so guessing keys does not reach the
+ * database at request rate; API keys are kept only as SHA-256 hashes.
+ */
+export class CachedRelyingPartyAuthenticator implements RelyingPartyAuthenticator {
+  private readonly entries = new Map<string, { party: RelyingParty | undefined; until: number }>();
+
+  constructor(
+    private readonly inner: RelyingPartyAuthenticator,
+    private readonly clock: Clock,
+    private readonly options: { ttlMs: number; maxEntries: number } = { ttlMs: 30_000, maxEntries: 10_000 },
+  ) {}
+
+  byApiKey(apiKey: string): Promise<RelyingParty | undefined> {
+    return this.cached(`k:${createHash("sha256").update(apiKey, "utf8").digest("base64")}`, () => this.inner.byApiKey(apiKey));
+  }
+
+  byCertificateId(id: string): Promise<RelyingParty | undefined> {
+    return this.cached(`c:${id}`, () => this.inner.byCertificateId(id));
+  }
+
+  private async cached(key: string, load: () => Promise<RelyingParty | undefined>): Promise<RelyingParty | undefined> {
+    const now = this.clock.now().getTime();
+    const hit = this.entries.get(key);
+    if (hit !== undefined && hit.until > now) return hit.party;
+    const party = await load();
+    this.entries.delete(key);
+    this.entries.set(key, { party: party && party.active ? party : undefined, until: now + this.options.ttlMs });
+    if (this.entries.size > this.options.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    return party && party.active ? party : undefined;
+  }
+}

@@ -1,0 +1,140 @@
+import { createHash } from "node:crypto";
+import type { CaId } from "../ca/types.js";
+import type { CertIdHash } from "./cert-id.js";
+import { statusOfStored } from "./certificate-status.js";
+import type { CertStatusName, SingleStatus } from "./ocsp-response.js";
+import type { StatusRank, StoredOcspResponse } from "../ca/ocsp-ports.js";
+
+/**
+ * The in-memory side of pre-signed responses: bounded, least-recently-used first out (a Map keeps
+ * insertion order; a hit moves the entry to the end). Each entry carries what the HTTP layer sends
+ * with it (RFC 5019 §6: ETag, Last-Modified, Expires), computed once, so a hit costs a lookup.
+ *
+ * Two rules keep a revocation from being undone by a slower reader:
+ * - newer wins: an entry never replaces one made from a later certificate status (higher `rank`) or,
+ *   at equal rank, a later thisUpdate;
+ * - a reader that loaded from the database stores its result with `setIfUnchangedSince(entry, v)`,
+ *   where `v` is `version` taken before it read: if a change of that key was noted meanwhile
+ *   (`noteChange`), its possibly older result is not cached.
+ */
+export interface CachedResponse {
+  readonly key: string;
+  readonly caId: CaId;
+  readonly hash: CertIdHash;
+  readonly serial: string;
+  /** The complete OCSPResponse DER. */
+  readonly der: Buffer;
+  readonly certStatus: CertStatusName;
+  /** ca/ocsp-ports.ts StatusRank of the certificate status the response was made from. */
+  readonly rank: StatusRank;
+  /** What the response says, for a live answer (nonce, several CertIDs) without reading the database. */
+  readonly status: SingleStatus;
+  /** A provisional answer (pending serial): short validity. */
+  readonly provisional: boolean;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  readonly producedAt: Date;
+  /** Quoted SHA-1 of the DER (RFC 5019 §6.2 suggests a hash of the response). */
+  readonly etag: string;
+  /** HTTP dates of thisUpdate and nextUpdate. */
+  readonly lastModified: string;
+  readonly expires: string;
+}
+
+/** `caId|hash|serial`: a serial is answered per CA generation (a serial of another generation is not ours there). */
+export const cacheKey = (caId: CaId, hash: CertIdHash, serial: string): string => `${caId}|${hash}|${serial}`;
+
+export function toCachedResponse(r: StoredOcspResponse): CachedResponse {
+  const der = Buffer.isBuffer(r.der) ? r.der : Buffer.from(r.der.buffer, r.der.byteOffset, r.der.byteLength);
+  const { status, provisional } = statusOfStored(r);
+  return {
+    key: cacheKey(r.caId, r.hash, r.serial),
+    caId: r.caId,
+    hash: r.hash,
+    serial: r.serial,
+    der,
+    certStatus: r.certStatus,
+    rank: r.rank,
+    status,
+    provisional,
+    thisUpdate: r.thisUpdate,
+    nextUpdate: r.nextUpdate,
+    producedAt: r.producedAt,
+    etag: `"${createHash("sha1").update(der).digest("hex")}"`,
+    lastModified: r.thisUpdate.toUTCString(),
+    expires: r.nextUpdate.toUTCString(),
+  };
+}
+
+/** True when `a` may replace `b` (newer wins). */
+export function supersedes(a: CachedResponse, b: CachedResponse): boolean {
+  return a.rank > b.rank || (a.rank === b.rank && a.thisUpdate.getTime() >= b.thisUpdate.getTime());
+}
+
+export class ResponseCache {
+  private readonly entries = new Map<string, CachedResponse>();
+  /** Keys changed recently, with the version of their change (bounded like the entries). */
+  private readonly changes = new Map<string, number>();
+  private changeVersion = 0;
+
+  constructor(readonly maxEntries: number) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError("maxEntries must be a positive integer");
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Increases with every noted change; take it before reading the database. */
+  get version(): number {
+    return this.changeVersion;
+  }
+
+  get(key: string): CachedResponse | undefined {
+    const e = this.entries.get(key);
+    if (e !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+
+  /** Inserts or replaces (newer wins). */
+  set(entry: CachedResponse): void {
+    const existing = this.entries.get(entry.key);
+    if (existing !== undefined && !supersedes(entry, existing)) return;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+
+  /** Replaces the entry only when it is cached (a refresh elsewhere must not fill the cache). */
+  replaceIfPresent(entry: CachedResponse): void {
+    const existing = this.entries.get(entry.key);
+    if (existing !== undefined && supersedes(entry, existing)) this.entries.set(entry.key, entry);
+  }
+
+  /** Records that the key changed in the database (a reader in flight must not cache its older result). */
+  noteChange(key: string): void {
+    this.changes.delete(key);
+    this.changes.set(key, ++this.changeVersion);
+    if (this.changes.size > this.maxEntries) {
+      const oldest = this.changes.keys().next();
+      if (!oldest.done) this.changes.delete(oldest.value);
+    }
+  }
+
+  /** `set`, unless the key changed after `version` was taken. @returns whether it was cached */
+  setIfUnchangedSince(entry: CachedResponse, version: number): boolean {
+    if ((this.changes.get(entry.key) ?? 0) > version) return false;
+    this.set(entry);
+    return true;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+}

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import type { CaId } from "../../ca/types.js";
+import type { CertificateStatusSnapshot, CertificateStatusSource, OcspAccessLog, OcspAccessRecord, OcspResponseStore, StoredOcspResponse } from "../../ca/ocsp-ports.js";
+
+/**
+ * The shared contract of the OCSP store ports (ca/ocsp-ports.ts), run against the in-memory double
+ * (test/unit/ocsp/memory-ocsp-store.test.ts) and db/ocsp-store.ts on PGlite and PostgreSQL
+ * (test/integration/ocsp/ocsp-store.test.ts).
+ */
+export interface OcspStoreHarness {
+  readonly store: OcspResponseStore & CertificateStatusSource & OcspAccessLog;
+  /** The CA generation certificates belong to (exists before the suite runs). */
+  readonly caId: CaId;
+  addCertificate(s: CertificateStatusSnapshot): Promise<void>;
+  accessLogOf(party: string): Promise<OcspAccessRecord[]>;
+  close(): Promise<void>;
+}
+
+const day = 86_400_000;
+const t0 = new Date("2026-11-01T00:00:00Z");
+
+export function ocspStoreContract(name: string, open: () => Promise<OcspStoreHarness>): void {
+  describe(`OCSP store contract: ${name}`, function () {
+    this.timeout(30_000);
+    let h: OcspStoreHarness;
+    beforeEach(async () => {
+      h = await open();
+    });
+    afterEach(async () => {
+      await h.close();
+    });
+
+    const cert = (serial: string, overrides: Partial<CertificateStatusSnapshot> = {}): CertificateStatusSnapshot => ({
+      serial,
+      caId: h.caId,
+      status: "valid",
+      revokedAt: null,
+      reason: null,
+      notAfter: new Date(t0.getTime() + 365 * day),
+      ...overrides,
+    });
+    const response = (serial: string, overrides: Partial<StoredOcspResponse> = {}): StoredOcspResponse => ({
+      serial,
+      hash: "sha1",
+      caId: h.caId,
+      der: Uint8Array.of(0x30, 0x03, 0x0a, 0x01, 0x00),
+      certStatus: "good",
+      rank: 1,
+      revokedAt: null,
+      reason: null,
+      thisUpdate: t0,
+      nextUpdate: new Date(t0.getTime() + day),
+      producedAt: t0,
+      ...overrides,
+    });
+
+    it("statuses: snapshots of the serials that exist", async () => {
+      await h.addCertificate(cert("01aa"));
+      await h.addCertificate(cert("01bb", { status: "revoked", revokedAt: new Date("2026-10-01T12:00:00Z"), reason: "keyCompromise" }));
+      const m = await h.store.statuses(["01aa", "01bb", "01cc"]);
+      assert.equal(m.size, 2);
+      assert.equal(m.get("01aa")?.status, "valid");
+      assert.equal(m.get("01aa")?.caId, h.caId);
+      assert.deepEqual(m.get("01bb")?.revokedAt, new Date("2026-10-01T12:00:00Z"));
+      assert.equal(m.get("01bb")?.reason, "keyCompromise");
+      assert.deepEqual(m.get("01aa")?.notAfter, new Date(t0.getTime() + 365 * day));
+    });
+
+    it("put and get round-trip; get of another hash is absent", async () => {
+      await h.addCertificate(cert("01aa"));
+      assert.equal(await h.store.put(response("01aa", { der: Uint8Array.of(1, 2, 3) })), true);
+      const r = await h.store.get("01aa", "sha1");
+      assert.deepEqual(Buffer.from(r!.der), Buffer.from([1, 2, 3]));
+      assert.equal(r!.rank, 1);
+      assert.equal(r!.certStatus, "good");
+      assert.deepEqual(r!.thisUpdate, t0);
+      assert.deepEqual(r!.nextUpdate, new Date(t0.getTime() + day));
+      assert.equal(await h.store.get("01aa", "sha256"), undefined);
+      assert.deepEqual(await h.store.hashesOf(["01aa", "01bb"]), new Map([["01aa", ["sha1"]]]));
+    });
+
+    it("put never lowers the status rank and never goes back in time at equal rank", async () => {
+      await h.addCertificate(cert("01aa"));
+      const revokedAt = new Date("2026-10-30T01:02:03Z");
+      assert.equal(await h.store.put(response("01aa", { rank: 3, certStatus: "revoked", revokedAt, reason: "keyCompromise", der: Uint8Array.of(3) })), true);
+      assert.equal(await h.store.put(response("01aa", { rank: 1, thisUpdate: new Date(t0.getTime() + 1000), der: Uint8Array.of(1) })), false);
+      const stored = (await h.store.get("01aa", "sha1"))!;
+      assert.equal(stored.certStatus, "revoked");
+      assert.deepEqual(stored.revokedAt, revokedAt);
+      assert.equal(stored.reason, "keyCompromise");
+      assert.equal(await h.store.put(response("01aa", { rank: 3, certStatus: "revoked", thisUpdate: new Date(t0.getTime() - 1000), der: Uint8Array.of(4) })), false);
+      assert.equal(await h.store.put(response("01aa", { rank: 3, certStatus: "revoked", thisUpdate: new Date(t0.getTime() + 1000), der: Uint8Array.of(5) })), true);
+      assert.deepEqual(Buffer.from((await h.store.get("01aa", "sha1"))!.der), Buffer.from([5]));
+    });
+
+    it("listDue: oldest first, limited, expired flagged; remove deletes", async () => {
+      await h.addCertificate(cert("01aa"));
+      await h.addCertificate(cert("01bb", { notAfter: new Date(t0.getTime() - day) }));
+      await h.addCertificate(cert("01cc"));
+      await h.store.put(response("01aa", { thisUpdate: new Date(t0.getTime() - 3 * 3600_000) }));
+      await h.store.put(response("01bb", { thisUpdate: new Date(t0.getTime() - 5 * 3600_000) }));
+      await h.store.put(response("01cc", { thisUpdate: t0 }));
+      await h.store.put(response("01aa", { hash: "sha256", thisUpdate: new Date(t0.getTime() - 4 * 3600_000) }));
+      const due = await h.store.listDue(new Date(t0.getTime() - 3600_000), t0, 10);
+      assert.deepEqual(due, [
+        { serial: "01bb", hash: "sha1", expired: true },
+        { serial: "01aa", hash: "sha256", expired: false },
+        { serial: "01aa", hash: "sha1", expired: false },
+      ]);
+      assert.equal((await h.store.listDue(new Date(t0.getTime() - 3600_000), t0, 1)).length, 1);
+      await h.store.remove([{ serial: "01bb", hash: "sha1" }, { serial: "01aa", hash: "sha256" }]);
+      assert.deepEqual(await h.store.listDue(new Date(t0.getTime() - 3600_000), t0, 10), [{ serial: "01aa", hash: "sha1", expired: false }]);
+      assert.deepEqual(await h.store.oldestThisUpdate(), new Date(t0.getTime() - 3 * 3600_000));
+    });
+
+    it("every write takes a new seq; changedSince pages through them", async () => {
+      assert.equal(await h.store.lastSeq(), 0);
+      assert.equal(await h.store.oldestThisUpdate(), undefined);
+      await h.addCertificate(cert("01aa"));
+      await h.addCertificate(cert("01bb"));
+      await h.store.put(response("01aa"));
+      const s1 = await h.store.lastSeq();
+      await h.store.put(response("01bb"));
+      await h.store.put(response("01aa", { thisUpdate: new Date(t0.getTime() + 1000), der: Uint8Array.of(9) }));
+      const all = await h.store.changedSince(s1, 10);
+      assert.deepEqual(all.rows.map((r) => r.serial), ["01bb", "01aa"]);
+      assert.deepEqual(Buffer.from(all.rows[1]!.der), Buffer.from([9]));
+      assert.equal(all.lastSeq, await h.store.lastSeq());
+      const first = await h.store.changedSince(s1, 1);
+      assert.deepEqual(first.rows.map((r) => r.serial), ["01bb"]);
+      const rest = await h.store.changedSince(first.lastSeq, 10);
+      assert.deepEqual(rest.rows.map((r) => r.serial), ["01aa"]);
+      assert.deepEqual(await h.store.changedSince(all.lastSeq, 10), { rows: [], lastSeq: all.lastSeq });
+    });
+
+    it("append writes access records in one call", async () => {
+      const at = new Date("2026-11-02T03:04:05Z");
+      await h.store.append([
+        { at, party: "rp-1", serial: "01aa", caId: h.caId, answer: "good" },
+        { at, party: "rp-1", serial: null, caId: null, answer: "malformedRequest" },
+        { at, party: "rp-2", serial: "01bb", caId: h.caId, answer: "revoked" },
+      ]);
+      await h.store.append([]);
+      const log = await h.accessLogOf("rp-1");
+      assert.deepEqual(log, [
+        { at, party: "rp-1", serial: "01aa", caId: h.caId, answer: "good" },
+        { at, party: "rp-1", serial: null, caId: null, answer: "malformedRequest" },
+      ]);
+    });
+  });
+}
