@@ -53,6 +53,11 @@ export function createApp(deps: AppDeps): Koa {
   // CONTRACT §7: nothing under /v1 answers without a client certificate.
   v1.use(requireClient());
   // JSON bodies only, bounded: a 1 MB body is a 413 problem, never a crash (issuance bodies are ~10 kB).
+  // The resident feed's batches (up to 1,000 events) are read by their own bounded reader.
+  v1.use((ctx, next) => {
+    if (ctx.path === "/v1/resident-events") ctx.disableBodyParser = true;
+    return next();
+  });
   v1.use(bodyParser({ enableTypes: ["json"], jsonLimit: "256kb", encoding: "utf-8" }));
   for (const make of deps.v1Routers ?? []) {
     const r = make(openapi);

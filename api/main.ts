@@ -39,6 +39,7 @@ import { KnexOcspStore } from "../db/ocsp-store.js";
 import { OcspService } from "../ocsp/ocsp-service.js";
 import { CachedRelyingPartyAuthenticator } from "../ocsp/relying-party-cache.js";
 import { ocspFastPath, ocspRoutes, type OcspRouteDeps } from "./routes/ocsp.js";
+import { buildResidentEvents, type ResidentEvents } from "./resident-events-wiring.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -185,6 +186,7 @@ export interface Handlers {
   readonly crl: CrlService;
   readonly ocsp: OcspService;
   readonly ocspRoutes: OcspRouteDeps;
+  readonly events: ResidentEvents;
 }
 
 type Routers = NonNullable<Parameters<typeof createApp>[0]["v1Routers"]>;
@@ -213,6 +215,8 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
   // Admin API and operating controls (CONTRACT §7): finds or generates the audit checkpoint key in the HSM.
   const admin = await buildAdminControls(service, auth, { holidays });
+  // Resident change events (HTTP batch, NATS JetStream, file import), manual revocation and hold.
+  const events = buildResidentEvents(service);
   const crlStore = new KnexCrlStore(db);
   const crl = createCrlService({
     store: crlStore,
@@ -253,12 +257,13 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     access: { mode: crl.settings.access, parties: new CachedRelyingPartyAuthenticator(service.relyingParties, clock) },
   };
   return {
-    handlers: { auth, issuance, admin, crl, ocsp, ocspRoutes: ocspDeps },
+    handlers: { auth, issuance, admin, crl, ocsp, ocspRoutes: ocspDeps, events },
     publicRouters: [
       ocspRoutes(ocspDeps),
       crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds }),
     ],
     v1Routers: [
+      ...events.routers({ requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
       crlAdminRoutes({ scheduler: crl.scheduler, requireOperator: (...roles) => requireOperator(auth, ...roles), audit: stores.audit, clock }),
       ...admin.v1Routers,
       sessionRoutes({ auth, terminals: stores.terminals, clock, holidays }),
@@ -314,6 +319,9 @@ export async function serve(service: Service): Promise<Listeners> {
   // CRLs: re-issued before half their validity and soon after a change; coverage checked hourly.
   handlers.crl.scheduler.start();
   const stopCoverage = handlers.crl.startCoverageChecks(3600);
+  // CONTRACT §5: the durable JetStream consumer, when NATS is configured (NATS_URL).
+  const consumer = config.natsUrl ? handlers.events.natsConsumer(config.natsUrl, logger) : undefined;
+  await consumer?.start();
   // OCSP: pre-signing from the outbox, refresh at half-life, responder renewal, batched access log.
   handlers.ocsp.start();
   const listeners = await listen(app, {
@@ -325,6 +333,7 @@ export async function serve(service: Service): Promise<Listeners> {
   return {
     ...listeners,
     close: async () => {
+      await consumer?.stop();
       clearInterval(timer);
       stopAdmin();
       stopCoverage();

@@ -11,6 +11,8 @@ import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-comman
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
 import type { Service } from "../api/main.js";
 import { crlCheck, crlRun, crlUsage } from "./crl-commands.js";
+import { eventsCommand, eventsUsage } from "./events-commands.js";
+import { buildResidentEvents } from "../api/resident-events-wiring.js";
 import { auditCheckpoint, auditVerify, retentionRun, retentionRunUsage } from "./audit-commands.js";
 import { relyingPartyAdd, relyingPartyAddUsage, relyingPartyDeactivate } from "./relying-party-commands.js";
 
@@ -65,6 +67,16 @@ const commands: Record<string, { help: string; run: Command }> = {
         if (sub === "add") return relyingPartyAdd(s, rest);
         if (sub === "deactivate") return relyingPartyDeactivate(s, rest);
         throw new Error("usage: relying-party add|deactivate …");
+      }),
+  },
+  events: {
+    help: eventsUsage,
+    run: async (args) =>
+      withService(async (s) => {
+        // An interrupted import exits 3; running it again resumes from its checkpoint.
+        const stop = new AbortController();
+        process.once("SIGINT", () => stop.abort());
+        return eventsCommand({ events: buildResidentEvents(s), varDir: s.config.varDir, signal: stop.signal }, args);
       }),
   },
   crl: {

@@ -9,6 +9,7 @@ import { crlsMigration } from "./0008-crls.js";
 import { ocspMigration } from "./0009-ocsp.js";
 import { relyingPartiesMigration } from "./0010-relying-parties.js";
 import { residentEventsMigration } from "./0011-resident-events.js";
+import { residentEventThroughputMigration } from "./0012-resident-event-throughput.js";
 import { adminControlsMigration } from "./0013-admin-controls.js";
 import type { Migration } from "./migration.js";
 
@@ -31,4 +32,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   relyingPartiesMigration,
   residentEventsMigration,
   adminControlsMigration,
+  residentEventThroughputMigration,
 ]);

@@ -79,7 +79,17 @@ export const allowedPrincipals: Readonly<Record<string, readonly Principal[]>> =
   // Rows of the other parts go here as their routes are wired (CONTRACT §7):
   "POST /v1/admin/crl/{caId}/run": caOperator,
   // "POST /v1/admin/ca/{kind}/generations": caAdmin,
-  // "POST /v1/resident-events": ["feed"],
+  "POST /v1/resident-events": ["feed"],
+  // Resident events (CONTRACT §5) and the safety valve: CA operator.
+  "GET /v1/admin/events": caOperator,
+  "GET /v1/admin/events/{seq}": caOperator,
+  "POST /v1/admin/events/{seq}/replay": caOperator,
+  "POST /v1/admin/events/halt": caOperator,
+  "POST /v1/admin/events/resume": caOperator,
+  "GET /v1/admin/events/safety-valve": caOperator,
+  // Manual revocation and hold (CONTRACT §4, §6): terminal operators at a terminal, CA operators (reasons checked per role).
+  "POST /v1/certificates/{serial}/revocation": ["terminal+terminal-operator", "admin+terminal-operator", "admin+ca-operator"],
+  "POST /v1/certificates/{serial}/hold": ["terminal+terminal-operator", "admin+terminal-operator", "admin+ca-operator"],
 };
 
 /** Routes this part serves: they must be in the document (the composition root wired them). */

@@ -1,0 +1,99 @@
+import Router from "@koa/router";
+import type { Context, Middleware } from "koa";
+import { z } from "zod";
+import { CaError } from "../../ca/errors.js";
+import type { OperatorPrincipal } from "../../ca/operator-principal.js";
+import { MAX_COMMENT_LENGTH, type RevocationService } from "../../ca/revocation-service.js";
+import type { OperatorRole } from "../../ca/roles.js";
+import type { CertificateRecord } from "../../ca/types.js";
+import { pem } from "../../ca/x509/pem.js";
+import { requireClient, type ClientIdentity } from "../client-identity.js";
+import { readJson } from "../json-body.js";
+import type { OpenApiDocument } from "../openapi.js";
+
+export interface RevocationRouteDeps {
+  readonly revocation: Pick<RevocationService, "revoke" | "hold">;
+  /** Operator session middleware (api/operator-session.ts requireOperator bound to its auth service). */
+  readonly requireOperator: (...roles: OperatorRole[]) => Middleware;
+  /** Terminal enrolment + operating hours (api/operator-session.ts requireActiveTerminal). */
+  readonly requireActiveTerminal: Middleware;
+}
+
+// The reason is checked by the service (CONTRACT §6 and the operator's role); here only its shape.
+const revocationBody = z.strictObject({ reason: z.string().min(1).max(64), comment: z.string().max(MAX_COMMENT_LENGTH).nullable().optional() });
+const holdBody = z.strictObject({ comment: z.string().max(MAX_COMMENT_LENGTH).nullable().optional() });
+
+/** The record and status of a certificate, as `GET /v1/certificates/{serial}` answers it. */
+export function certificateView(cert: CertificateRecord): Record<string, unknown> {
+  const answer = (cert.recorded.answer ?? {}) as Record<string, unknown>;
+  return {
+    ...answer,
+    serialNumber: cert.serial,
+    caId: cert.caId,
+    kind: cert.kind,
+    status: cert.status,
+    partition: cert.partition,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    revokedAt: cert.revokedAt?.toISOString() ?? null,
+    revocationReason: cert.revocationReason,
+    invalidityDate: cert.invalidityDate?.toISOString() ?? null,
+    issuanceId: cert.issuanceId,
+    municipalityCode: cert.recorded.municipalityCode ?? null,
+    applicationDate: cert.recorded.applicationDate ?? null,
+    certificate: cert.der ? pem(cert.der, "CERTIFICATE") : null,
+  };
+}
+
+function serialParam(ctx: Context): string {
+  const serial = String(ctx.params.serial ?? "").toLowerCase();
+  if (!/^[0-9a-f]{2,40}$/.test(serial)) throw new CaError("invalid-input", "must be lower-case hex", { field: "serial" });
+  return serial;
+}
+
+/**
+ * CONTRACT §4: `POST /v1/certificates/{serial}/revocation` `{reason, comment?}` → 200 the record;
+ * `POST /v1/certificates/{serial}/hold` `{comment?}` → 200 `{certificates: [record…]}` (lost card:
+ * both certificates of the card). From a counter terminal (terminal operators: unspecified,
+ * keyCompromise) or an admin workstation (ca-operators: any reason of CONTRACT §6). 409 when the
+ * certificate is revoked already (or, for a hold, held already).
+ */
+export function revocationRoutes(deps: RevocationRouteDeps) {
+  return (openapi: OpenApiDocument): Router => {
+    const router = new Router();
+    const guard = [requireClient("terminal", "admin"), deps.requireActiveTerminal, deps.requireOperator("terminal-operator", "ca-operator")];
+
+    router.post("/certificates/:serial/revocation", ...guard, async (ctx) => {
+      const serial = serialParam(ctx);
+      const body = await readJson(ctx, revocationBody);
+      const operator = ctx.state.operator as OperatorPrincipal;
+      const client = ctx.state.client as ClientIdentity;
+      const cert = await deps.revocation.revoke(operator, serial, body, { clientId: `${client.role}:${client.id}` });
+      ctx.body = certificateView(cert);
+    });
+    openapi.add("post", "/v1/certificates/{serial}/revocation", {
+      summary: "Revoke a certificate (holder's request, key compromise; ca-operators: any reason of CONTRACT §6)",
+      roles: ["terminal", "admin", "terminal-operator", "ca-operator"],
+      parameters: [{ name: "serial", in: "path", required: true }],
+      requestBody: { type: "object", required: ["reason"], properties: { reason: { type: "string", enum: ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation"] }, comment: { type: "string" } } },
+      responses: { "200": "the certificate's record after the revocation", "400": "unknown reason", "403": "reason not allowed for the role", "404": "unknown serial", "409": "already revoked", "422": "certificateHold: use /hold" },
+    });
+
+    router.post("/certificates/:serial/hold", ...guard, async (ctx) => {
+      const serial = serialParam(ctx);
+      const body = ctx.request.length ? await readJson(ctx, holdBody) : {};
+      const operator = ctx.state.operator as OperatorPrincipal;
+      const client = ctx.state.client as ClientIdentity;
+      const held = await deps.revocation.hold(operator, serial, body, { clientId: `${client.role}:${client.id}` });
+      ctx.body = { certificates: held.map(certificateView) };
+    });
+    openapi.add("post", "/v1/certificates/{serial}/hold", {
+      summary: "Lost card: put both certificates of the card on hold (certificateHold; never released)",
+      roles: ["terminal", "admin", "terminal-operator", "ca-operator"],
+      parameters: [{ name: "serial", in: "path", required: true }],
+      requestBody: { type: "object", properties: { comment: { type: "string" } } },
+      responses: { "200": "the certificates put on hold", "404": "unknown serial", "409": "revoked or already on hold" },
+    });
+    return router;
+  };
+}
