@@ -48,6 +48,8 @@ export interface ResidentRecord {
   readonly gender: Gender;
   readonly address: string;
   readonly addressSubstituteFlags: string;
+  /** On the register, or why not (kept up to date by resident change events); absent = registered. */
+  readonly status?: "registered" | "deceased" | "removed" | "emigrated";
   readonly updatedAt: Date;
 }
 

@@ -184,6 +184,10 @@ export class IssuanceService {
       await this.deps.residents.insert(record, tx);
       return;
     }
+    // DOMAIN §3: a resident who died, was removed or left the register gets no new certificate.
+    if (onFile.status !== undefined && onFile.status !== "registered") {
+      throw new CaError("unprocessable", "the resident is no longer on the resident register", { field: "residentCode" });
+    }
     const checks: Array<[string, boolean]> = [
       ["resident.name", onFile.name === r.name && onFile.nameSubstituteFlags === r.nameSubstituteFlags],
       ["resident.dateOfBirth", onFile.dateOfBirth === r.dateOfBirth],

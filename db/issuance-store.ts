@@ -111,6 +111,7 @@ function toResident(row: Row): ResidentRecord {
     gender: Number(row.gender) as Gender,
     address: String(row.address),
     addressSubstituteFlags: String(row.address_substitute_flags),
+    ...(row.status === undefined || row.status === null ? {} : { status: String(row.status) as NonNullable<ResidentRecord["status"]> }),
     updatedAt: dateFromColumn(row.updated_at),
   };
 }

@@ -438,6 +438,25 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     assertProblem(await issue(body), 409, "resident.name");
   });
 
+  it("a resident no longer on the register (deceased) gets no certificate → 422 residentCode", async () => {
+    const r = resident();
+    await t.service.db.knex("residents").insert({
+      resident_code: "44444444444",
+      name: r.name,
+      name_substitute_flags: r.nameSubstituteFlags,
+      alias: null,
+      alias_substitute_flags: null,
+      date_of_birth: r.dateOfBirth,
+      gender: r.gender,
+      address: r.address,
+      address_substitute_flags: r.addressSubstituteFlags,
+      status: "deceased",
+      created_at: new Date(),
+      updated_at: new Date(),
+    });
+    assertProblem(await issue(application([{ kind: "auth", csr: keys[0]!.csr }], { residentCode: "44444444444" })), 422, "residentCode");
+  });
+
   describe("bad input: a 4xx problem naming the field, and the service stays ready", () => {
     // keys[0] is in no valid certificate any more (superseded), so it may be offered again.
     const good = (): string => keys[0]!.csr;
