@@ -40,6 +40,8 @@ import { OcspService } from "../ocsp/ocsp-service.js";
 import { CachedRelyingPartyAuthenticator } from "../ocsp/relying-party-cache.js";
 import { ocspFastPath, ocspRoutes, type OcspRouteDeps } from "./routes/ocsp.js";
 import { buildResidentEvents, type ResidentEvents } from "./resident-events-wiring.js";
+import { caGenerationExecutor } from "./ca-generations.js";
+import { adminCaGenerationRoutes } from "./routes/admin-ca-generations.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -215,6 +217,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
   // Admin API and operating controls (CONTRACT §7): finds or generates the audit checkpoint key in the HSM.
   const admin = await buildAdminControls(service, auth, { holidays });
+  admin.approvals.register(caGenerationExecutor(service));
   // Resident change events (HTTP batch, NATS JetStream, file import), manual revocation and hold.
   const events = buildResidentEvents(service);
   const crlStore = new KnexCrlStore(db);
@@ -264,6 +267,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     ],
     v1Routers: [
       ...events.routers({ requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
+      adminCaGenerationRoutes({ approvals: admin.approvals, requireOperator: (...roles) => requireOperator(auth, ...roles) }),
       crlAdminRoutes({ scheduler: crl.scheduler, requireOperator: (...roles) => requireOperator(auth, ...roles), audit: stores.audit, clock }),
       ...admin.v1Routers,
       sessionRoutes({ auth, terminals: stores.terminals, clock, holidays }),

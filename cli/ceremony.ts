@@ -4,17 +4,15 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Service } from "../api/main.js";
 import { defaultAlgorithm } from "../ca/algorithms.js";
-import { buildCaCertificate } from "../ca/ca-certificate.js";
-import { defaultCaProfiles, type CaProfile } from "../ca/ca-profile.js";
 import type { ServiceRole } from "../ca/client-identity.js";
-import { buildOcspResponderCertificate } from "../ca/ocsp-responder-certificate.js";
-import type { Random, Signer } from "../ca/ports.js";
+import type { Signer } from "../ca/ports.js";
 import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../ca/service-ca.js";
-import { caIdOf, type CaGeneration, type CaKind, type KeySpec } from "../ca/types.js";
+import { caIdOf, type KeySpec } from "../ca/types.js";
 import { fromPem, pem } from "../ca/x509/pem.js";
 import { TerminalRegistry } from "../ca/terminal-registry.js";
 import { operatorRoles } from "../ca/roles.js";
 import { operatorAuthOf } from "./operator-commands.js";
+import { ceremonySerial, ensureCaGeneration, tokenKey } from "../api/ca-generations.js";
 
 /**
  * The key ceremony (CONTRACT §8 `init`). Every step first looks for what it would create and keeps it,
@@ -27,11 +25,6 @@ export interface CeremonyReport {
 
 type Log = (line: string) => void;
 
-/** Serial prefix byte of a CA generation (DESIGN invariant 2): sign-gN → N, auth-gN → 64 + N. */
-export const serialPrefixOf = (kind: CaKind, generation: number): number => (kind === "sign" ? 0 : 64) + generation;
-
-/** The OCSP responders sign with P-256: fast in any HSM, and independent of the CA key's size. */
-const responderKeySpec: KeySpec = { type: "ec", curve: "P-256" };
 const serviceCaKeySpec: KeySpec = { type: "ec", curve: "P-256" };
 const SERVICE_CA_LABEL = "service-ca";
 
@@ -43,7 +36,7 @@ export async function caExists(service: Service): Promise<boolean> {
 export async function runCeremony(service: Service, log: Log): Promise<CeremonyReport> {
   const created: string[] = [];
   for (const kind of ["sign", "auth"] as const) {
-    if (await ensureCaGeneration(service, kind, 1, log)) created.push(caIdOf(kind, 1));
+    if (await ensureCaGeneration(service, kind, 1, log, "cli:init")) created.push(caIdOf(kind, 1));
   }
   const serviceCa = await ensureServiceCa(service, log);
   service.setServiceCa(serviceCa);
@@ -53,77 +46,6 @@ export async function runCeremony(service: Service, log: Log): Promise<CeremonyR
     for (const made of await ensureDemoCredentials(service, serviceCa, log)) created.push(made);
   }
   return { created };
-}
-
-function profileFor(service: Service, kind: CaKind): CaProfile {
-  const keySpec = service.config.ca.keySpec;
-  return { ...defaultCaProfiles[kind], keySpec, signatureAlgorithm: defaultAlgorithm(keySpec), ocspResponderValidityDays: service.config.ca.ocspResponderValidityDays };
-}
-
-/** A key in the token by label: the one already there (resumed ceremony) or a new one. */
-async function tokenKey(service: Service, label: string, spec: KeySpec, log: Log): Promise<{ uri: string; publicKey: Uint8Array }> {
-  const found = await service.hsm.findKey(label);
-  if (found) {
-    log(`  key ${label}: already in the token, reused`);
-    return found;
-  }
-  const made = await service.hsm.generateKey(label, spec);
-  log(`  key ${label}: generated in the token (sensitive, non-extractable)`);
-  return made;
-}
-
-/** A random positive serial for ceremony certificates: 15 CSPRNG octets behind a 0x01 byte. */
-function ceremonySerial(random: Random): bigint {
-  return BigInt("0x01" + Buffer.from(random.bytes(15)).toString("hex"));
-}
-
-async function ensureCaGeneration(service: Service, kind: CaKind, generation: number, log: Log): Promise<boolean> {
-  const id = caIdOf(kind, generation);
-  if (await service.stores.caGenerations.get(id)) {
-    log(`${id}: exists`);
-    return false;
-  }
-  log(`${id}: creating`);
-  const profile = profileFor(service, kind);
-  const key = await tokenKey(service, id, profile.keySpec, log);
-  const signer = await service.hsm.signer(key.uri, profile.signatureAlgorithm);
-  const now = service.clock.now();
-  const certificate = await buildCaCertificate({ kind, generation, profile, signer, serial: ceremonySerial(service.random), notBefore: now });
-  const responderKey = await tokenKey(service, `${id}-ocsp-1`, responderKeySpec, log);
-  const responderCert = await buildOcspResponderCertificate({
-    caId: id,
-    caCertificate: certificate,
-    caSigner: signer,
-    responderPublicKey: responderKey.publicKey,
-    serial: ceremonySerial(service.random),
-    notBefore: now,
-    validityDays: profile.ocspResponderValidityDays,
-  });
-  const partitionCount = service.config.ca.partitions[kind];
-  const ca: CaGeneration = {
-    id,
-    kind,
-    generation,
-    keyAlgorithm: profile.keySpec.type === "rsa" ? `RSA-${profile.keySpec.bits}` : profile.keySpec.curve,
-    signatureAlgorithm: profile.signatureAlgorithm,
-    keyUri: key.uri,
-    certificate,
-    serialPrefix: serialPrefixOf(kind, generation),
-    partitionCount,
-    status: "active",
-    ocspResponderCertificate: responderCert,
-    ocspResponderKeyUri: responderKey.uri,
-    createdAt: now,
-  };
-  await service.db.transaction(async (tx) => {
-    await service.stores.caGenerations.insert(ca, tx);
-    await service.stores.audit.append(
-      { at: now, action: "ca.generation.created", actor: "cli:init", subject: `ca:${id}`, outcome: "success", detail: { keyUri: key.uri, keyAlgorithm: ca.keyAlgorithm, partitionCount, ocspResponderKeyUri: responderKey.uri } },
-      tx,
-    );
-  });
-  log(`${id}: CA certificate and OCSP responder certificate recorded (${partitionCount} CRL partitions)`);
-  return true;
 }
 
 export interface ServiceCaMaterial {

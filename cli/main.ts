@@ -11,6 +11,7 @@ import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-comman
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
 import type { Service } from "../api/main.js";
 import { crlCheck, crlRun, crlUsage } from "./crl-commands.js";
+import { createNextCaGeneration } from "../api/ca-generations.js";
 import { eventsCommand, eventsUsage } from "./events-commands.js";
 import { buildResidentEvents } from "../api/resident-events-wiring.js";
 import { auditCheckpoint, auditVerify, retentionRun, retentionRunUsage } from "./audit-commands.js";
@@ -77,6 +78,16 @@ const commands: Record<string, { help: string; run: Command }> = {
         const stop = new AbortController();
         process.once("SIGINT", () => stop.abort());
         return eventsCommand({ events: buildResidentEvents(s), varDir: s.config.varDir, signal: stop.signal }, args);
+      }),
+  },
+  ca: {
+    help: "ca generation new sign|auth (a new CA generation: key in the HSM, CA and OCSP responder certificates; issuance uses it after a restart)",
+    run: async ([sub, verb, kind]) =>
+      withService(async (s) => {
+        if (sub !== "generation" || verb !== "new" || (kind !== "sign" && kind !== "auth")) throw new Error("usage: ca generation new sign|auth");
+        const ca = await createNextCaGeneration(s, kind, "cli", (line) => console.log(line));
+        console.log(`${ca.id} created (${ca.keyAlgorithm}); restart the service to issue from it`);
+        return 0;
       }),
   },
   crl: {

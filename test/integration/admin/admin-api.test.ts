@@ -173,4 +173,19 @@ describe("admin API (CONTRACT §7) over mTLS", function () {
     assert.equal(await retentionRun(ts.service, ["--dry-run"], (l) => void lines.push(l)), 0);
     assert.match(lines[0]!, /dry run \(nothing changed\)/);
   });
+
+  it("a new CA generation: asked by the CA administrator, made only when a security officer approves", async () => {
+    const asked = await app.call("POST", "/v1/admin/ca/auth/generations", { token: adm });
+    assert.equal(asked.status, 202);
+    const id = asked.json().approvalId;
+    assert.equal((await app.call("GET", `/ca/auth-g2.crt`, {})).status, 404, "nothing made before the approval");
+    assert.equal((await app.call("POST", `/v1/admin/approvals/${id}/approve`, { token: adm })).status, 403, "not by the requester");
+    const done = await app.call("POST", `/v1/admin/approvals/${id}/approve`, { token: so });
+    assert.equal(done.json().status, "executed", JSON.stringify(done.json()));
+    const gen = await ts.service.stores.caGenerations.get("auth-g2");
+    assert.ok(gen, "auth-g2 recorded");
+    assert.equal(gen.serialPrefix, 66);
+    assert.ok(gen.ocspResponderCertificate, "with its OCSP responder");
+    assert.equal((await app.call("POST", "/v1/admin/ca/other/generations", { token: adm })).status, 400);
+  });
 });
