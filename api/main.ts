@@ -42,6 +42,7 @@ import { ocspFastPath, ocspRoutes, type OcspRouteDeps } from "./routes/ocsp.js";
 import { buildResidentEvents, type ResidentEvents } from "./resident-events-wiring.js";
 import { caGenerationExecutor } from "./ca-generations.js";
 import { adminCaGenerationRoutes } from "./routes/admin-ca-generations.js";
+import { eventsResumeExecutor, massRevocationExecutor, massRevocationRoutes } from "./mass-revocation.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -220,6 +221,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   admin.approvals.register(caGenerationExecutor(service));
   // Resident change events (HTTP batch, NATS JetStream, file import), manual revocation and hold.
   const events = buildResidentEvents(service);
+  admin.approvals.register(massRevocationExecutor(events.revocation)).register(eventsResumeExecutor(events.processor));
   const crlStore = new KnexCrlStore(db);
   const crl = createCrlService({
     store: crlStore,
@@ -267,6 +269,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     ],
     v1Routers: [
       ...events.routers({ requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
+      massRevocationRoutes({ approvals: admin.approvals, revocation: events.revocation, requireOperator: (...roles) => requireOperator(auth, ...roles) }),
       adminCaGenerationRoutes({ approvals: admin.approvals, requireOperator: (...roles) => requireOperator(auth, ...roles) }),
       crlAdminRoutes({ scheduler: crl.scheduler, requireOperator: (...roles) => requireOperator(auth, ...roles), audit: stores.audit, clock }),
       ...admin.v1Routers,

@@ -188,4 +188,18 @@ describe("admin API (CONTRACT §7) over mTLS", function () {
     assert.ok(gen.ocspResponderCertificate, "with its OCSP responder");
     assert.equal((await app.call("POST", "/v1/admin/ca/other/generations", { token: adm })).status, 400);
   });
+
+  it("a mass revocation above the threshold needs a second operator's approval; a small one runs at once", async () => {
+    const serials = Array.from({ length: 11 }, (_, i) => `7f${String(i).padStart(30, "0")}`);
+    const small = await app.call("POST", "/v1/admin/revocations", { token: ope, body: { serials: serials.slice(0, 2), reason: "keyCompromise" } });
+    assert.equal(small.status, 200);
+    assert.equal(small.json().refused.length, 2, "unknown serials are refused one by one, not fatal");
+    const big = await app.call("POST", "/v1/admin/revocations", { token: ope, body: { serials, reason: "keyCompromise" } });
+    assert.equal(big.status, 202);
+    const id = big.json().approvalId;
+    assert.equal((await app.call("POST", `/v1/admin/approvals/${id}/approve`, { token: ope })).status, 403, "not by the requester");
+    const done = await app.call("POST", `/v1/admin/approvals/${id}/approve`, { token: adm });
+    assert.equal(done.json().status, "executed", JSON.stringify(done.json()));
+    assert.equal((await app.call("POST", "/v1/admin/revocations", { token: ope, body: { serials, reason: "certificateHold" } })).status, 400);
+  });
 });

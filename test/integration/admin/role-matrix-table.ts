@@ -79,6 +79,7 @@ export const allowedPrincipals: Readonly<Record<string, readonly Principal[]>> =
   // Rows of the other parts go here as their routes are wired (CONTRACT §7):
   "POST /v1/admin/crl/{caId}/run": caOperator,
   "POST /v1/admin/ca/{kind}/generations": caAdmin,
+  "POST /v1/admin/revocations": caOperator,
   "POST /v1/resident-events": ["feed"],
   // Resident events (CONTRACT §5) and the safety valve: CA operator.
   "GET /v1/admin/events": caOperator,

@@ -1,0 +1,107 @@
+import Router from "@koa/router";
+import { z } from "zod";
+import type { ApprovalEngine } from "../ca/approval-engine.js";
+import type { ApprovalExecutor } from "../ca/approval.js";
+import { CaError } from "../ca/errors.js";
+import type { Actor } from "../ca/operator-principal.js";
+import type { RevocationService } from "../ca/revocation-service.js";
+import type { ResidentEventProcessor } from "../events/resident-event-processor.js";
+import { readJson } from "./json-body.js";
+import type { OpenApiDocument } from "./openapi.js";
+import { adminOnly, operatorOf, type AdminRouteAuth } from "./routes/admin-common.js";
+import { approvalJson } from "./routes/admin-approvals.js";
+
+/**
+ * Four-eyes operations of the revocation part (issue 7 §4; 告示334号 第4-8(2), 第2-3(1)): an operator's
+ * mass revocation above a threshold, and resuming the change-event safety valve through an approval.
+ */
+export const MASS_REVOCATION = "mass-revocation";
+export const EVENTS_RESUME = "events-resume";
+/** Above this many certificates, an operator's revocation needs a second operator's approval. */
+export const DEFAULT_MASS_REVOCATION_THRESHOLD = 10;
+
+const massBody = z.strictObject({
+  serials: z.array(z.string().regex(/^[0-9a-f]{2,40}$/, "lower-case hex serial")).min(1).max(10_000),
+  reason: z.enum(["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation"]),
+  comment: z.string().max(500).optional(),
+});
+type MassParams = z.infer<typeof massBody>;
+
+async function revokeAll(revocation: Pick<RevocationService, "revoke">, actor: Actor, p: MassParams): Promise<Record<string, unknown>> {
+  const revoked: string[] = [];
+  const refused: Array<{ serial: string; problem: string }> = [];
+  for (const serial of new Set(p.serials)) {
+    try {
+      await revocation.revoke(actor, serial, { reason: p.reason, comment: p.comment ?? null });
+      revoked.push(serial);
+    } catch (e) {
+      if (!(e instanceof CaError)) throw e;
+      refused.push({ serial, problem: e.kind });
+    }
+  }
+  return { revoked, refused };
+}
+
+export function massRevocationExecutor(revocation: Pick<RevocationService, "revoke">): ApprovalExecutor<MassParams> {
+  return {
+    kind: MASS_REVOCATION,
+    description: "revocation of many certificates at once by an operator",
+    requestRoles: ["ca-operator"],
+    approveRoles: ["ca-admin", "ca-operator"],
+    parse(input) {
+      const r = massBody.safeParse(input);
+      if (!r.success) throw new CaError("invalid-input", r.error.issues[0]?.message ?? "invalid", { field: r.error.issues[0]?.path.join(".") || "body" });
+      return r.data;
+    },
+    auditDetail: (p) => ({ count: p.serials.length, reason: p.reason }),
+    execute: (approval, approver) => revokeAll(revocation, approver, approval.params),
+  };
+}
+
+export function eventsResumeExecutor(processor: Pick<ResidentEventProcessor, "resume">): ApprovalExecutor<{ deferred: "apply" | "reject" }> {
+  return {
+    kind: EVENTS_RESUME,
+    description: "resume applying resident change events after the safety valve tripped",
+    requestRoles: ["ca-operator"],
+    approveRoles: ["ca-admin", "ca-operator"],
+    parse(input) {
+      const d = (input as { deferred?: unknown } | null)?.deferred ?? "apply";
+      if (d !== "apply" && d !== "reject") throw new CaError("invalid-input", "deferred must be apply or reject", { field: "deferred" });
+      return { deferred: d };
+    },
+    async execute(approval, approver) {
+      const actor = typeof approver === "string" ? approver : `operator:${approver.operatorId}`;
+      return processorResume(processor, actor, approval.params.deferred);
+    },
+  };
+}
+
+async function processorResume(processor: Pick<ResidentEventProcessor, "resume">, actor: string, deferred: "apply" | "reject"): Promise<Record<string, unknown>> {
+  return { ...(await processor.resume(actor, { deferred })) } as Record<string, unknown>;
+}
+
+/** `POST /v1/admin/revocations` (CA operator): up to the threshold at once, above it through an approval (202). */
+export function massRevocationRoutes(deps: AdminRouteAuth & { approvals: Pick<ApprovalEngine, "request">; revocation: Pick<RevocationService, "revoke">; threshold?: number }) {
+  const threshold = deps.threshold ?? DEFAULT_MASS_REVOCATION_THRESHOLD;
+  return (openapi: OpenApiDocument): Router => {
+    const router = new Router();
+    router.post("/admin/revocations", ...adminOnly(deps, "ca-operator"), async (ctx) => {
+      const body = await readJson(ctx, massBody);
+      if (new Set(body.serials).size > threshold) {
+        const record = await deps.approvals.request(operatorOf(ctx), MASS_REVOCATION, body);
+        ctx.status = 202;
+        ctx.set("Location", `/v1/admin/approvals/${record.id}`);
+        ctx.body = approvalJson(record);
+        return;
+      }
+      ctx.body = await revokeAll(deps.revocation, operatorOf(ctx), body);
+    });
+    openapi.add("post", "/v1/admin/revocations", {
+      summary: `Revoke several certificates; more than ${threshold} need a second operator's approval (202)`,
+      roles: ["admin", "ca-operator"],
+      requestBody: { type: "object", required: ["serials", "reason"] },
+      responses: { "200": "{revoked, refused}", "202": "the pending approval request", "400": "malformed field" },
+    });
+    return router;
+  };
+}
