@@ -8,7 +8,7 @@ import type { CertificateStore } from "../../ca/stores.js";
 import type { ClientIdentity } from "../client-identity.js";
 import { requireClient } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
-import { pem } from "../../ca/x509/pem.js";
+import { certificateView, serialParam } from "../certificate-view.js";
 
 export interface IssuanceRouteDeps {
   readonly issuance: IssuanceService;
@@ -53,28 +53,9 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
     });
 
     router.get("/certificates/:serial", requireClient("terminal", "admin"), deps.requireOperator("terminal-operator", "ca-operator", "auditor"), async (ctx) => {
-      const serial = String(ctx.params.serial ?? "").toLowerCase();
-      if (!/^[0-9a-f]{2,40}$/.test(serial)) throw new CaError("invalid-input", "must be lower-case hex", { field: "serial" });
-      const cert = await deps.certificates.get(serial);
+      const cert = await deps.certificates.get(serialParam(ctx));
       if (!cert) throw new CaError("not-found", "no such certificate");
-      const answer = (cert.recorded.answer ?? {}) as Record<string, unknown>;
-      ctx.body = {
-        ...answer,
-        serialNumber: cert.serial,
-        caId: cert.caId,
-        kind: cert.kind,
-        status: cert.status,
-        partition: cert.partition,
-        notBefore: cert.notBefore.toISOString(),
-        notAfter: cert.notAfter.toISOString(),
-        revokedAt: cert.revokedAt?.toISOString() ?? null,
-        revocationReason: cert.revocationReason,
-        invalidityDate: cert.invalidityDate?.toISOString() ?? null,
-        issuanceId: cert.issuanceId,
-        municipalityCode: cert.recorded.municipalityCode ?? null,
-        applicationDate: cert.recorded.applicationDate ?? null,
-        certificate: cert.der ? pem(cert.der, "CERTIFICATE") : null,
-      };
+      ctx.body = certificateView(cert);
     });
     openapi.add("get", "/v1/certificates/{serial}", {
       summary: "A certificate's record and status",

@@ -1,12 +1,10 @@
 import Router from "@koa/router";
-import type { Context, Middleware } from "koa";
+import type { Middleware } from "koa";
 import { z } from "zod";
-import { CaError } from "../../ca/errors.js";
 import type { OperatorPrincipal } from "../../ca/operator-principal.js";
 import { MAX_COMMENT_LENGTH, type RevocationService } from "../../ca/revocation-service.js";
 import type { OperatorRole } from "../../ca/roles.js";
-import type { CertificateRecord } from "../../ca/types.js";
-import { pem } from "../../ca/x509/pem.js";
+import { certificateView, serialParam } from "../certificate-view.js";
 import { requireClient, type ClientIdentity } from "../client-identity.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -22,34 +20,6 @@ export interface RevocationRouteDeps {
 // The reason is checked by the service (CONTRACT §6 and the operator's role); here only its shape.
 const revocationBody = z.strictObject({ reason: z.string().min(1).max(64), comment: z.string().max(MAX_COMMENT_LENGTH).nullable().optional() });
 const holdBody = z.strictObject({ comment: z.string().max(MAX_COMMENT_LENGTH).nullable().optional() });
-
-/** The record and status of a certificate, as `GET /v1/certificates/{serial}` answers it. */
-export function certificateView(cert: CertificateRecord): Record<string, unknown> {
-  const answer = (cert.recorded.answer ?? {}) as Record<string, unknown>;
-  return {
-    ...answer,
-    serialNumber: cert.serial,
-    caId: cert.caId,
-    kind: cert.kind,
-    status: cert.status,
-    partition: cert.partition,
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-    revokedAt: cert.revokedAt?.toISOString() ?? null,
-    revocationReason: cert.revocationReason,
-    invalidityDate: cert.invalidityDate?.toISOString() ?? null,
-    issuanceId: cert.issuanceId,
-    municipalityCode: cert.recorded.municipalityCode ?? null,
-    applicationDate: cert.recorded.applicationDate ?? null,
-    certificate: cert.der ? pem(cert.der, "CERTIFICATE") : null,
-  };
-}
-
-function serialParam(ctx: Context): string {
-  const serial = String(ctx.params.serial ?? "").toLowerCase();
-  if (!/^[0-9a-f]{2,40}$/.test(serial)) throw new CaError("invalid-input", "must be lower-case hex", { field: "serial" });
-  return serial;
-}
 
 /**
  * CONTRACT §4: `POST /v1/certificates/{serial}/revocation` `{reason, comment?}` → 200 the record;

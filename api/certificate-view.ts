@@ -1,0 +1,33 @@
+import type { Context } from "koa";
+import { CaError } from "../ca/errors.js";
+import type { CertificateRecord } from "../ca/types.js";
+import { pem } from "../ca/x509/pem.js";
+
+/** The record and status of a certificate, as `GET /v1/certificates/{serial}` answers it. */
+export function certificateView(cert: CertificateRecord): Record<string, unknown> {
+  const answer = (cert.recorded.answer ?? {}) as Record<string, unknown>;
+  return {
+    ...answer,
+    serialNumber: cert.serial,
+    caId: cert.caId,
+    kind: cert.kind,
+    status: cert.status,
+    partition: cert.partition,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    revokedAt: cert.revokedAt?.toISOString() ?? null,
+    revocationReason: cert.revocationReason,
+    invalidityDate: cert.invalidityDate?.toISOString() ?? null,
+    issuanceId: cert.issuanceId,
+    municipalityCode: cert.recorded.municipalityCode ?? null,
+    applicationDate: cert.recorded.applicationDate ?? null,
+    certificate: cert.der ? pem(cert.der, "CERTIFICATE") : null,
+  };
+}
+
+/** The `{serial}` path parameter: lower-case hex (CONTRACT preamble). */
+export function serialParam(ctx: Context): string {
+  const serial = String(ctx.params.serial ?? "").toLowerCase();
+  if (!/^[0-9a-f]{2,40}$/.test(serial)) throw new CaError("invalid-input", "must be lower-case hex", { field: "serial" });
+  return serial;
+}
