@@ -1,8 +1,8 @@
 import type { IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance-ports.js";
-import type { Gender } from "../ca/resident-fields.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
+import { residentFieldsFromRow } from "./resident-columns.js";
 import { mapConstraintErrors } from "./database-errors.js";
 
 type Row = Record<string, unknown>;
@@ -102,15 +102,7 @@ export class KnexResidentStore implements ResidentStore {
 
 function toResident(row: Row): ResidentRecord {
   return {
-    residentCode: String(row.resident_code),
-    name: String(row.name),
-    nameSubstituteFlags: String(row.name_substitute_flags),
-    alias: row.alias === null ? null : String(row.alias),
-    aliasSubstituteFlags: row.alias_substitute_flags === null ? null : String(row.alias_substitute_flags),
-    dateOfBirth: String(row.date_of_birth),
-    gender: Number(row.gender) as Gender,
-    address: String(row.address),
-    addressSubstituteFlags: String(row.address_substitute_flags),
+    ...residentFieldsFromRow(row),
     ...(row.status === undefined || row.status === null ? {} : { status: String(row.status) as NonNullable<ResidentRecord["status"]> }),
     updatedAt: dateFromColumn(row.updated_at),
   };

@@ -1,9 +1,9 @@
-import type { Gender } from "../ca/resident-fields.js";
 import type { MirrorChange, MirrorHistoryEntry, ResidentMirrorStore } from "../ca/resident-event-ports.js";
 import type { FieldVersion, MirrorFieldGroup, MirrorRecord, ResidentStatus } from "../ca/resident-event-mirror.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter } from "./column-values.js";
 import type { Database } from "./database.js";
+import { residentFieldsFromRow } from "./resident-columns.js";
 
 type Row = Record<string, unknown>;
 
@@ -138,15 +138,7 @@ export class KnexResidentMirrorStore implements ResidentMirrorStore {
 function mirrorFromRow(row: Row): MirrorRecord {
   const versions = row.field_versions;
   return {
-    residentCode: String(row.resident_code),
-    name: String(row.name),
-    nameSubstituteFlags: String(row.name_substitute_flags),
-    alias: row.alias === null ? null : String(row.alias),
-    aliasSubstituteFlags: row.alias_substitute_flags === null ? null : String(row.alias_substitute_flags),
-    dateOfBirth: String(row.date_of_birth),
-    gender: Number(row.gender) as Gender,
-    address: String(row.address),
-    addressSubstituteFlags: String(row.address_substitute_flags),
+    ...residentFieldsFromRow(row),
     status: String(row.status ?? "registered") as ResidentStatus,
     fieldVersions: (versions !== null && typeof versions === "object" ? versions : {}) as Partial<Record<MirrorFieldGroup, FieldVersion>>,
     createdAt: dateFromColumn(row.created_at),
