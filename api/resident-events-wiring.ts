@@ -29,7 +29,7 @@ export interface ResidentEventsConfig {
   readonly limits?: SafetyValveLimits;
   /** DOMAIN §3 [U]: which MINOR_CORRECTION events keep the signing certificate. */
   readonly minorCorrection?: keyof typeof minorCorrectionPredicates;
-  /** Events per transaction (default 500). */
+  /** Events per transaction (default 1,000). */
   readonly batchSize?: number;
   /** Superseded resident-record versions are erased after this many years (default 5). */
   readonly historyRetentionYears?: number;

@@ -107,7 +107,7 @@ export async function benchEvents(options: BenchEventsOptions = {}): Promise<Ben
     let applied = 0;
     const processor = new ResidentEventProcessor(
       { clock: systemClock, transactions: db, events, valve: events, revocations: events, mirror: new KnexResidentMirrorStore(db), audit: new KnexAuditStore(db), isTransient: isTransientDatabaseError },
-      { limits: { maxRevocationsPerEvent: 4, maxRevocationsInWindow: 1_000_000_000, windowMs: 600_000 }, batchSize: 1000 },
+      { limits: { maxRevocationsPerEvent: 4, maxRevocationsInWindow: 1_000_000_000, windowMs: 600_000 } },
     );
     const counting = {
       process: async (inputs: readonly EventInput[], transport: "nats") => {
@@ -117,7 +117,7 @@ export async function benchEvents(options: BenchEventsOptions = {}): Promise<Ben
         return results;
       },
     };
-    consumer = new NatsEventConsumer(counting, { servers: natsUrl(), stream, subjects: [`bench.${id}.resident.events.>`], durable: "ca", batchSize: Number(process.env.BENCH_EVENTS_BATCH ?? 500), concurrency: Number(process.env.BENCH_EVENTS_CONCURRENCY ?? 2), ackWaitMs: 60_000 }, { info: () => undefined, warn: log.bind(null, "warn") as never, error: (o) => log(`consumer error ${JSON.stringify(o)}`) });
+    consumer = new NatsEventConsumer(counting, { servers: natsUrl(), stream, subjects: [`bench.${id}.resident.events.>`], durable: "ca", ...(process.env.BENCH_EVENTS_BATCH ? { batchSize: Number(process.env.BENCH_EVENTS_BATCH) } : {}), ...(process.env.BENCH_EVENTS_CONCURRENCY ? { concurrency: Number(process.env.BENCH_EVENTS_CONCURRENCY) } : {}), ackWaitMs: 60_000 }, { info: () => undefined, warn: log.bind(null, "warn") as never, error: (o) => log(`consumer error ${JSON.stringify(o)}`) });
     // Create the stream and consumer, then stop: the backlog is published first, then drained.
     await consumer.start();
     await consumer.stop();

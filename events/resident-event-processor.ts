@@ -23,7 +23,7 @@ import { MAX_EVENT_BYTES, parseResidentEvent, type ParsedEvent, type RawEvent } 
 /**
  * The idempotent processor of resident change events (DESIGN invariant 4), behind every transport.
  *
- * `process` handles a batch: each event is validated (CONTRACT §5), then chunks of `batchSize`
+ * `process` handles a batch: each event is validated (CONTRACT §5), then chunks of `batchSize` (1,000)
  * events are each ONE transaction: claim the event rows (a unique key: a duplicate claims nothing and
  * changes nothing), apply the claimed ones (events/resident-event-applier.ts), one audit entry for the
  * chunk plus one per alarm. Rejected events are stored with their reason and kept; operators list
@@ -63,7 +63,7 @@ export interface ResidentEventProcessorDeps {
 export interface ResidentEventProcessorOptions {
   readonly limits?: SafetyValveLimits;
   readonly isMinor?: MinorCorrectionPredicate;
-  /** Events per transaction (default 500). */
+  /** Events per transaction (default 1,000). */
   readonly batchSize?: number;
   readonly maxEventBytes?: number;
 }
@@ -92,7 +92,7 @@ export class ResidentEventProcessor {
   ) {
     this.metrics = deps.metrics ?? noEventMetrics;
     this.limits = validateSafetyValveLimits(options.limits ?? defaultSafetyValveLimits);
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 1000;
     this.maxEventBytes = options.maxEventBytes ?? MAX_EVENT_BYTES;
     this.applier = { events: deps.events, valve: deps.valve, revocations: deps.revocations, mirror: deps.mirror, limits: this.limits, isMinor: options.isMinor ?? certifiedFieldsUnchanged };
   }
