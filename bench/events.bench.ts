@@ -148,7 +148,9 @@ export async function benchEvents(options: BenchEventsOptions = {}): Promise<Ben
     log(`events: ${count.toLocaleString("en-US")} events in ${seconds.toFixed(1)} s = ${Math.round(rate).toLocaleString("en-US")} events/s`);
     return [
       { ...withBaseline("resident events NATS → PostgreSQL", rate, "events/s", { name: "raw PostgreSQL row inserts", value: raw }), target: { op: ">=", value: 5000 } },
-      { name: "1M-event replay (projected from the rate)", value: 1_000_000 / rate, unit: "s", target: { op: "<=", value: 240 } },
+      count >= 1_000_000
+        ? { name: `${count.toLocaleString("en-US")}-event replay (measured)`, value: seconds, unit: "s", target: { op: "<=", value: (240 * count) / 1_000_000 } }
+        : { name: "1M-event replay (projected from the rate)", value: 1_000_000 / rate, unit: "s", target: { op: "<=", value: 240 } },
     ];
   } finally {
     await consumer?.stop().catch(() => undefined);
