@@ -38,6 +38,8 @@ const schema = z
       })
       .strict(),
     log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) }).strict(),
+    /** Service processes sharing the listeners (node:cluster); more than one needs PostgreSQL. */
+    workers: z.number().int().min(1).max(64).optional(),
     /** Validated by crl/crl-settings.ts (nextUpdate ≤ 24 h, access mode, coalescing …). */
     crl: z.unknown().optional(),
   })
@@ -67,6 +69,11 @@ export interface Config {
     readonly ocspResponderValidityDays: number;
   };
   readonly natsUrl: string | null;
+  /**
+   * Service processes (`CA_WORKERS`, default 1). With more than one, a supervisor forks them and they
+   * share the HTTP and HTTPS listeners; the first runs the background work (docs/operations.md).
+   */
+  readonly workers: number;
   readonly log: { readonly level: RawConfig["log"]["level"] };
   /** Where demo credentials go (CONTRACT §1). */
   readonly demoDir: string;
@@ -126,6 +133,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
   if (env.CA_HSM_TOKEN_LABEL) section("hsm").tokenLabel = env.CA_HSM_TOKEN_LABEL;
   if (env.CA_HSM_PIN_FILE) section("hsm").pinFile = env.CA_HSM_PIN_FILE;
   if (env.CA_LOG_LEVEL) section("log").level = env.CA_LOG_LEVEL;
+  const workers = envInt(env, "CA_WORKERS");
+  if (workers !== undefined) obj.workers = workers;
   return obj;
 }
 
@@ -153,6 +162,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const varDir = abs(cwd, raw.varDir);
   const inVar = (p: string): string => (isAbsolute(p) ? p : resolve(varDir, p));
   const pin = readPin(env, raw.hsm.pinFile === null ? null : inVar(raw.hsm.pinFile));
+  const workers = raw.workers ?? 1;
+  // PGlite is an in-process database: one process owns its files.
+  if (workers > 1 && raw.database.url === null) throw new ConfigError("config field workers: more than one worker needs PostgreSQL (set DATABASE_URL); the embedded database serves one process");
   const config: Config = {
     mode: raw.mode,
     varDir,
@@ -169,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     ca: { keySpec: parseKeySpec(raw.ca.keySpec), partitions: raw.ca.partitions, ocspResponderValidityDays: raw.ca.ocspResponderValidityDays },
     natsUrl: env.NATS_URL ?? null,
+    workers,
     log: raw.log,
     demoDir: resolve(varDir, "demo"),
     crl: crlSettingsOf(raw.crl),

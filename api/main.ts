@@ -279,8 +279,19 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   };
 }
 
-/** Serves both listeners with the app wired to the service; runs the pending-issuance reconciler. */
-export async function serve(service: Service): Promise<Listeners> {
+export interface ServeOptions {
+  /**
+   * "leader" (the only process, or the first of several): the listeners and all background work —
+   * the pending-issuance reconciler, audit checkpoints, approval expiry, anomaly polling, CRL
+   * scheduling, the NATS consumer, OCSP pre-signing and renewal. "follower" (the other workers of
+   * CA_WORKERS > 1): the listeners only, with the OCSP cache following what the leader signs.
+   */
+  readonly role?: "leader" | "follower";
+}
+
+/** Serves both listeners with the app wired to the service; the leader runs the background work. */
+export async function serve(service: Service, options: ServeOptions = {}): Promise<Listeners> {
+  const role = options.role ?? "leader";
   const { config, logger, metrics } = service;
   const { handlers, v1Routers, publicRouters } = await buildHandlers(service);
   const tlsDir = join(config.varDir, "tls");
@@ -318,19 +329,21 @@ export async function serve(service: Service): Promise<Listeners> {
       logger.error({ err: (e as Error).name }, "reconciler failed");
     }
   };
-  await reconcile();
-  const timer = setInterval(() => void reconcile(), 60_000);
-  timer.unref();
+  const leader = role === "leader";
+  if (leader) await reconcile();
+  const timer = leader ? setInterval(() => void reconcile(), 60_000) : undefined;
+  timer?.unref();
   // Hourly signed audit checkpoints, approval expiry, anomaly polling.
-  const stopAdmin = handlers.admin.start();
+  const stopAdmin = leader ? handlers.admin.start() : () => undefined;
   // CRLs: re-issued before half their validity and soon after a change; coverage checked hourly.
-  handlers.crl.scheduler.start();
-  const stopCoverage = handlers.crl.startCoverageChecks(3600);
+  if (leader) handlers.crl.scheduler.start();
+  const stopCoverage = leader ? handlers.crl.startCoverageChecks(3600) : () => undefined;
   // CONTRACT §5: the durable JetStream consumer, when NATS is configured (NATS_URL).
-  const consumer = config.natsUrl ? handlers.events.natsConsumer(config.natsUrl, logger) : undefined;
+  const consumer = leader && config.natsUrl ? handlers.events.natsConsumer(config.natsUrl, logger) : undefined;
   await consumer?.start();
-  // OCSP: pre-signing from the outbox, refresh at half-life, responder renewal, batched access log.
-  handlers.ocsp.start();
+  // OCSP: pre-signing from the outbox, refresh at half-life, responder renewal (leader); following
+  // the responses the leader signs (followers); the batched access log (every process).
+  handlers.ocsp.start(role);
   const listeners = await listen(app, {
     http: config.http,
     https: config.https,
@@ -341,7 +354,7 @@ export async function serve(service: Service): Promise<Listeners> {
     ...listeners,
     close: async () => {
       await consumer?.stop();
-      clearInterval(timer);
+      if (timer) clearInterval(timer);
       stopAdmin();
       stopCoverage();
       await handlers.crl.scheduler.stop();

@@ -57,8 +57,21 @@ export class Metrics {
     countSignature: (purpose) => this.ocspSignatures.inc({ purpose }),
   };
 
+  /** What `/metrics` serves: this registry, or (service workers) the whole service's (api/cluster-metrics.ts). */
+  private source: () => Promise<string> = () => this.registry.metrics();
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The Prometheus exposition `/metrics` answers. */
+  exposition(): Promise<string> {
+    return this.source();
+  }
+
+  /** Serve `/metrics` from elsewhere (a worker of several: the supervisor's aggregate). */
+  useSource(source: () => Promise<string>): void {
+    this.source = source;
   }
 
   /** The HsmMetrics port of hsm/pkcs11-hsm.ts. */

@@ -15,7 +15,7 @@
  * during a run; openssl: /proc of its parent and workers), which holds up on a busy machine where
  * throughput does not.
  *
- * The load generator is autocannon in a child process (bench/ocsp-load.ts, 16 connections). openssl's
+ * The load generator is wrk in a child process (bench/ocsp-load.ts, 16 connections). openssl's
  * responder binds every interface and its -multi children spin after keep-alive clients leave
  * (feasibility §5), so it runs inside `unshare -n` (a network namespace with only its own loopback),
  * with its load generator in the same namespace, under `timeout`, and is killed by PID. Without
@@ -53,7 +53,7 @@ export interface BenchOcspOptions {
   readonly certificates?: number;
   /** Seconds per measurement (default 8). */
   readonly seconds?: number;
-  /** autocannon connections (default 16). */
+  /** wrk connections (default 16). */
   readonly connections?: number;
   /** Skip the openssl baseline. */
   readonly skipOpenssl?: boolean;

@@ -19,6 +19,21 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/** User + system CPU seconds of a process and of its live descendants (the service's workers). */
+export function processTreeCpuSeconds(pid: number): number {
+  let total = processCpuSeconds(pid);
+  for (const child of childPids(pid)) total += processTreeCpuSeconds(child);
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Pids whose command line contains `text` (e.g. a database name: PostgreSQL backends show it). */
 export function pidsWithCommandLine(text: string): number[] {
   const pids: number[] = [];
@@ -55,7 +70,7 @@ export function cpuSnapshot(servicePid: number, databaseName: string): CpuSnapsh
   const machine = machineCpuSeconds();
   const own = process.cpuUsage();
   return {
-    service: processCpuSeconds(servicePid),
+    service: processTreeCpuSeconds(servicePid),
     postgres: pidsWithCommandLine(databaseName).reduce((sum, pid) => sum + processCpuSeconds(pid), 0),
     client: (own.user + own.system) / 1e6,
     machineBusy: machine.busy,

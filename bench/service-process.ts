@@ -23,6 +23,8 @@ export interface ServiceProcessOptions {
   readonly token: { readonly modulePath: string; readonly tokenLabel: string; readonly pin: string; readonly confPath: string };
   /** Write a V8 CPU profile (`--cpu-prof`) into this directory when the service stops. */
   readonly cpuProfileDir?: string;
+  /** Service processes (CA_WORKERS; default 1). */
+  readonly workers?: number;
   /** Seconds to wait for "serving …" (default 180: the ceremony generates RSA keys in SoftHSM). */
   readonly startTimeoutSeconds?: number;
 }
@@ -62,6 +64,7 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     CA_HTTPS_HOST: "127.0.0.1",
     CA_HTTP_PORT: "0",
     CA_HTTPS_PORT: "0",
+    CA_WORKERS: String(opts.workers ?? 1),
   };
   delete env.CA_CONFIG; // the repository's config/default.json, as `npm start` uses it
   const spawnedAt = performance.now();

@@ -5,6 +5,8 @@
  */
 import { ConfigError, loadConfig } from "../api/config.js";
 import { openService, serve } from "../api/main.js";
+import { workerMetricsSource } from "../api/cluster-metrics.js";
+import { reportServing, superviseWorkers, workerRole } from "./workers.js";
 import { isCaError } from "../ca/errors.js";
 import { runCeremony, caExists } from "./ceremony.js";
 import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
@@ -136,16 +138,31 @@ const commands: Record<string, { help: string; run: Command }> = {
 
 async function startServing(initIfMissing: boolean): Promise<number> {
   const config = loadConfig();
+  const role = workerRole();
   const service = await openService(config);
+  let closed = false;
   try {
-    if (!(await caExists(service))) {
+    if (role === undefined && !(await caExists(service))) {
       if (!initIfMissing) throw new Error("no CA exists yet: run `npm run cli -- init` first");
       console.log("no CA yet: running the key ceremony");
       await runCeremony(service, (line) => console.log(line));
     }
-    const listeners = await serve(service);
-    console.log(`serving ${listeners.httpUrl} (relying parties, health, metrics) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);
-    if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
+    if (role === undefined && config.workers > 1) {
+      // The supervisor: the database is migrated and the CA exists; the workers serve.
+      await service.close().finally(() => (closed = true));
+      const urls = await superviseWorkers(config, (line) => console.log(line));
+      console.log(`serving ${urls.httpUrl} (relying parties, health, metrics) and ${urls.httpsUrl} (mTLS: terminals, operators, feed) with ${config.workers} workers`);
+      if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
+      return -1; // keep running
+    }
+    if (role !== undefined) service.metrics.useSource(workerMetricsSource(service.metrics.registry));
+    const listeners = await serve(service, { role: role ?? "leader" });
+    if (role !== undefined) {
+      reportServing(listeners.httpUrl, listeners.httpsUrl);
+    } else {
+      console.log(`serving ${listeners.httpUrl} (relying parties, health, metrics) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);
+      if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
+    }
     const stop = async (signal: string): Promise<void> => {
       console.log(`${signal}: shutting down`);
       await listeners.close();
@@ -156,7 +173,7 @@ async function startServing(initIfMissing: boolean): Promise<number> {
     process.once("SIGTERM", () => void stop("SIGTERM"));
     return -1; // keep running
   } catch (e) {
-    await service.close();
+    if (!closed) await service.close();
     throw e;
   }
 }

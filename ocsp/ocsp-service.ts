@@ -158,15 +158,20 @@ export class OcspService {
     return p;
   }
 
-  start(): void {
-    this.presigner.start();
+  /**
+   * Runs the background work. `follower` (a service process other than the first): no outbox
+   * consumption, refresh or renewal (the first process does them, once), only following the responses
+   * it writes, the access log, and the hourly reload of responder certificates.
+   */
+  start(role: "leader" | "follower" = "leader"): void {
+    this.presigner.start(role);
     this.accessRecorder.start();
     if (!this.renewalTimer) {
       // Hourly: renew what is due, and reload in any case, so that a generation added by a ceremony or
       // a responder renewed by another process is picked up without a restart.
       const check = (): void => {
         if (this.checking) return;
-        this.checking = this.renewResponders()
+        this.checking = (role === "leader" ? this.renewResponders() : Promise.resolve([]))
           .then(() => this.responders.reload())
           .catch((e: unknown) => this.deps.log.error({ err: (e as Error)?.name, message: (e as Error)?.message }, "OCSP responder renewal or reload failed"))
           .finally(() => (this.checking = undefined));

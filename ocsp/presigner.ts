@@ -117,10 +117,18 @@ export class OcspPresigner {
     this.deps.metrics.setOldestResponseAge(oldest === undefined ? 0 : Math.max(0, (now.getTime() - oldest.getTime()) / 1000));
   }
 
-  start(): void {
+  /**
+   * Runs the loops. `follower` (every service process but the first, CA_WORKERS > 1): only `follow`,
+   * so the responses the first process signs replace this process's cached copies within a period.
+   */
+  start(role: "leader" | "follower" = "leader"): void {
     if (!this.stopped) return;
     this.stopped = false;
     const o = this.options;
+    if (role === "follower") {
+      this.loop("follow", o.outboxIntervalMs, () => this.follow());
+      return;
+    }
     this.loop("outbox", o.outboxIntervalMs, async () => {
       // Drain a backlog (e.g. a bulk revocation) without waiting a period between batches.
       while (!this.stopped && (await this.consumeOutbox()) === o.outboxBatch);

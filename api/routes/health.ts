@@ -31,7 +31,7 @@ export function healthRoutes(checks: readonly ReadinessCheck[], metrics: Metrics
   });
   router.get("/metrics", async (ctx) => {
     ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
+    ctx.body = await metrics.exposition();
   });
   return router;
 }

@@ -1,0 +1,165 @@
+/**
+ * CA_WORKERS=2: `npm start` as a supervisor with two service processes sharing the listeners, on
+ * PostgreSQL and SoftHSM, checked from outside: both serve, /metrics adds up both, a revocation
+ * committed in the database is answered by every process within a second (openssl reads the
+ * answers), a killed worker is replaced, SIGTERM stops them all.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import pg from "pg";
+import { generateSerial, partitionOf } from "../../../ca/serial.js";
+import { parseIssuerCertificate } from "../../../ca/x509/issuer-certificate.js";
+import { certIdDigest, encodeCertId, subjectPublicKeyBits } from "../../../ocsp/cert-id.js";
+import { loadConfig, ConfigError } from "../../../api/config.js";
+import { createDatabase, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
+import { buildRequest } from "../../unit/ocsp/fixtures.js";
+import { createTestToken, type TestToken } from "../../support/softhsm.js";
+import { requirePostgresUrl } from "../../support/database.js";
+
+/** GET over a new connection each time (the supervisor hands connections to the workers in turn). */
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false, headers: { ...headers, connection: "close" } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      })
+      .on("error", reject);
+  });
+}
+
+const pidsOf = (log: string): number[] => [...log.matchAll(/^worker \d+ \((?:leader|follower)\) serving, pid (\d+)$/gm)].map((m) => Number(m[1]));
+
+describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, SoftHSM)", function () {
+  this.timeout(240_000);
+  let token: TestToken;
+  let database: Awaited<ReturnType<typeof createDatabase>>;
+  let service: ServiceProcess | undefined;
+  let client: pg.Client;
+  let dir: string;
+
+  before(async function () {
+    const url = requirePostgresUrl(this);
+    token = createTestToken("workers-test");
+    database = await createDatabase(url, "ca_workers_test");
+    dir = join(process.cwd(), "var/test/workers");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    service = await startServiceProcess({ varDir: dir, databaseUrl: database.url, token, workers: 2 });
+    client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+  });
+
+  after(async () => {
+    await client?.end();
+    await service?.stop();
+    await database?.drop();
+    if (token) execFileSync("softhsm2-util", ["--delete-token", "--token", token.tokenLabel], { env: { ...process.env, SOFTHSM2_CONF: token.confPath }, stdio: "ignore" });
+  });
+
+  it("refuses more than one worker on the embedded database, naming the field", () => {
+    assert.throws(() => loadConfig({ CA_WORKERS: "2", CA_HSM_PIN: "1234" }), (e: unknown) => e instanceof ConfigError && /workers: more than one worker needs PostgreSQL/.test(e.message));
+    assert.throws(() => loadConfig({ CA_WORKERS: "two", CA_HSM_PIN: "1234" }), (e: unknown) => e instanceof ConfigError && /CA_WORKERS: must be an integer/.test(e.message));
+    assert.equal(loadConfig({ CA_WORKERS: "3", CA_HSM_PIN: "1234", DATABASE_URL: "postgres://x@127.0.0.1/y" }).workers, 3);
+    assert.equal(loadConfig({ CA_HSM_PIN: "1234" }).workers, 1);
+  });
+
+  it("starts a leader and a follower, each in its own process, serving the same ports", async () => {
+    const log = readFileSync(service!.logFile, "utf8");
+    assert.match(log, /^worker 1 \(leader\) serving, pid \d+$/m);
+    assert.match(log, /^worker 2 \(follower\) serving, pid \d+$/m);
+    const pids = pidsOf(log);
+    assert.equal(new Set(pids).size, 2);
+    assert.ok(!pids.includes(service!.pid));
+    assert.match(log, / with 2 workers$/m);
+    for (let i = 0; i < 6; i++) assert.equal((await get(`${service!.httpUrl}/healthz`)).status, 200);
+  });
+
+  it("/metrics counts the requests of both workers, whichever answers the scrape", async () => {
+    const count = async (): Promise<number> => {
+      const text = (await get(`${service!.httpUrl}/metrics`)).body.toString("utf8");
+      const m = /^ca_http_requests_total\{method="GET",route="\/readyz",status="200"\} (\d+)$/m.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await count();
+    for (let i = 0; i < 10; i++) assert.equal((await get(`${service!.httpUrl}/readyz`)).status, 200);
+    // Ten connections, handed out in turn: about five per worker. Only the sum over both is 10.
+    assert.equal((await count()) - before, 10);
+  });
+
+  it("a revocation is answered as revoked by every worker within a second (openssl reads the answers)", async () => {
+    const ca = (await get(`${service!.httpUrl}/ca/auth-g1.crt`)).body;
+    const issuer = parseIssuerCertificate(new Uint8Array(ca));
+    const serial = generateSerial(1, { bytes: (n) => new Uint8Array(randomBytes(n)) });
+    const partition = partitionOf(serial, 16);
+    const now = new Date();
+    await client.query(
+      `insert into certificates (serial, ca_id, kind, status, not_before, not_after, partition, tbs, public_key_sha256, subject_id, recorded, created_at, updated_at)
+       values ($1, 'auth-g1', 'auth', 'valid', $2, $3, $4, '\\x3000', $5, 'workers-test', '{}', $2, $2)`,
+      [serial, now, new Date(now.getTime() + 86_400_000), partition, createHash("sha256").update(serial).digest("hex")],
+    );
+    await client.query(`insert into outbox (topic, payload) values ('certificate.issued', $1)`, [JSON.stringify({ serial, caId: "auth-g1", partition })]);
+    const certId = encodeCertId("sha1", certIdDigest("sha1", issuer.subject), certIdDigest("sha1", subjectPublicKeyBits(issuer.subjectPublicKey)), serial);
+    const url = `${service!.httpUrl}/ocsp/${encodeURIComponent(Buffer.from(buildRequest([certId])).toString("base64"))}`;
+    const apiKey = (JSON.parse(readFileSync(join(dir, "demo/relying-party.json"), "utf8")) as { apiKey: string }).apiKey;
+    const statusOf = async (): Promise<string> => {
+      const file = join(dir, "answer.der");
+      // CRL and OCSP are for registered relying parties by default (CONTRACT §3): the demo one's API key.
+      writeFileSync(file, (await get(url, { authorization: `Bearer ${apiKey}` })).body);
+      const text = execFileSync("openssl", ["ocsp", "-respin", file, "-resp_text", "-noverify"], { encoding: "utf8" });
+      return /Cert Status: (\w+)/.exec(text)?.[1] ?? "none";
+    };
+    // Pre-signed by the leader from the outbox; both workers answer good (several fresh connections).
+    const deadline = Date.now() + 10_000;
+    while ((await statusOf()) !== "good" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 6; i++) assert.equal(await statusOf(), "good");
+
+    await client.query("begin");
+    await client.query(`update certificates set status = 'revoked', revocation_reason = 'keyCompromise', revoked_at = now() where serial = $1`, [serial]);
+    await client.query(`insert into outbox (topic, payload) values ('certificate.revoked', $1)`, [JSON.stringify({ serial, caId: "auth-g1", partition, reason: "keyCompromise" })]);
+    await client.query("commit");
+    const committed = Date.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    // One second after the commit, every answer from either worker says revoked.
+    const statuses = [];
+    for (let i = 0; i < 8; i++) statuses.push(await statusOf());
+    assert.deepEqual(statuses, Array(8).fill("revoked"), `answers ${Date.now() - committed} ms after the commit`);
+  });
+
+  it("replaces a worker that dies, with the same role", async () => {
+    const log = readFileSync(service!.logFile, "utf8");
+    const follower = Number(/^worker 2 \(follower\) serving, pid (\d+)$/m.exec(log)?.[1]);
+    process.kill(follower, "SIGKILL");
+    const deadline = Date.now() + 60_000;
+    let replaced: RegExpExecArray | null = null;
+    while (!replaced && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      replaced = /^worker 3 \(follower\) serving, pid (\d+)$/m.exec(readFileSync(service!.logFile, "utf8"));
+    }
+    assert.notEqual(replaced, null, "a new follower serving");
+    assert.match(readFileSync(service!.logFile, "utf8"), /^worker 2 \(follower\) exited \(SIGKILL\); starting another in 1000 ms$/m);
+    for (let i = 0; i < 4; i++) assert.equal((await get(`${service!.httpUrl}/healthz`)).status, 200);
+  });
+
+  it("SIGTERM stops the supervisor and every worker", async () => {
+    const pids = pidsOf(readFileSync(service!.logFile, "utf8"));
+    await service!.stop();
+    const stopped = service!;
+    service = undefined;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.deepEqual([stopped.pid, ...pids].filter(alive), []);
+    assert.match(readFileSync(stopped.logFile, "utf8"), /^SIGTERM: stopping 2 workers$/m);
+  });
+});
