@@ -7,7 +7,7 @@
  * stderr go to `<varDir>/service.log`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -23,6 +23,8 @@ export interface ServiceProcessOptions {
   readonly token: { readonly modulePath: string; readonly tokenLabel: string; readonly pin: string; readonly confPath: string };
   /** Write a V8 CPU profile (`--cpu-prof`) into this directory when the service stops. */
   readonly cpuProfileDir?: string;
+  /** Settings over config/default.json (e.g. `{ crl: { access: "public" } }`), written to `<varDir>/config.json`. */
+  readonly config?: Record<string, unknown>;
   /** Service processes (CA_WORKERS; default 1). */
   readonly workers?: number;
   /** Seconds to wait for "serving …" (default 180: the ceremony generates RSA keys in SoftHSM). */
@@ -67,6 +69,13 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     CA_WORKERS: String(opts.workers ?? 1),
   };
   delete env.CA_CONFIG; // the repository's config/default.json, as `npm start` uses it
+  if (opts.config) {
+    const base = JSON.parse(readFileSync(join(repoRoot, "config/default.json"), "utf8")) as Record<string, unknown>;
+    const file = join(opts.varDir, "config.json");
+    writeFileSync(file, JSON.stringify({ ...base, ...opts.config }, null, 2));
+    env.CA_CONFIG = file;
+    env.CA_HOLIDAYS_FILE = join(repoRoot, "config/holidays.json");
+  }
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ["ignore", fd, fd] });
   closeSync(fd);

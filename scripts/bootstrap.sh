@@ -13,10 +13,13 @@ die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || die "Node.js >= 20.19 is required (found $(node --version))"
 
-# 2. Debian packages: softhsm2 (the default HSM) and openssl (key ceremony checks, tests); wrk for benchmarks.
+# 2. Debian packages: softhsm2 (the default HSM) and openssl (key ceremony checks, tests); opensc for tests,
+#    wrk for benchmarks.
 need_pkgs=()
 command -v softhsm2-util >/dev/null 2>&1 || need_pkgs+=(softhsm2)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# `npm test` (bootstrap.sh --test): pkcs11-tool (opensc), an independent reader of the keys made in the token.
+if [ "${1:-}" = "--test" ]; then command -v pkcs11-tool >/dev/null 2>&1 || need_pkgs+=(opensc); fi
 # `npm run bench` (bootstrap.sh --bench): wrk, the OCSP load generator.
 if [ "${1:-}" = "--bench" ]; then command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -1,0 +1,104 @@
+/**
+ * OCSP GET through the service as `npm start` runs it, with CA_WORKERS processes sharing the listener:
+ * the deployment the targets are about. Part of bench/ocsp.bench.ts.
+ *
+ * A fresh database and SoftHSM token; the service in a child process (key ceremony, then serve) with
+ * `crl.access: public` (as the openssl baseline: no API key); `certificates` auth certificates recorded
+ * valid with a `certificate.issued` outbox row each, so the leader pre-signs them as it does at
+ * issuance; then wrk over their GET URLs (CertIDs built from the CA certificate the service publishes).
+ * CPU per response: the supervisor and its workers, from /proc.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { generateSerial, partitionOf } from "../ca/serial.js";
+import { parseIssuerCertificate } from "../ca/x509/issuer-certificate.js";
+import { certIdDigest, encodeCertId, subjectPublicKeyBits } from "../ocsp/cert-id.js";
+import { buildRequest } from "../test/unit/ocsp/fixtures.js";
+import type { TestToken } from "../test/support/softhsm.js";
+import { runWrk, type LoadResult } from "./ocsp-load.js";
+import { processTreeCpuSeconds } from "./process-cpu.js";
+import { createDatabase, startServiceProcess } from "./service-process.js";
+
+export interface OcspServiceRun {
+  readonly workers: number;
+  readonly get: LoadResult & { readonly cpuPerResponse: number };
+  readonly presignSeconds: number;
+}
+
+export async function benchOcspThroughService(opts: {
+  readonly repoRoot: string;
+  readonly postgresUrl: string;
+  readonly token: TestToken;
+  readonly workers: number;
+  readonly certificates: number;
+  readonly seconds: number;
+  readonly connections: number;
+  readonly log: (line: string) => void;
+}): Promise<OcspServiceRun> {
+  const varDir = join(opts.repoRoot, "var/bench/ocsp-service");
+  rmSync(varDir, { recursive: true, force: true });
+  mkdirSync(varDir, { recursive: true });
+  const database = await createDatabase(opts.postgresUrl, "ca_bench_ocsp");
+  const cleanups: Array<() => Promise<unknown>> = [() => database.drop()];
+  try {
+    opts.log(`  service with ${opts.workers} workers: key ceremony, then serve`);
+    const service = await startServiceProcess({ varDir, databaseUrl: database.url, token: opts.token, workers: opts.workers, config: { crl: { access: "public" } } });
+    cleanups.unshift(() => service.stop());
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    cleanups.unshift(() => client.end());
+
+    const caDer = new Uint8Array(await (await fetch(`${service.httpUrl}/ca/auth-g1.crt`)).arrayBuffer());
+    const issuer = parseIssuerCertificate(caDer);
+    const nameHash = certIdDigest("sha1", issuer.subject);
+    const keyHash = certIdDigest("sha1", subjectPublicKeyBits(issuer.subjectPublicKey));
+    const random = { bytes: (k: number) => new Uint8Array(randomBytes(k)) };
+    const serials = Array.from({ length: opts.certificates }, () => generateSerial(1, random));
+
+    // Recorded as issuance records them, with the outbox row that makes the leader pre-sign.
+    const now = new Date();
+    const started = performance.now();
+    for (let i = 0; i < serials.length; i += 1000) {
+      const rows = serials.slice(i, i + 1000).map((serial) => ({
+        serial,
+        partition: partitionOf(serial, 16),
+        public_key_sha256: createHash("sha256").update(serial).digest("hex"),
+      }));
+      await client.query("begin");
+      await client.query(
+        `insert into certificates (serial, ca_id, kind, status, not_before, not_after, partition, tbs, public_key_sha256, subject_id, recorded, created_at, updated_at)
+         select v.serial, 'auth-g1', 'auth', 'valid', $2, $3, v.partition, '\\x3000', v.public_key_sha256, 'bench', '{}', $2, $2
+         from jsonb_to_recordset($1::jsonb) as v(serial text, partition int, public_key_sha256 text)`,
+        [JSON.stringify(rows), now, new Date(now.getTime() + 365 * 86_400_000)],
+      );
+      await client.query(
+        `insert into outbox (topic, payload) select 'certificate.issued', jsonb_build_object('serial', v.serial, 'caId', 'auth-g1', 'partition', v.partition)
+         from jsonb_to_recordset($1::jsonb) as v(serial text, partition int)`,
+        [JSON.stringify(rows)],
+      );
+      await client.query("commit");
+    }
+    for (;;) {
+      const { rows } = await client.query<{ n: string }>("select count(*) as n from ocsp_responses");
+      if (Number(rows[0]?.n) >= serials.length) break;
+      if (performance.now() - started > 300_000) throw new Error(`the service pre-signed only ${rows[0]?.n} of ${serials.length} responses in 5 minutes`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const presignSeconds = (performance.now() - started) / 1000;
+    opts.log(`  service pre-signed ${serials.length} responses from the outbox in ${presignSeconds.toFixed(1)} s`);
+
+    const pathsFile = join(varDir, "paths.txt");
+    writeFileSync(pathsFile, serials.map((s) => `/ocsp/${encodeURIComponent(Buffer.from(buildRequest([encodeCertId("sha1", nameHash, keyHash, s)])).toString("base64"))}`).join("\n"));
+    const job = { origin: service.httpUrl, mode: "get" as const, pathsFile, connections: opts.connections };
+    // Warm-up: JIT, and every worker's memory cache filled from the database (every URL at least once).
+    runWrk({ ...job, seconds: 3 });
+    const cpuBefore = processTreeCpuSeconds(service.pid);
+    const r = runWrk({ ...job, seconds: opts.seconds });
+    const cpu = processTreeCpuSeconds(service.pid) - cpuBefore;
+    return { workers: opts.workers, presignSeconds, get: { ...r, cpuPerResponse: (cpu * 1e6) / Math.max(1, r.ok) } };
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
