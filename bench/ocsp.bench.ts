@@ -315,7 +315,7 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
     }
     // 7. the service as deployed: `npm start` with `workers` processes sharing the listener.
     const svc = await benchOcspThroughService({ repoRoot, postgresUrl: postgres.url, token: serviceToken, workers, certificates: n, seconds, connections, log });
-    log(`  service (npm start, ${workers} workers) GET: ${Math.round(svc.get.rate)}/s, p50 ${svc.get.p50} ms, p99 ${svc.get.p99} ms, errors ${svc.get.errors}, non-2xx ${svc.get.non2xx}, non-OCSP ${svc.get.mismatches}, ${svc.get.cpuPerResponse.toFixed(0)} µs CPU per response`);
+    log(`  service (npm start, ${workers} workers) GET: ${Math.round(svc.get.rate)}/s, p50 ${svc.get.p50} ms, p99 ${svc.get.p99} ms, errors ${svc.get.errors}, non-2xx ${svc.get.non2xx}, non-OCSP ${svc.get.mismatches}, hit ratio ${svc.hitRatio.toFixed(4)}, ${svc.get.cpuPerResponse.toFixed(0)} µs CPU per response`);
     const base = openssl ? { name: "openssl ocsp -index -multi 2 (P-256, same URLs), best of 16/2 conns", value: openssl.rate } : undefined;
     const cpuBase = openssl ? { name: "openssl ocsp -multi 2, CPU per response", value: openssl.cpuPerResponse } : undefined;
     const svcName = `OCSP GET pre-signed, ${n} certs, npm start with ${workers} workers, ${connections} conns`;
@@ -324,6 +324,7 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
       ...(base ? [{ ...withBaseline(svcName, svc.get.rate, "responses/s", base), target: { op: ">=" as const, value: 6, of: "ratio" as const } }] : []),
       { name: `OCSP GET pre-signed p99 latency, ${workers} workers`, value: svc.get.p99, unit: "ms", target: { op: "<=", value: 10 } },
       withBaseline(`OCSP GET pre-signed, ${workers} workers: service CPU per response`, svc.get.cpuPerResponse, "µs", cpuBase),
+      { name: `OCSP pre-signed memory hit ratio, ${workers} workers`, value: svc.hitRatio, unit: "ratio" },
       withBaseline(`OCSP GET pre-signed, 1 process, fast path, ${connections} conns`, ours.rate, "responses/s", base),
       { name: "OCSP GET pre-signed p99 latency, 1 process (fast path)", value: ours.p99, unit: "ms" },
       withBaseline(`OCSP GET pre-signed through Koa routes`, viaKoa.rate, "responses/s", base),
