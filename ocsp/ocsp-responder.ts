@@ -71,6 +71,18 @@ export class OcspResponder {
     },
   ) {}
 
+  /**
+   * A pre-signed response this responder served before for the very same request (the HTTP layer keeps
+   * which): true, and counted as a pre-signed hit, when memory still holds exactly it and it is fresh;
+   * false when a newer one replaced it (a revocation) or it aged, and the request must be answered anew.
+   */
+  stillServes(r: CachedResponse): boolean {
+    if (!this.deps.presigned.isCurrent(r)) return false;
+    this.deps.metrics.countPresignedLookup(true);
+    this.deps.metrics.countResponse(r.certStatus);
+    return true;
+  }
+
   /** An answer with an error status and nothing else (used by the HTTP layer too: oversized body, no credential). */
   errorAnswer(status: Exclude<OcspResponseStatus, "successful">, request?: OcspRequest): OcspAnswer {
     this.deps.metrics.countResponse(status);

@@ -55,6 +55,11 @@ export class PresignedResponses {
     return cached;
   }
 
+  /** True when memory holds exactly `r` for its key (no newer response replaced it) and it is before its nextUpdate. */
+  isCurrent(r: CachedResponse): boolean {
+    return this.deps.cache.get(r.key) === r && r.nextUpdate.getTime() > this.deps.clock.now().getTime();
+  }
+
   /**
    * What a fresh response in memory says about a serial (either hash), without the database: the
    * status a live answer (nonce, several CertIDs) gives. Kept as current as the pre-signed responses

@@ -6,6 +6,7 @@ import type { RelyingPartyAuthenticator } from "../../ca/relying-party.js";
 import type { AccessRecorder } from "../../ocsp/access-recorder.js";
 import { decodeGetRequest, OcspRequestError } from "../../ocsp/ocsp-request.js";
 import type { OcspAnswer, OcspResponder } from "../../ocsp/ocsp-responder.js";
+import type { CachedResponse } from "../../ocsp/response-cache.js";
 import type { OcspAccessRecord } from "../../ca/ocsp-ports.js";
 import { clientIdentityOf, type ClientIdentity } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -31,7 +32,7 @@ import type { OpenApiDocument } from "../openapi.js";
  * `GET /ocsp/…` before Koa for the listeners (about half the CPU per response: docs/ocsp.md).
  */
 export interface OcspRouteDeps {
-  readonly responder: Pick<OcspResponder, "answer" | "errorAnswer">;
+  readonly responder: Pick<OcspResponder, "answer" | "errorAnswer" | "stillServes">;
   readonly recorder: Pick<AccessRecorder, "record" | "hasRoom">;
   readonly access: { readonly mode: "registered" | "public"; readonly parties: Pick<RelyingPartyAuthenticator, "byApiKey" | "byCertificateId"> };
   readonly clock: Clock;
@@ -65,14 +66,32 @@ export interface OcspHttpAnswer {
 /** `Authorization: Bearer <token>`, as api/operator-session.ts bearerToken reads it. */
 const bearerOf = (header: string | undefined): string | undefined => /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header ?? "")?.[1];
 
+/**
+ * A GET path answered before with a pre-signed response, and the headers it was sent with (rendered
+ * again once a second, for max-age). Public mode only: a registered party's answer is recorded.
+ */
+interface Repeat {
+  readonly response: CachedResponse;
+  headers: Readonly<Record<string, string>>;
+  second: number;
+}
+
+/** GET paths remembered for `repeat` (emptied when full). */
+const REPEATS_MAX = 100_000;
+
 /** The OCSP endpoint without a web framework: request in, status + headers + body out. */
 export class OcspHttp {
   private readonly maxBytes: number;
   private readonly reserve: number;
   private readonly registered: boolean;
   private readonly cacheVisibility: string;
+  private readonly repeats = new Map<string, Repeat>();
 
-  constructor(private readonly deps: OcspRouteDeps) {
+  /** @param remember keep public GET paths for `repeat` (the fast path does; the Koa routes do not) */
+  constructor(
+    private readonly deps: OcspRouteDeps,
+    private readonly remember = false,
+  ) {
     this.maxBytes = deps.maxRequestBytes ?? 32 * 1024;
     this.reserve = deps.maxCertIds ?? 20;
     this.registered = deps.access.mode === "registered";
@@ -81,6 +100,27 @@ export class OcspHttp {
 
   get maxRequestBytes(): number {
     return this.maxBytes;
+  }
+
+  /**
+   * The hot path of public GETs: the same URL answered before with a pre-signed response that memory
+   * still holds (not replaced by a revocation, not aged) is answered again without decoding, parsing
+   * or matching the request; the complete answer, Content-Length included. Undefined: use `handle`.
+   */
+  repeat(path: string): OcspHttpAnswer | undefined {
+    const r = this.repeats.get(path);
+    if (r === undefined) return undefined;
+    if (!this.deps.responder.stillServes(r.response)) {
+      this.repeats.delete(path);
+      return undefined;
+    }
+    const now = this.deps.clock.now().getTime();
+    const second = Math.floor(now / 1000);
+    if (second !== r.second) {
+      r.headers = { ...this.cacheHeaders(r.response, now), "Content-Type": OCSP_RESPONSE, "Content-Length": String(r.response.der.length) };
+      r.second = second;
+    }
+    return { status: 200, headers: r.headers, body: r.response.der };
   }
 
   async handle(req: OcspHttpRequest): Promise<OcspHttpAnswer> {
@@ -124,6 +164,10 @@ export class OcspHttp {
           : [{ at, party, serial: null, caId: null, answer: result.status }];
       deps.recorder.record(records);
     }
+    if (this.remember && !this.registered && req.method === "GET" && req.path !== undefined && result.cacheable !== undefined) {
+      if (this.repeats.size >= REPEATS_MAX) this.repeats.clear();
+      this.repeats.set(req.path, { response: result.cacheable, headers: {}, second: -1 });
+    }
     return this.render(result, req);
   }
 
@@ -140,16 +184,21 @@ export class OcspHttp {
     return key === undefined ? undefined : (await this.deps.access.parties.byApiKey(key))?.id;
   }
 
+  /** RFC 5019 §6 headers of a pre-signed response. */
+  private cacheHeaders(c: CachedResponse, now: number): Record<string, string> {
+    const maxAge = Math.max(0, Math.floor((c.nextUpdate.getTime() - now) / 1000));
+    return {
+      "Cache-Control": `max-age=${maxAge}, ${this.cacheVisibility}, no-transform, must-revalidate`,
+      ETag: c.etag,
+      "Last-Modified": c.lastModified,
+      Expires: c.expires,
+    };
+  }
+
   private render(result: OcspAnswer, req: OcspHttpRequest): OcspHttpAnswer {
     const c = result.cacheable;
     if (req.method === "GET" && c !== undefined) {
-      const maxAge = Math.max(0, Math.floor((c.nextUpdate.getTime() - this.deps.clock.now().getTime()) / 1000));
-      const headers = {
-        "Cache-Control": `max-age=${maxAge}, ${this.cacheVisibility}, no-transform, must-revalidate`,
-        ETag: c.etag,
-        "Last-Modified": c.lastModified,
-        Expires: c.expires,
-      };
+      const headers = this.cacheHeaders(c, this.deps.clock.now().getTime());
       if (req.ifNoneMatch === c.etag) return { status: 304, headers, body: undefined };
       return { status: 200, headers: { ...headers, "Content-Type": OCSP_RESPONSE }, body: result.der };
     }
@@ -207,7 +256,7 @@ export function ocspRoutes(deps: OcspRouteDeps): (openapi: OpenApiDocument) => R
  *   http.createServer(ocspFastPath(deps, app.callback(), (s) => metrics.httpRequests.inc({ method: "GET", route: "/ocsp/*request", status: String(s) })))
  */
 export function ocspFastPath(deps: OcspRouteDeps, next: RequestListener, onAnswered?: (status: number) => void): RequestListener {
-  const http = new OcspHttp(deps);
+  const http = new OcspHttp(deps, true);
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? "";
     if (req.method !== "GET" || !url.startsWith(GET_PREFIX) || url.length === GET_PREFIX.length) {
@@ -215,9 +264,17 @@ export function ocspFastPath(deps: OcspRouteDeps, next: RequestListener, onAnswe
       return;
     }
     const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const again = req.headers["if-none-match"] === undefined ? http.repeat(path) : undefined;
+    if (again !== undefined) {
+      res.writeHead(200, again.headers);
+      res.end(again.body);
+      onAnswered?.(200);
+      return;
+    }
     const request: OcspHttpRequest = {
       method: "GET",
-      path: q < 0 ? url : url.slice(0, q),
+      path,
       authorization: req.headers.authorization,
       ifNoneMatch: req.headers["if-none-match"],
       // clientIdentityOf reads only ctx.req.socket (the TLS handshake's verified peer certificate).

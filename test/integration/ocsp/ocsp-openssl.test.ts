@@ -32,13 +32,16 @@ async function fetchBytes(url: string, init: RequestInit = {}): Promise<{ status
   return { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) };
 }
 
-describe("OCSP endpoint with openssl as the client", function () {
+// Through the Koa routes, and through the fast path the listeners put before Koa (where a URL answered
+// before is answered again from memory while its response stands: a revocation must end that at once).
+for (const fastPath of [false, true])
+describe(`OCSP endpoint with openssl as the client${fastPath ? ", GET through the fast path" : ""}`, function () {
   this.timeout(60_000);
   let e: OcspEndpoint;
   let good: { serial: string; pemFile: string };
 
   before(async () => {
-    e = await startOcspEndpoint({ name: "ocsp-openssl" });
+    e = await startOcspEndpoint({ name: fastPath ? "ocsp-openssl-fast" : "ocsp-openssl", fastPath });
     good = await e.issue();
   });
   after(async () => {
@@ -109,7 +112,7 @@ describe("OCSP endpoint with openssl as the client", function () {
   it("a revocation is served within 1 second, with time and reason", async () => {
     const c = await e.issue();
     const get = `${e.url}/ocsp/${encodeURIComponent(Buffer.from(buildRequest([certIdOf(e.t, c.serial)])).toString("base64"))}`;
-    assert.equal(readResponse((await fetchBytes(get)).body).responses[0]!.status, "good");
+    for (let i = 0; i < 3; i++) assert.equal(readResponse((await fetchBytes(get)).body).responses[0]!.status, "good");
     const started = performance.now();
     await e.revoke(c.serial, "revoked", "keyCompromise");
     let status = "good";
