@@ -1,8 +1,9 @@
 import { type KeyObject, createHash, createPublicKey, verify } from "node:crypto";
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
 import { signatureAlgorithmOids } from "./algorithms.js";
 import { CaError } from "./errors.js";
+import { readCertificationRequest, type CertificationRequestParts } from "./x509/certification-request.js";
+import { TRAILING_BYTES } from "./x509/der-reader.js";
+import { oidDer } from "./x509/general-names.js";
 import {
   type SubjectKeyDescription,
   type SubjectKeyPolicy,
@@ -14,9 +15,9 @@ import {
  * PKCS#10 certification requests (RFC 2986) from the counter terminal: parse, check the key against
  * the profile, and verify the self-signature as proof of possession of the card's private key.
  *
- * pkijs only parses; the signature is verified with node:crypto over the exact
- * `certificationRequestInfo` bytes as received, so nothing depends on pkijs's process-global
- * crypto engine (DESIGN §3.1, feasibility note pkijs trap 11).
+ * The structure is read with the DER walker (ca/x509/certification-request.ts: the same acceptance as
+ * pkijs's schema, at a fraction of the cost, on the issuance hot path); the signature is verified
+ * with node:crypto over the exact `certificationRequestInfo` bytes as received.
  *
  * Accepted signature algorithms: sha256WithRSAEncryption (RFC 4055 §5, parameters NULL or absent),
  * ecdsa-with-SHA256 and ecdsa-with-SHA384 (RFC 5758 §3.2, parameters absent). RSA-PSS and
@@ -64,14 +65,6 @@ function pemToDer(pem: string, field: string): Uint8Array {
   return new Uint8Array(der);
 }
 
-/** Walks to a child of a parsed constructed ASN.1 value. */
-function child(node: asn1js.AsnType, index: number): asn1js.BaseBlock {
-  const value = (node as asn1js.Sequence).valueBlock?.value;
-  const c = Array.isArray(value) ? value[index] : undefined;
-  if (!c) throw new Error("unexpected ASN.1 structure");
-  return c;
-}
-
 function canonicalSpki(key: KeyObject): Uint8Array {
   // An EC key re-imported from JWK exports its point uncompressed, so compressed and uncompressed
   // encodings of one key hash the same (key re-use checks rely on it).
@@ -79,20 +72,23 @@ function canonicalSpki(key: KeyObject): Uint8Array {
   return new Uint8Array(k.export({ type: "spki", format: "der" }));
 }
 
-function signatureAlgorithmOf(csr: pkijs.CertificationRequest, key: SubjectKeyDescription, field: string): ParsedCsr["signatureAlgorithm"] {
+/** The accepted signature algorithms and RSA-PSS, by the DER of their OBJECT IDENTIFIER. */
+const algorithmByOid = new Map<string, ParsedCsr["signatureAlgorithm"] | "rsa-pss">([
+  ...(Object.keys(signatureAlgorithmOids) as ParsedCsr["signatureAlgorithm"][]).map((n) => [Buffer.from(oidDer(signatureAlgorithmOids[n])).toString("hex"), n] as const),
+  [Buffer.from(oidDer(RSA_PSS_OID)).toString("hex"), "rsa-pss"],
+]);
+
+function signatureAlgorithmOf(csr: CertificationRequestParts, key: SubjectKeyDescription, field: string): ParsedCsr["signatureAlgorithm"] {
   const refuse = (rule: string): CaError => new CaError("unprocessable", `${field}: ${rule}`, { field });
-  const oid = csr.signatureAlgorithm.algorithmId;
-  const params = csr.signatureAlgorithm.algorithmParams as asn1js.AsnType | undefined;
-  const absent = params === undefined;
-  const isNull = params instanceof asn1js.Null;
-  if (oid === RSA_PSS_OID) throw refuse("RSA-PSS signatures are not accepted");
-  const name = (Object.keys(signatureAlgorithmOids) as ParsedCsr["signatureAlgorithm"][]).find((n) => signatureAlgorithmOids[n] === oid);
+  const name = algorithmByOid.get(Buffer.from(csr.signatureAlgorithmOid).toString("hex"));
+  if (name === "rsa-pss") throw refuse("RSA-PSS signatures are not accepted");
   if (!name) throw refuse("CSR signature algorithm not accepted");
+  const params = csr.signatureAlgorithmParameters;
   if (name === "sha256WithRSAEncryption") {
-    if (!(absent || isNull)) throw refuse("CSR signature algorithm parameters must be NULL");
+    if (params === "other") throw refuse("CSR signature algorithm parameters must be NULL");
     if (key.type !== "rsa") throw refuse("CSR signature algorithm does not match its key");
   } else {
-    if (!absent) throw refuse("CSR signature algorithm parameters must be absent");
+    if (params !== "absent") throw refuse("CSR signature algorithm parameters must be absent");
     if (key.type !== "ec") throw refuse("CSR signature algorithm does not match its key");
   }
   return name;
@@ -113,34 +109,25 @@ export function parseCsr(input: string | Uint8Array, field: string, policy: Subj
   const der = typeof input === "string" ? (input.includes("-----BEGIN") ? pemToDer(input, field) : base64ToDer(input, field)) : input;
   if (der.byteLength === 0) throw garbled(field, "is empty");
 
-  const asn1 = asn1js.fromBER(der);
-  if (asn1.offset === -1) throw garbled(field, "is not valid DER (garbled or truncated)");
-  if (asn1.offset !== der.byteLength) throw garbled(field, "has data after the request");
-
-  let csr: pkijs.CertificationRequest;
-  let spkiDer: Uint8Array;
-  let subjectDer: Uint8Array;
+  let csr: CertificationRequestParts;
   try {
-    csr = new pkijs.CertificationRequest({ schema: asn1.result });
-    const info = child(asn1.result, 0);
-    subjectDer = child(info, 1).valueBeforeDecodeView;
-    spkiDer = child(info, 2).valueBeforeDecodeView;
+    csr = readCertificationRequest(der);
   } catch (cause) {
-    throw garbled(field, "is not a PKCS#10 certification request", cause);
+    const trailing = cause instanceof Error && cause.message === TRAILING_BYTES;
+    throw garbled(field, trailing ? "has data after the request" : "is not a DER PKCS#10 certification request (garbled or truncated)", cause);
   }
   if (csr.version !== 0) throw garbled(field, "must be a version 1 (0) certification request");
 
   // The key is checked before the signature: no verifying with a 16k-bit RSA key.
-  const { keyObject, key } = acceptSubjectPublicKey(spkiDer, policy, field);
+  const { keyObject, key } = acceptSubjectPublicKey(csr.spki, policy, field);
   const signatureAlgorithm = signatureAlgorithmOf(csr, key, field);
 
-  const bits = csr.signatureValue.valueBlock;
   let ok = false;
-  if (bits.unusedBits === 0) {
+  if (csr.signatureUnusedBits === 0) {
     try {
       const hash = signatureAlgorithm === "ecdsa-with-SHA384" ? "sha384" : "sha256";
       // RSA: PKCS#1 v1.5 is node's default for an "rsa" key; ECDSA: DER ECDSA-Sig-Value (dsaEncoding "der").
-      ok = verify(hash, csr.tbsView, keyObject, bits.valueHexView);
+      ok = verify(hash, csr.info, keyObject, csr.signature);
     } catch {
       ok = false; // e.g. an ECDSA signature that is not a DER SEQUENCE
     }
@@ -154,6 +141,6 @@ export function parseCsr(input: string | Uint8Array, field: string, policy: Subj
     key,
     signatureAlgorithm,
     // An empty Name is SEQUENCE {} = 30 00.
-    subject: subjectDer.byteLength <= 2 ? undefined : new Uint8Array(subjectDer),
+    subject: csr.subject.byteLength <= 2 ? undefined : new Uint8Array(csr.subject),
   });
 }

@@ -53,10 +53,13 @@ export function readChildren(bytes: Uint8Array, parent: DerElement): DerElement[
   return out;
 }
 
+/** The message of readWhole's error when the element is followed by more bytes. */
+export const TRAILING_BYTES = "trailing bytes after the element";
+
 /** Reads one element that must fill `bytes` exactly. */
 export function readWhole(bytes: Uint8Array): DerElement {
   const el = readElement(bytes, 0);
-  if (el.end !== bytes.length) throw new DerReadError("trailing bytes after the element");
+  if (el.end !== bytes.length) throw new DerReadError(TRAILING_BYTES);
   return el;
 }
 
