@@ -134,6 +134,32 @@ describe("ca/operator-auth", function () {
       await assert.rejects(auth.authenticate(token, T1.fingerprint), rejectsWith("unauthenticated", /session expired/));
     });
 
+    it("writes the session's last use at most every 10 s; the session ends 15 min after the last write", async () => {
+      const { token } = await login();
+      const sessions = stores.sessions;
+      const touches: Date[] = [];
+      const touch = sessions.touch.bind(sessions);
+      sessions.touch = async (hash, at, idleSince, tx) => {
+        touches.push(at);
+        return touch(hash, at, idleSince, tx);
+      };
+      try {
+        const loggedIn = clock.now().getTime();
+        clock.advance(9_000);
+        const early = await auth.authenticate(token, T1.fingerprint);
+        assert.equal(touches.length, 0, "9 s after login: no write");
+        assert.deepEqual(early.expiresAt, new Date(loggedIn + 15 * MIN), "the real end: 15 min after the login");
+        clock.advance(1_000);
+        const slid = await auth.authenticate(token, T1.fingerprint);
+        assert.deepEqual(touches, [clock.now()], "10 s after the last write: slid");
+        assert.deepEqual(slid.expiresAt, new Date(clock.now().getTime() + 15 * MIN));
+        clock.advance(15 * MIN + 1000);
+        await assert.rejects(auth.authenticate(token, T1.fingerprint), rejectsWith("unauthenticated", /session expired/));
+      } finally {
+        sessions.touch = touch;
+      }
+    });
+
     it("refuses a session used with another terminal's certificate", async () => {
       const { token } = await login();
       await assert.rejects(auth.authenticate(token, T2.fingerprint), rejectsWith("unauthenticated", /another terminal/));
