@@ -1,4 +1,4 @@
-import type { Tx } from "./stores.js";
+import type { NewPendingCertificate, Tx } from "./stores.js";
 import type { Gender } from "./resident-fields.js";
 
 /**
@@ -35,6 +35,41 @@ export interface IssuanceStore {
   complete(issuanceId: string, response: Readonly<Record<string, unknown>>, at: Date, tx?: Tx): Promise<boolean>;
   /** pending → failed; false when it was not pending. */
   fail(issuanceId: string, at: Date, tx?: Tx): Promise<boolean>;
+  /**
+   * Step (1) of an issuance in one write (DESIGN invariant 1, no signature without a record): the record
+   * (status pending) and every certificate as `pending` with its TBS, which reserves the serials. All or
+   * nothing: CaError("conflict") naming the idempotency key when (terminalId, idempotencyKey) exists,
+   * CaError("conflict") on a serial clash, CaError("not-found") for an unknown CA generation.
+   */
+  insertWithCertificates(record: IssuanceRecord, certificates: readonly NewPendingCertificate[], tx?: Tx): Promise<void>;
+  /**
+   * Step (3) of an issuance in one write, only while it is pending (DOMAIN §3, DESIGN invariant 3):
+   * - stores each signed DER (pending → valid; a serial revoked or held while pending keeps its status);
+   * - revokes as `superseded` at `at` the resident's valid or held certificates of the kinds issued that
+   *   other issuances issued;
+   * - writes the outbox rows: `certificate.issued` {serial, caId, partition} per certificate (serial
+   *   order), then `certificate.revoked` {serial, caId, partition, reason: "superseded"} per superseded one;
+   * - completes the issuance with `response` at `at`.
+   * Returns undefined, having written nothing, when the issuance is not pending (completed or failed by
+   * someone else) or unknown. Throws CaError("conflict") when a certificate in `signed` is not a pending
+   * one of this issuance awaiting its DER; nothing stays written then (without `tx` it runs in its own
+   * transaction; with `tx`, the caller's transaction rolls back on the throw).
+   */
+  completeWithCertificates(
+    issuanceId: string,
+    signed: ReadonlyArray<{ readonly serial: string; readonly der: Uint8Array }>,
+    response: Readonly<Record<string, unknown>>,
+    at: Date,
+    tx?: Tx,
+  ): Promise<IssuanceCompleted | undefined>;
+}
+
+/** What completing an issuance changed (IssuanceStore.completeWithCertificates). */
+export interface IssuanceCompleted {
+  /** The record, now completed. */
+  readonly issuance: IssuanceRecord;
+  /** Serials revoked as superseded, oldest first (created, then serial). */
+  readonly superseded: readonly string[];
 }
 
 /** The four items (基本4情報) plus alias, as the CA holds them for one resident. */
@@ -58,4 +93,11 @@ export interface ResidentStore {
   getForUpdate(residentCode: string, tx?: Tx): Promise<ResidentRecord | undefined>;
   /** Creates the record; throws CaError("conflict") when it exists. */
   insert(record: ResidentRecord, tx?: Tx): Promise<void>;
+  /**
+   * getForUpdate and insert in one statement: the record on file, locked for the rest of the transaction
+   * (`inserted: false`); when there is none, `candidate` is stored and returned (`inserted: true`), locked
+   * too as an inserted row is until commit. A concurrent first insert of the same resident is waited for,
+   * then its record is returned locked.
+   */
+  lockOrInsert(candidate: ResidentRecord, tx?: Tx): Promise<{ readonly record: ResidentRecord; readonly inserted: boolean }>;
 }

@@ -10,8 +10,8 @@ import type { OutboxWriter } from "./outbox.js";
 import type { Clock, Random } from "./ports.js";
 import type { ResidentApplication } from "./resident-fields.js";
 import { generateSerial, partitionOf } from "./serial.js";
-import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "./stores.js";
-import type { CaKind, CertificateRecord } from "./types.js";
+import type { AuditStore, CertificateStore, NewPendingCertificate, TransactionRunner, Tx } from "./stores.js";
+import type { CaId, CaKind, CertificateRecord } from "./types.js";
 import { computeValidity } from "./validity.js";
 import { pem } from "./x509/pem.js";
 
@@ -31,7 +31,11 @@ export interface IssuanceDeps {
   readonly issuances: IssuanceStore;
   readonly residents: ResidentStore;
   readonly audit: AuditStore;
-  readonly outbox: OutboxWriter;
+  /**
+   * @deprecated Not used since issue #3: IssuanceStore.completeWithCertificates writes an issuance's
+   * outbox rows in its one statement. Optional so existing composition roots still compile.
+   */
+  readonly outbox?: OutboxWriter;
   readonly authorities: AuthorityResolver;
   readonly aliasFormatter: AliasFormatter;
 }
@@ -52,6 +56,15 @@ interface Planned {
   readonly partition: number;
   readonly subjectId: string;
   readonly recorded: Record<string, unknown>;
+}
+
+/** A certificate of an issuance with its signature: what step (3) stores and answers. */
+interface SignedCertificate {
+  readonly serial: string;
+  readonly kind: CaKind;
+  readonly caId: CaId;
+  readonly recorded: Readonly<Record<string, unknown>>;
+  readonly der: Uint8Array;
 }
 
 /**
@@ -87,14 +100,19 @@ export class IssuanceService {
     let planned: Planned[];
     try {
       planned = await this.deps.transactions.transaction(async (tx) => {
+        // The resident lock first, then the read in a statement of its own: a statement that waited for the
+        // lock would read certificates from a snapshot taken before a concurrent issuance committed.
         await this.checkResident(request.application, now, tx);
+        const residentCode = request.application.residentCode;
+        const seen = await this.deps.certificates.findLiveByResidentOrKeys(residentCode, csrs.map((c) => c.csr.publicKeySha256), tx);
         for (const c of csrs) {
-          const holders = await this.deps.certificates.findLiveByPublicKey(c.csr.publicKeySha256, tx);
-          if (holders.length > 0) throw new CaError("conflict", "this public key is already in another valid certificate", { field: c.field });
+          if (seen.some((x) => x.publicKeySha256 === c.csr.publicKeySha256)) {
+            throw new CaError("conflict", "this public key is already in another valid certificate", { field: c.field });
+          }
         }
-        const live = await this.deps.certificates.findLiveByResident(request.application.residentCode, tx);
+        const live = seen.filter((x) => x.residentCode === residentCode);
         const plans = this.plan(request, csrs, live, ctx, issuanceId, now);
-        await issuances.insert(
+        await issuances.insertWithCertificates(
           {
             issuanceId,
             terminalId: ctx.terminalId,
@@ -109,28 +127,9 @@ export class IssuanceService {
             createdAt: now,
             completedAt: null,
           },
+          plans.map((p) => pendingOf(p, residentCode, issuanceId, now)),
           tx,
         );
-        for (const p of plans) {
-          await this.deps.certificates.insertPending(
-            {
-              serial: p.serial,
-              caId: p.authority.ca.id,
-              kind: p.authority.kind,
-              notBefore: p.notBefore,
-              notAfter: p.notAfter,
-              partition: p.partition,
-              tbs: p.tbs,
-              publicKeySha256: p.csr.publicKeySha256,
-              subjectId: p.subjectId,
-              residentCode: request.application.residentCode,
-              issuanceId,
-              recorded: p.recorded,
-              createdAt: now,
-            },
-            tx,
-          );
-        }
         return plans;
       });
     } catch (e) {
@@ -149,8 +148,14 @@ export class IssuanceService {
       await this.failIssuance(issuanceId, planned.map((p) => p.serial), e);
       throw e instanceof CaError ? e : new CaError("unavailable", "the HSM did not sign; nothing was issued", { cause: e });
     }
-    const answer = await this.complete(issuanceId, new Map(planned.map((p, i) => [p.serial, signed[i] as Uint8Array])));
-    return { answer, replayed: false };
+    const certificates = planned.map((p, i): SignedCertificate => ({
+      serial: p.serial,
+      kind: p.authority.kind,
+      caId: p.authority.ca.id,
+      recorded: p.recorded,
+      der: signed[i] as Uint8Array,
+    }));
+    return { answer: await this.complete(issuanceId, certificates), replayed: false };
   }
 
   /** A retry with the same Idempotency-Key: the same answer for the same body, 409 otherwise. */
@@ -167,23 +172,21 @@ export class IssuanceService {
   /** DOMAIN §3: the four items of an application must agree with the CA's copy of the resident record. */
   private async checkResident(app: ResidentApplication, now: Date, tx: Tx): Promise<void> {
     const r = app.resident;
-    const onFile = await this.deps.residents.getForUpdate(app.residentCode, tx);
-    if (!onFile) {
-      const record: ResidentRecord = {
-        residentCode: app.residentCode,
-        name: r.name,
-        nameSubstituteFlags: r.nameSubstituteFlags,
-        alias: r.alias,
-        aliasSubstituteFlags: r.aliasSubstituteFlags,
-        dateOfBirth: r.dateOfBirth,
-        gender: r.gender,
-        address: r.address,
-        addressSubstituteFlags: r.addressSubstituteFlags,
-        updatedAt: now,
-      };
-      await this.deps.residents.insert(record, tx);
-      return;
-    }
+    const candidate: ResidentRecord = {
+      residentCode: app.residentCode,
+      name: r.name,
+      nameSubstituteFlags: r.nameSubstituteFlags,
+      alias: r.alias,
+      aliasSubstituteFlags: r.aliasSubstituteFlags,
+      dateOfBirth: r.dateOfBirth,
+      gender: r.gender,
+      address: r.address,
+      addressSubstituteFlags: r.addressSubstituteFlags,
+      updatedAt: now,
+    };
+    // A first application creates the CA's copy from the application itself: nothing to compare.
+    const { record: onFile, inserted } = await this.deps.residents.lockOrInsert(candidate, tx);
+    if (inserted) return;
     // DOMAIN §3: a resident who died, was removed or left the register gets no new certificate.
     if (onFile.status !== undefined && onFile.status !== "registered") {
       throw new CaError("unprocessable", "the resident is no longer on the resident register", { field: "residentCode" });
@@ -322,35 +325,20 @@ export class IssuanceService {
   /**
    * Step (3): stores the signed certificates, supersedes the previous ones of the same kinds (DOMAIN §3:
    * superseded, in the same transaction), writes outbox rows and one audit entry, and stores the answer.
+   * Two round trips besides BEGIN/COMMIT: the issuance store's one statement, then the audit append,
+   * whose head lock is taken last so it is held as briefly as possible.
    */
-  private async complete(issuanceId: string, signed: ReadonlyMap<string, Uint8Array>): Promise<IssuanceAnswer> {
+  private async complete(issuanceId: string, certificates: readonly SignedCertificate[]): Promise<IssuanceAnswer> {
     const now = truncate(this.deps.clock.now());
-    const { certificates, issuances, outbox, audit } = this.deps;
+    const { issuances, audit } = this.deps;
+    const rows = [...certificates].sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
+    const answer = this.answerOf(issuanceId, rows);
     try {
       return await this.deps.transactions.transaction(async (tx) => {
-        const issuance = await issuances.get(issuanceId, tx);
-        if (!issuance) throw new CaError("not-found", "no such issuance");
-        const rows = await certificates.listByIssuance(issuanceId, tx);
-        for (const row of rows) {
-          const der = signed.get(row.serial);
-          if (!der) throw new CaError("internal", "a certificate of the issuance was not signed");
-          await certificates.completeIssued(row.serial, der, tx);
-          await outbox.add("certificate.issued", { serial: row.serial, caId: row.caId, partition: row.partition }, tx);
-        }
-        const kinds = new Set(rows.map((r) => r.kind));
-        const superseded: string[] = [];
-        const live = await certificates.findLiveByResident(issuance.residentCode, tx);
-        for (const old of live) {
-          if (!kinds.has(old.kind) || old.issuanceId === issuanceId || old.status === "pending") continue;
-          if (await certificates.revoke(old.serial, { status: "revoked", reason: "superseded", revokedAt: now, invalidityDate: null }, tx)) {
-            superseded.push(old.serial);
-            await outbox.add("certificate.revoked", { serial: old.serial, caId: old.caId, partition: old.partition, reason: "superseded" }, tx);
-          }
-        }
-        const answer = this.answerOf(issuanceId, rows, signed);
-        if (!(await issuances.complete(issuanceId, answer as unknown as Record<string, unknown>, now, tx))) {
-          throw new CaError("conflict", "issuance completed concurrently");
-        }
+        const signed = rows.map((r) => ({ serial: r.serial, der: r.der }));
+        const done = await issuances.completeWithCertificates(issuanceId, signed, answer as unknown as Record<string, unknown>, now, tx);
+        if (!done) throw new CaError("conflict", "issuance completed concurrently");
+        const { issuance, superseded } = done;
         await audit.append(
           {
             at: now,
@@ -363,7 +351,7 @@ export class IssuanceService {
               municipalityCode: issuance.municipalityCode,
               residentCode: issuance.residentCode,
               certificates: rows.map((r) => ({ serial: r.serial, kind: r.kind, caId: r.caId })),
-              superseded,
+              superseded: [...superseded],
             },
           },
           tx,
@@ -379,7 +367,7 @@ export class IssuanceService {
     }
   }
 
-  private answerOf(issuanceId: string, rows: readonly CertificateRecord[], signed: ReadonlyMap<string, Uint8Array>): IssuanceAnswer {
+  private answerOf(issuanceId: string, rows: readonly SignedCertificate[]): IssuanceAnswer {
     const order = (k: CaKind): number => (k === "auth" ? 0 : 1);
     return {
       issuanceId,
@@ -390,7 +378,7 @@ export class IssuanceService {
           const recorded = row.recorded.answer as Record<string, unknown>;
           return {
             ...recorded,
-            certificate: pem(signed.get(row.serial) as Uint8Array, "CERTIFICATE"),
+            certificate: pem(row.der, "CERTIFICATE"),
             caCertificate: authority?.caCertificatePem ?? null,
           };
         }),
@@ -400,12 +388,12 @@ export class IssuanceService {
   /** Signs the stored TBS of a pending issuance and completes it (retry of a crashed first attempt, reconciler). */
   private async finishPending(issuanceId: string): Promise<IssuanceAnswer> {
     const rows = await this.deps.certificates.listByIssuance(issuanceId);
-    const signed = new Map<string, Uint8Array>();
+    const signed: SignedCertificate[] = [];
     try {
       for (const row of rows) {
         const authority = this.deps.authorities.byCaId(row.caId);
         if (!authority || !row.tbs) throw new CaError("internal", `cannot re-sign pending certificate of ${row.caId}`);
-        signed.set(row.serial, row.der ?? (await authority.sign(row.tbs)));
+        signed.push({ serial: row.serial, kind: row.kind, caId: row.caId, recorded: row.recorded, der: row.der ?? (await authority.sign(row.tbs)) });
       }
     } catch (e) {
       await this.failIssuance(issuanceId, rows.map((r) => r.serial), e);
@@ -457,6 +445,25 @@ export class IssuanceService {
     }
     return { completed, failed };
   }
+}
+
+/** A planned certificate as the pending row that reserves its serial (invariant 1). */
+function pendingOf(p: Planned, residentCode: string, issuanceId: string, now: Date): NewPendingCertificate {
+  return {
+    serial: p.serial,
+    caId: p.authority.ca.id,
+    kind: p.authority.kind,
+    notBefore: p.notBefore,
+    notAfter: p.notAfter,
+    partition: p.partition,
+    tbs: p.tbs,
+    publicKeySha256: p.csr.publicKeySha256,
+    subjectId: p.subjectId,
+    residentCode,
+    issuanceId,
+    recorded: p.recorded,
+    createdAt: now,
+  };
 }
 
 function truncate(d: Date): Date {

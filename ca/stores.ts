@@ -64,6 +64,11 @@ export interface CertificateStore {
   listByIssuance(issuanceId: string, tx?: Tx): Promise<CertificateRecord[]>;
   /** Live (pending/valid/hold) certificates of a resident. */
   findLiveByResident(residentCode: string, tx?: Tx): Promise<CertificateRecord[]>;
+  /**
+   * In one read: the live certificates of a resident and those (of anyone) that carry one of the keys,
+   * oldest first (created, then serial). Issuance checks key re-use and the renewal rules from it.
+   */
+  findLiveByResidentOrKeys(residentCode: string, publicKeySha256s: readonly string[], tx?: Tx): Promise<CertificateRecord[]>;
   /** Sets revoked/hold status; returns false when the certificate was not in a revocable state. */
   revoke(
     serial: string,

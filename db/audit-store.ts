@@ -11,7 +11,8 @@ import type { Database } from "./database.js";
  *
  * append locks the single audit_head row (`SELECT … FOR UPDATE`) for the rest of the transaction, so
  * appends from any number of connections or processes are totally ordered and the hash chain never
- * forks. The lock is held until commit: keep audited transactions short.
+ * forks; then one statement inserts the entry and moves the head. The lock is held until commit: keep
+ * audited transactions short, and append last.
  */
 export class KnexAuditStore implements AuditStore {
   constructor(private readonly db: Database) {}
@@ -43,7 +44,8 @@ export class KnexAuditStore implements AuditStore {
       detail: input.detail,
     };
     const hash = hashEntry(head.hash, fields);
-    await k("audit_log").insert({
+    // The entry and the new head in one statement (a data-modifying CTE): one round trip less under the lock.
+    const entryRow = {
       seq,
       at: input.at,
       action: input.action,
@@ -53,8 +55,8 @@ export class KnexAuditStore implements AuditStore {
       detail: jsonToParameter(input.detail),
       prev_hash: head.hash,
       hash,
-    });
-    await k("audit_head").where({ id: 1 }).update({ seq, hash });
+    };
+    await k("audit_head").with("entry", k("audit_log").insert(entryRow)).where({ id: 1 }).update({ seq, hash });
     // Return what a later read returns (detail through JSON, as jsonb stores it).
     return { ...fields, detail: JSON.parse(jsonToParameter(input.detail)) as Record<string, unknown>, prevHash: head.hash, hash };
   }

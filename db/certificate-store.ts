@@ -39,26 +39,7 @@ export class KnexCertificateStore implements CertificateStore {
 
   async insertPending(cert: NewPendingCertificate, tx?: Tx): Promise<void> {
     const k = this.db.executor(tx);
-    await mapConstraintErrors("certificate serial", () =>
-      k(TABLE).insert({
-        serial: cert.serial,
-        ca_id: cert.caId,
-        kind: cert.kind,
-        status: "pending",
-        not_before: cert.notBefore,
-        not_after: cert.notAfter,
-        partition: cert.partition,
-        der: null,
-        tbs: bytesToParameter(cert.tbs),
-        public_key_sha256: cert.publicKeySha256,
-        subject_id: cert.subjectId,
-        resident_code: cert.residentCode,
-        issuance_id: cert.issuanceId,
-        recorded: jsonToParameter(cert.recorded),
-        created_at: cert.createdAt,
-        updated_at: cert.createdAt,
-      }),
-    );
+    await mapConstraintErrors("certificate serial", () => k(TABLE).insert(pendingCertificateRow(cert)));
   }
 
   async completeIssued(serial: string, der: Uint8Array, tx?: Tx): Promise<void> {
@@ -122,6 +103,15 @@ export class KnexCertificateStore implements CertificateStore {
     return rows.map(certificateFromRow);
   }
 
+  async findLiveByResidentOrKeys(residentCode: string, publicKeySha256s: readonly string[], tx?: Tx): Promise<CertificateRecord[]> {
+    const rows = await this.db
+      .executor(tx)(TABLE)
+      .where((w) => w.where({ resident_code: residentCode }).orWhereIn("public_key_sha256", [...publicKeySha256s]))
+      .whereIn("status", liveStatuses)
+      .orderBy([{ column: "created_at" }, { column: "serial" }]);
+    return rows.map(certificateFromRow);
+  }
+
   async revoke(
     serial: string,
     change: { status: "revoked" | "hold"; reason: RevocationReason; revokedAt: Date; invalidityDate: Date | null },
@@ -149,6 +139,28 @@ export class KnexCertificateStore implements CertificateStore {
     if (exists === undefined) throw new CaError("not-found", "certificate not found");
     throw new CaError("conflict", `certificate ${state}`);
   }
+}
+
+/** A reserved serial as the row insertPending writes (also written by the issuance store's reserve, db/issuance-store.ts). */
+export function pendingCertificateRow(cert: NewPendingCertificate): Record<string, unknown> {
+  return {
+    serial: cert.serial,
+    ca_id: cert.caId,
+    kind: cert.kind,
+    status: "pending",
+    not_before: cert.notBefore,
+    not_after: cert.notAfter,
+    partition: cert.partition,
+    der: null,
+    tbs: bytesToParameter(cert.tbs),
+    public_key_sha256: cert.publicKeySha256,
+    subject_id: cert.subjectId,
+    resident_code: cert.residentCode,
+    issuance_id: cert.issuanceId,
+    recorded: jsonToParameter(cert.recorded),
+    created_at: cert.createdAt,
+    updated_at: cert.createdAt,
+  };
 }
 
 /** Row → domain record. */

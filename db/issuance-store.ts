@@ -1,33 +1,48 @@
-import type { IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance-ports.js";
-import type { Tx } from "../ca/stores.js";
-import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
+import type { Knex } from "knex";
+import { CaError } from "../ca/errors.js";
+import type { IssuanceCompleted, IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance-ports.js";
+import type { NewPendingCertificate, Tx } from "../ca/stores.js";
+import { pendingCertificateRow } from "./certificate-store.js";
+import { bytesToParameter, dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 import { residentFieldsFromRow } from "./resident-columns.js";
 import { mapConstraintErrors } from "./database-errors.js";
 
 type Row = Record<string, unknown>;
 
+const rowsOf = (result: unknown): Row[] => ((result as { rows?: Row[] } | null)?.rows ?? []);
+
 /** IssuanceStore on PostgreSQL / PGlite (table issuances, migration 0006). */
 export class KnexIssuanceStore implements IssuanceStore {
   constructor(private readonly db: Database) {}
 
   async insert(r: IssuanceRecord, tx?: Tx): Promise<void> {
-    await mapConstraintErrors("issuance idempotency key", () =>
-      this.db.executor(tx)("issuances").insert({
-        issuance_id: r.issuanceId,
-        terminal_id: r.terminalId,
-        idempotency_key: r.idempotencyKey,
-        request_sha256: r.requestSha256,
-        operator_id: r.operatorId,
-        municipality_code: r.municipalityCode,
-        application_date: r.applicationDate,
-        resident_code: r.residentCode,
-        status: r.status,
-        response: r.response === null ? null : jsonToParameter(r.response),
-        created_at: r.createdAt,
-        completed_at: r.completedAt,
-      }),
-    );
+    await mapConstraintErrors("issuance idempotency key", () => this.db.executor(tx)("issuances").insert(issuanceRow(r)));
+  }
+
+  async insertWithCertificates(r: IssuanceRecord, certificates: readonly NewPendingCertificate[], tx?: Tx): Promise<void> {
+    const k = this.db.executor(tx);
+    const issuance = k("issuances").insert(issuanceRow(r));
+    // One statement (issue #3): the issuance row in a data-modifying CTE, the certificates after it.
+    const write = certificates.length === 0 ? issuance : k.with("issuance", issuance).insert(certificates.map(pendingCertificateRow)).into("certificates");
+    try {
+      await write;
+    } catch (err) {
+      // The same messages as insert and insertPending: the service takes an idempotency-key clash for a race it lost.
+      await mapConstraintErrors(tableOf(err) === "issuances" ? "issuance idempotency key" : "certificate serial", () => Promise.reject(err));
+    }
+  }
+
+  async completeWithCertificates(
+    issuanceId: string,
+    signed: ReadonlyArray<{ readonly serial: string; readonly der: Uint8Array }>,
+    response: Readonly<Record<string, unknown>>,
+    at: Date,
+    tx?: Tx,
+  ): Promise<IssuanceCompleted | undefined> {
+    // Without tx, a refused certificate must still undo the issuance row: run in a transaction of our own.
+    if (tx === undefined || tx === null) return this.db.transaction((own) => this.completeIn(this.db.executor(own), issuanceId, signed, response, at));
+    return this.completeIn(this.db.executor(tx), issuanceId, signed, response, at);
   }
 
   async findByKey(terminalId: string, idempotencyKey: string, tx?: Tx): Promise<IssuanceRecord | undefined> {
@@ -52,6 +67,100 @@ export class KnexIssuanceStore implements IssuanceStore {
     const rows = await this.db.executor(tx)("issuances").where({ issuance_id: issuanceId, status: "pending" }).update({ status: "failed", completed_at: at }, ["issuance_id"]);
     return rows.length === 1;
   }
+
+  private async completeIn(
+    k: Knex,
+    issuanceId: string,
+    signed: ReadonlyArray<{ readonly serial: string; readonly der: Uint8Array }>,
+    response: Readonly<Record<string, unknown>>,
+    at: Date,
+  ): Promise<IssuanceCompleted | undefined> {
+    if (signed.length === 0) throw new CaError("internal", "an issuance completes with at least one certificate");
+    const values = signed.map(() => "(?, ?::bytea)").join(", ");
+    const bindings = [
+      ...signed.flatMap((c) => [c.serial, bytesToParameter(c.der)]),
+      jsonToParameter(response),
+      at,
+      issuanceId,
+      at,
+    ];
+    const row = rowsOf(await k.raw(completionSql(values), bindings))[0];
+    if (row === undefined) return undefined;
+    if (Number(row.issued_count) !== signed.length) throw new CaError("conflict", "certificate is not awaiting its certificate");
+    return { issuance: toIssuance(row), superseded: (row.superseded as unknown[]).map(String) };
+  }
+}
+
+/**
+ * Step (3) of an issuance as one statement (issue #3: one round trip instead of 2 per certificate, 2 per
+ * superseded one and 3 re-reads). Every write hangs off `completed`, so nothing is written unless the
+ * issuance was pending; data-modifying CTEs always run to completion, the outbox insert included.
+ * Supersede (DOMAIN §3) skips pending rows and this issuance's own, as revocation of valid/hold → revoked.
+ * Bindings: (serial, der) × n, response, completed_at, issuance_id, revoked_at.
+ */
+function completionSql(signedValues: string): string {
+  return `
+    with signed (serial, der) as (values ${signedValues}),
+    completed as (
+      update issuances set status = 'completed', response = ?::jsonb, completed_at = ?
+      where issuance_id = ? and status = 'pending'
+      returning *
+    ),
+    issued as (
+      update certificates c
+      set der = s.der, status = case when c.status = 'pending' then 'valid' else c.status end, updated_at = now()
+      from signed s, completed i
+      where c.serial = s.serial and c.issuance_id = i.issuance_id and c.der is null and c.status in ('pending', 'revoked', 'hold')
+      returning c.serial, c.ca_id, c.partition, c.kind
+    ),
+    superseded as (
+      update certificates c
+      set status = 'revoked', revocation_reason = 'superseded', revoked_at = ?, invalidity_date = null, updated_at = now()
+      from completed i
+      where c.resident_code = i.resident_code and c.issuance_id is distinct from i.issuance_id
+        and c.status in ('valid', 'hold') and c.kind in (select kind from issued)
+      returning c.serial, c.ca_id, c.partition, c.created_at
+    ),
+    outboxed as (
+      insert into outbox (topic, payload)
+      select topic, payload from (
+        select 0 as part, null::timestamptz as created_at, serial, 'certificate.issued' as topic,
+               jsonb_build_object('serial', serial, 'caId', ca_id, 'partition', partition) as payload
+        from issued
+        union all
+        select 1, created_at, serial, 'certificate.revoked',
+               jsonb_build_object('serial', serial, 'caId', ca_id, 'partition', partition, 'reason', 'superseded')
+        from superseded
+      ) m
+      order by part, created_at, serial
+    )
+    select i.*,
+      (select count(*)::int from issued) as issued_count,
+      (select coalesce(json_agg(serial order by created_at, serial), '[]'::json) from superseded) as superseded
+    from completed i`;
+}
+
+function issuanceRow(r: IssuanceRecord): Row {
+  return {
+    issuance_id: r.issuanceId,
+    terminal_id: r.terminalId,
+    idempotency_key: r.idempotencyKey,
+    request_sha256: r.requestSha256,
+    operator_id: r.operatorId,
+    municipality_code: r.municipalityCode,
+    application_date: r.applicationDate,
+    resident_code: r.residentCode,
+    status: r.status,
+    response: r.response === null ? null : jsonToParameter(r.response),
+    created_at: r.createdAt,
+    completed_at: r.completedAt,
+  };
+}
+
+/** The table a driver error names (pg and PGlite both report it for constraint violations). */
+function tableOf(err: unknown): string | undefined {
+  const table = err !== null && typeof err === "object" && "table" in err ? (err as { table: unknown }).table : undefined;
+  return typeof table === "string" ? table : undefined;
 }
 
 function toIssuance(row: Row): IssuanceRecord {
@@ -82,22 +191,42 @@ export class KnexResidentStore implements ResidentStore {
   }
 
   async insert(r: ResidentRecord, tx?: Tx): Promise<void> {
-    await mapConstraintErrors("resident record", () =>
-      this.db.executor(tx)("residents").insert({
-        resident_code: r.residentCode,
-        name: r.name,
-        name_substitute_flags: r.nameSubstituteFlags,
-        alias: r.alias,
-        alias_substitute_flags: r.aliasSubstituteFlags,
-        date_of_birth: r.dateOfBirth,
-        gender: r.gender,
-        address: r.address,
-        address_substitute_flags: r.addressSubstituteFlags,
-        created_at: r.updatedAt,
-        updated_at: r.updatedAt,
-      }),
-    );
+    await mapConstraintErrors("resident record", () => this.db.executor(tx)("residents").insert(residentRow(r)));
   }
+
+  async lockOrInsert(candidate: ResidentRecord, tx?: Tx): Promise<{ readonly record: ResidentRecord; readonly inserted: boolean }> {
+    const k = this.db.executor(tx);
+    // One statement: the insert does nothing when the record exists, and the locking read returns it then.
+    const rows = (await k
+      .with("inserted", k("residents").insert(residentRow(candidate)).onConflict("resident_code").ignore().returning("*"))
+      .with("on_file", k("residents").where({ resident_code: candidate.residentCode }).forUpdate())
+      .select(k.raw("true as was_inserted"), "inserted.*")
+      .from("inserted")
+      .unionAll((q) => q.select(k.raw("false"), "on_file.*").from("on_file"))) as Row[];
+    const row = rows[0];
+    if (row !== undefined) return { record: toResident(row), inserted: row.was_inserted === true };
+    // Neither: a concurrent first insert committed after this statement's snapshot was taken (the insert
+    // waited for it). A new statement sees it.
+    const onFile = await this.getForUpdate(candidate.residentCode, tx);
+    if (!onFile) throw new CaError("conflict", "the resident record changed concurrently; retry");
+    return { record: onFile, inserted: false };
+  }
+}
+
+function residentRow(r: ResidentRecord): Row {
+  return {
+    resident_code: r.residentCode,
+    name: r.name,
+    name_substitute_flags: r.nameSubstituteFlags,
+    alias: r.alias,
+    alias_substitute_flags: r.aliasSubstituteFlags,
+    date_of_birth: r.dateOfBirth,
+    gender: r.gender,
+    address: r.address,
+    address_substitute_flags: r.addressSubstituteFlags,
+    created_at: r.updatedAt,
+    updated_at: r.updatedAt,
+  };
 }
 
 function toResident(row: Row): ResidentRecord {

@@ -218,6 +218,30 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
         assert.deepEqual(await fx.certificates.findLiveByPublicKey(hex(32)), []);
       });
 
+      it("findLiveByResidentOrKeys returns, in one read, the resident's live certificates and any live one carrying a key", async () => {
+        const resident = hex(6);
+        const [k1, k2] = [hex(32), hex(32)];
+        const base = Date.parse("2002-03-04T00:00:00Z"); // a window no other test uses
+        const at = (s: number): Date => new Date(base + s * 1000);
+        const own = [pending({ residentCode: resident, createdAt: at(3) }), pending({ residentCode: resident, createdAt: at(1) })];
+        const otherWithKey = pending({ residentCode: hex(6), publicKeySha256: k1, createdAt: at(2) });
+        const ownWithKey = pending({ residentCode: resident, publicKeySha256: k2, createdAt: at(4) });
+        const unrelated = pending({ residentCode: hex(6) });
+        const revokedWithKey = pending({ residentCode: hex(6), publicKeySha256: k2 });
+        const failedOwn = pending({ residentCode: resident });
+        for (const p of [...own, otherWithKey, ownWithKey, unrelated, revokedWithKey, failedOwn]) await fx.certificates.insertPending(p);
+        await fx.certificates.completeIssued(own[0]!.serial, Uint8Array.from([1]));
+        await fx.certificates.revoke(revokedWithKey.serial, revocation);
+        await fx.certificates.markFailed(failedOwn.serial);
+        const got = await fx.certificates.findLiveByResidentOrKeys(resident, [k1, k2]);
+        assert.deepEqual(got.map((c) => c.serial), [own[1]!.serial, otherWithKey.serial, own[0]!.serial, ownWithKey.serial]); // oldest first
+        assert.equal(got.find((c) => c.serial === own[0]!.serial)?.status, "valid");
+        assert.deepEqual((await fx.certificates.findLiveByResidentOrKeys(resident, [])).map((c) => c.serial), [own[1]!.serial, own[0]!.serial, ownWithKey.serial]);
+        assert.deepEqual(await fx.certificates.findLiveByResidentOrKeys(hex(6), [hex(32)]), []);
+        const inTx = await fx.transactions.transaction((tx) => fx.certificates.findLiveByResidentOrKeys(hex(6), [k1], tx));
+        assert.deepEqual(inTx.map((c) => c.serial), [otherWithKey.serial]);
+      });
+
       it("revoke returns true once, then false; hold can become revoked, not the reverse", async () => {
         const p = pending();
         await fx.certificates.insertPending(p);

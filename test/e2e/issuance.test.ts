@@ -4,6 +4,11 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import forge from "node-forge";
+import { checkCaKeys } from "../../api/main.js";
+import { buildAuthorities } from "../../api/issuing-authorities.js";
+import { createAliasFormatter } from "../../ca/alias-format.js";
+import { IssuanceService } from "../../ca/issuance-service.js";
+import type { TransactionRunner } from "../../ca/stores.js";
 import { operatorAuthOf } from "../../cli/operator-commands.js";
 import { pem } from "../../ca/x509/pem.js";
 import { requirePostgresUrl } from "../support/database.js";
@@ -159,7 +164,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     requirePostgresUrl(this);
     scratch = scratchDir();
     // RSA key generation is the slow part: generate all card keys at once, in the thread pool.
-    const pairs = Promise.all(Array.from({ length: 6 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
+    const pairs = Promise.all(Array.from({ length: 9 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
     t = await startTestService({ name: "e2e-issuance", engine: "postgres", logLevel: "debug" });
     keys = (await pairs).map(cardKey);
     weakKey = cardKey(generateKeyPairSync("rsa", { modulusLength: 1024 }));
@@ -455,6 +460,67 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
       updated_at: new Date(),
     });
     assertProblem(await issue(application([{ kind: "auth", csr: keys[0]!.csr }], { residentCode: "44444444444" })), 422, "residentCode");
+  });
+
+  describe("recovery of an issuance left pending (DESIGN invariant 1: a crash between reserve and store)", () => {
+    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey });
+    /** The service as buildHandlers wires it, with a runner that can "crash" before the completing transaction. */
+    const serviceWith = async (transactions: TransactionRunner): Promise<IssuanceService> => {
+      const s = t.service;
+      const authorities = buildAuthorities(await s.stores.caGenerations.list(), await checkCaKeys(s), { publicBaseUrl: s.config.publicBaseUrl });
+      const { certificates, issuances, residents, audit } = s.stores;
+      return new IssuanceService({ clock: s.clock, random: s.random, transactions, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter() });
+    };
+    /** Runs step (1) only: the second transaction (step 3) fails as a process dying after signing would. */
+    const crashAfterReserve = async (key: string, body: unknown): Promise<string> => {
+      let n = 0;
+      const crashing: TransactionRunner = { transaction: (work) => (++n === 1 ? t.service.db.transaction(work) : Promise.reject(new Error("crash"))) };
+      await assert.rejects((await serviceWith(crashing)).issue(ctx(key), body), /crash/);
+      const pending = await t.service.stores.issuances.findByKey("demo-terminal-1", key);
+      assert.equal(pending?.status, "pending");
+      const rows = await t.service.stores.certificates.listByIssuance(pending.issuanceId);
+      assert.ok(rows.length === 1 && rows[0]!.status === "pending" && rows[0]!.der === null);
+      return pending.issuanceId;
+    };
+
+    it("a retry with the same Idempotency-Key finishes it from the stored TBS (201), once", async () => {
+      const key = newKey();
+      const body = application([{ kind: "auth", csr: keys[6]!.csr }], { residentCode: "70000000001" });
+      const issuanceId = await crashAfterReserve(key, body);
+      const res = await issue(body, { key });
+      assert.equal(res.status, 201, res.body.toString("utf8"));
+      assert.equal(res.headers["idempotent-replayed"], "true");
+      const answer = res.json<IssuanceAnswer>();
+      assert.equal(answer.issuanceId, issuanceId);
+      assert.equal(answer.certificates[0]?.kind, "auth");
+      assert.match(answer.certificates[0]!.certificate, /^-----BEGIN CERTIFICATE-----/);
+      const stored = (await getCertificate(answer.certificates[0]!.serialNumber)).json<Record<string, unknown>>();
+      assert.equal(stored.status, "valid");
+      assert.equal(stored.certificate, answer.certificates[0]!.certificate);
+      const again = await issue(body, { key });
+      assert.deepEqual(again.json(), answer);
+    });
+
+    it("the reconciler completes it, supersedes the resident's previous certificate of the kind, and audits it", async () => {
+      const code = "70000000002";
+      const first = await issue(application([{ kind: "auth", csr: keys[8]!.csr }], { residentCode: code }));
+      assert.equal(first.status, 201, first.body.toString("utf8"));
+      const previous = first.json<IssuanceAnswer>().certificates[0]!.serialNumber;
+      const issuanceId = await crashAfterReserve(newKey(), application([{ kind: "auth", csr: keys[7]!.csr }], { residentCode: code }));
+      assert.deepEqual(await (await serviceWith(t.service.db)).reconcile(0), { completed: 1, failed: 0 });
+      const done = await t.service.stores.issuances.get(issuanceId);
+      assert.equal(done?.status, "completed");
+      const serial = (done?.response as unknown as IssuanceAnswer).certificates[0]!.serialNumber;
+      assert.equal((await getCertificate(serial)).json<{ status: string }>().status, "valid");
+      const old = (await getCertificate(previous)).json<Record<string, unknown>>();
+      assert.equal(old.status, "revoked");
+      assert.equal(old.revocationReason, "superseded");
+      const audit = await t.service.stores.audit.range(1, 100_000);
+      const entry = audit.find((e) => e.subject === `issuance:${issuanceId}`);
+      assert.equal(entry?.action, "certificate.issued");
+      assert.deepEqual(entry?.detail.superseded, [previous]);
+      assert.deepEqual((entry?.detail.certificates as Array<{ serial: string }>).map((c) => c.serial), [serial]);
+    });
   });
 
   describe("bad input: a 4xx problem naming the field, and the service stays ready", () => {

@@ -262,6 +262,10 @@ export class MemoryCertificateStore implements CertificateStore {
     return this.select(tx, (c) => c.residentCode === residentCode && liveStatuses.includes(c.status));
   }
 
+  findLiveByResidentOrKeys(residentCode: string, publicKeySha256s: readonly string[], tx?: Tx): Promise<CertificateRecord[]> {
+    return this.select(tx, (c) => (c.residentCode === residentCode || publicKeySha256s.includes(c.publicKeySha256)) && liveStatuses.includes(c.status));
+  }
+
   revoke(
     serial: string,
     change: { status: "revoked" | "hold"; reason: RevocationReason; revokedAt: Date; invalidityDate: Date | null },

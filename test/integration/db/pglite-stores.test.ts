@@ -5,6 +5,9 @@ import { verifyChain } from "../../../ca/audit-chain.js";
 import { migrateLatest } from "../../../db/migrate.js";
 import { sqlDatabaseContract } from "../../contract/sql-database.js";
 import { storesContract } from "../../contract/stores.js";
+import { issuanceStoresContract } from "../../contract/issuance-stores.js";
+import { KnexIssuanceStore, KnexResidentStore } from "../../../db/issuance-store.js";
+import { KnexOutboxStore } from "../../../db/outbox-store.js";
 import { knexStores, openTestDatabase, type TestDatabase } from "../../support/database.js";
 
 /**
@@ -22,6 +25,12 @@ describe("PGlite", function () {
   storesContract("PGlite", async () => {
     const { db } = await openShared();
     return { transactions: db, ...knexStores(db), close: async () => {} };
+  });
+
+  issuanceStoresContract("PGlite", async () => {
+    const { db } = await openShared();
+    const { caGenerations, certificates } = knexStores(db);
+    return { transactions: db, caGenerations, certificates, issuances: new KnexIssuanceStore(db), residents: new KnexResidentStore(db), outbox: new KnexOutboxStore(db), close: async () => {} };
   });
 
   sqlDatabaseContract("PGlite", async () => {

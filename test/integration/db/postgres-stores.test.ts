@@ -3,6 +3,9 @@ import { verifyChain } from "../../../ca/audit-chain.js";
 import { openDatabase } from "../../../db/database.js";
 import { sqlDatabaseContract } from "../../contract/sql-database.js";
 import { storesContract } from "../../contract/stores.js";
+import { issuanceStoresContract } from "../../contract/issuance-stores.js";
+import { KnexIssuanceStore, KnexResidentStore } from "../../../db/issuance-store.js";
+import { KnexOutboxStore } from "../../../db/outbox-store.js";
 import { knexStores, openTestDatabase, requirePostgresUrl, type TestDatabase } from "../../support/database.js";
 
 /** The knex stores on a real PostgreSQL: a fresh database per suite on DATABASE_URL's server. */
@@ -15,6 +18,12 @@ describe("PostgreSQL", function () {
   storesContract("PostgreSQL", async () => {
     const t = await openTestDatabase("postgres");
     return { transactions: t.db, ...knexStores(t.db), close: () => t.close() };
+  });
+
+  issuanceStoresContract("PostgreSQL", async () => {
+    const t = await openTestDatabase("postgres");
+    const { caGenerations, certificates } = knexStores(t.db);
+    return { transactions: t.db, caGenerations, certificates, issuances: new KnexIssuanceStore(t.db), residents: new KnexResidentStore(t.db), outbox: new KnexOutboxStore(t.db), close: () => t.close() };
   });
 
   sqlDatabaseContract("PostgreSQL", () => openTestDatabase("postgres"));
