@@ -211,7 +211,6 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     issuances: stores.issuances,
     residents: stores.residents,
     audit: stores.audit,
-    outbox: stores.outbox,
     authorities,
     aliasFormatter: createAliasFormatter(),
   });

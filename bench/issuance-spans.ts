@@ -153,7 +153,6 @@ async function wire(service: Service): Promise<Wired> {
     issuances: timed("issuances", stores.issuances, spans, mark),
     residents: timed("residents", stores.residents, spans),
     audit: timed("audit", stores.audit, spans),
-    outbox: timed("outbox", stores.outbox, spans),
     authorities: timedAuthorities(authorities, spans),
     aliasFormatter: createAliasFormatter(),
   });

@@ -6,7 +6,6 @@ import { CaError } from "./errors.js";
 import type { IssuanceRecord, IssuanceStore, ResidentRecord, ResidentStore } from "./issuance-ports.js";
 import { parseIssuanceRequest, type IssuanceRequest } from "./issuance-request.js";
 import type { AuthorityResolver, IssuingAuthority, PersonalFields } from "./issuing-authority.js";
-import type { OutboxWriter } from "./outbox.js";
 import type { Clock, Random } from "./ports.js";
 import type { ResidentApplication } from "./resident-fields.js";
 import { generateSerial, partitionOf } from "./serial.js";
@@ -31,11 +30,6 @@ export interface IssuanceDeps {
   readonly issuances: IssuanceStore;
   readonly residents: ResidentStore;
   readonly audit: AuditStore;
-  /**
-   * @deprecated Not used since issue #3: IssuanceStore.completeWithCertificates writes an issuance's
-   * outbox rows in its one statement. Optional so existing composition roots still compile.
-   */
-  readonly outbox?: OutboxWriter;
   readonly authorities: AuthorityResolver;
   readonly aliasFormatter: AliasFormatter;
 }
