@@ -1,6 +1,7 @@
 import { type KeyObject, createPublicKey } from "node:crypto";
 import * as asn1js from "asn1js";
 import { CaError } from "./errors.js";
+import { plainKeyJwk, readPlainPublicKey, type PlainPublicKey } from "./x509/subject-public-key.js";
 
 /**
  * Which subject (card) keys a profile accepts, as data (DOMAIN §2: RSA-2048 e=65537 today, P-384
@@ -34,7 +35,22 @@ const ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 /** Parses a DER SubjectPublicKeyInfo; CaError("invalid-input", field) when it is not exactly one. */
 function parseSpki(spki: Uint8Array, field: string): { keyObject: KeyObject; ecNamedCurve: boolean } {
   const garbled = (cause?: unknown): CaError => new CaError("invalid-input", `${field} does not hold a readable public key`, { field, cause });
+  let plain: PlainPublicKey | undefined;
+  try {
+    plain = readPlainPublicKey(spki);
+  } catch (cause) {
+    throw garbled(cause);
+  }
   let keyObject: KeyObject;
+  if (plain !== undefined) {
+    // The two plain forms cards use: imported as JWK, an order of magnitude cheaper (x509/subject-public-key.ts).
+    try {
+      keyObject = createPublicKey({ key: plainKeyJwk(plain), format: "jwk" });
+    } catch (cause) {
+      throw garbled(cause);
+    }
+    return { keyObject, ecNamedCurve: plain.kind === "ec" };
+  }
   try {
     keyObject = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
   } catch (cause) {
