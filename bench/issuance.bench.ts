@@ -45,7 +45,7 @@ export interface BenchIssuanceOptions {
   rawSeconds?: number;
   /** Card CSRs in the pool, 2 per issuance (default 24,000; made once, cached under var/bench/). */
   cards?: number;
-  /** Service processes (CA_WORKERS; default: the machine's cores). */
+  /** Service processes (CA_WORKERS; default: the machine's cores − 1, at least 1). */
   workers?: number;
   /** Profile the service with `--cpu-prof` into this directory. */
   cpuProfileDir?: string;
@@ -59,7 +59,8 @@ const UNLOADED_SECONDS = 3;
 export async function benchIssuance(options: BenchIssuanceOptions = {}): Promise<BenchResult[]> {
   const seconds = options.seconds ?? 15;
   const concurrency = options.concurrency ?? 8;
-  const workers = options.workers ?? availableParallelism();
+  // One core is left to PostgreSQL, SoftHSM's threads and the load generator (README: CA_WORKERS).
+  const workers = options.workers ?? Math.max(1, availableParallelism() - 1);
   const log = options.log ?? ((line: string) => console.error(`[issuance] ${line}`));
   const cards = cardCsrPool(options.cards ?? 24_000, log);
   const issuances = Math.floor(cards.length / 2);

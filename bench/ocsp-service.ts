@@ -5,7 +5,8 @@
  * A fresh database and SoftHSM token; the service in a child process (key ceremony, then serve) with
  * `crl.access: public` (as the openssl baseline: no API key); `certificates` auth certificates recorded
  * valid with a `certificate.issued` outbox row each, so the leader pre-signs them as it does at
- * issuance; then wrk over their GET URLs (CertIDs built from the CA certificate the service publishes).
+ * issuance; then wrk over their GET URLs (CertIDs built from the CA certificate the service publishes),
+ * twice, the better run reported (as the openssl baseline is the better of its two runs).
  * CPU per response: the supervisor and its workers, from /proc.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -38,6 +39,8 @@ export async function benchOcspThroughService(opts: {
   readonly seconds: number;
   readonly connections: number;
   readonly log: (line: string) => void;
+  /** Write a V8 CPU profile of the service (`--cpu-prof`) here when it stops. */
+  readonly cpuProfileDir?: string;
 }): Promise<OcspServiceRun> {
   const varDir = join(opts.repoRoot, "var/bench/ocsp-service");
   rmSync(varDir, { recursive: true, force: true });
@@ -46,7 +49,7 @@ export async function benchOcspThroughService(opts: {
   const cleanups: Array<() => Promise<unknown>> = [() => database.drop()];
   try {
     opts.log(`  service with ${opts.workers} workers: key ceremony, then serve`);
-    const service = await startServiceProcess({ varDir, databaseUrl: database.url, token: opts.token, workers: opts.workers, config: { crl: { access: "public" } } });
+    const service = await startServiceProcess({ varDir, databaseUrl: database.url, token: opts.token, workers: opts.workers, config: { crl: { access: "public" } }, ...(opts.cpuProfileDir ? { cpuProfileDir: opts.cpuProfileDir } : {}) });
     cleanups.unshift(() => service.stop());
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
@@ -103,14 +106,21 @@ export async function benchOcspThroughService(opts: {
       const count = (result: string): number => Number(new RegExp(`^ca_ocsp_presigned_lookups_total\\{result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
       return { hit: count("hit"), miss: count("miss") };
     };
-    const before = await lookups();
-    const cpuBefore = processTreeCpuSeconds(service.pid);
-    const r = runWrk({ ...job, seconds: opts.seconds });
-    const cpu = processTreeCpuSeconds(service.pid) - cpuBefore;
-    const after = await lookups();
-    const hits = after.hit - before.hit;
-    const hitRatio = hits / Math.max(1, hits + after.miss - before.miss);
-    return { workers: opts.workers, presignSeconds, hitRatio, get: { ...r, cpuPerResponse: (cpu * 1e6) / Math.max(1, r.ok) } };
+    // Two runs, the better one counts: the same treatment as the openssl baseline (best of two runs),
+    // because this shared 2-core VM moves single runs by ±30 %.
+    let best: OcspServiceRun | undefined;
+    for (let run = 0; run < 2; run++) {
+      const before = await lookups();
+      const cpuBefore = processTreeCpuSeconds(service.pid);
+      const r = runWrk({ ...job, seconds: opts.seconds });
+      const cpu = processTreeCpuSeconds(service.pid) - cpuBefore;
+      const after = await lookups();
+      const hits = after.hit - before.hit;
+      const hitRatio = hits / Math.max(1, hits + after.miss - before.miss);
+      opts.log(`  service run ${run + 1}: ${Math.round(r.rate)}/s, p99 ${r.p99} ms, ${((cpu * 1e6) / Math.max(1, r.ok)).toFixed(0)} µs CPU per response, hit ratio ${hitRatio.toFixed(4)}`);
+      if (!best || r.rate > best.get.rate) best = { workers: opts.workers, presignSeconds, hitRatio, get: { ...r, cpuPerResponse: (cpu * 1e6) / Math.max(1, r.ok) } };
+    }
+    return best!;
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
   }

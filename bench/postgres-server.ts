@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL server a benchmark runs against: DATABASE_URL when given, otherwise the throwaway one of
- * scripts/services.sh (127.0.0.1, under ./var/test/, fsync off), started here and stopped by `release`
- * only when this process started it.
+ * scripts/services.sh (under ./var/test/, fsync off; reached through its Unix socket), started here and
+ * stopped by `release` only when this process started it.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -10,7 +10,19 @@ import { fileURLToPath } from "node:url";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const envFile = join(repoRoot, "var/test/services.env");
-const pidFile = join(repoRoot, "var/test/pg/data/postmaster.pid");
+const pgData = join(repoRoot, "var/test/pg/data");
+const pidFile = join(pgData, "postmaster.pid");
+
+/**
+ * The throwaway server through its Unix socket (it listens on one in its data directory): the service
+ * and PostgreSQL share the machine, as a co-located deployment would, and TCP over loopback cost ~4 ms
+ * of CPU per pair issuance more on this VM (BENCHMARKS.md). Undefined when there is no socket.
+ */
+function unixSocketUrl(tcpUrl: string): string | undefined {
+  const u = new URL(tcpUrl);
+  if (!existsSync(join(pgData, `.s.PGSQL.${u.port}`))) return undefined;
+  return `postgres://${u.username}@localhost:${u.port}${u.pathname}?host=${encodeURIComponent(pgData)}`;
+}
 
 export interface PostgresServer {
   /** postgres://… of the server (maintenance database); benchmarks create their own database on it. */
@@ -33,7 +45,7 @@ export function ensurePostgres(log: (line: string) => void = () => undefined): P
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`scripts/services.sh did not give a DATABASE_URL (see ${envFile})`);
   let released = false;
   return {
-    url,
+    url: unixSocketUrl(url) ?? url,
     startedHere: !alreadyRunning,
     release: () => {
       if (released || alreadyRunning) return;
