@@ -4,7 +4,8 @@ import { CaError } from "../../ca/errors.js";
 import type { IssuanceRecord, IssuanceStore, ResidentRecord, ResidentStore } from "../../ca/issuance-ports.js";
 import type { OutboxReader } from "../../ca/outbox.js";
 import type { CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
-import { caIdOf, type CaGeneration, type CaKind } from "../../ca/types.js";
+import type { CaGeneration, CaKind } from "../../ca/types.js";
+import { fakeCaGeneration } from "../support/ca-generation-fixture.js";
 
 /**
  * Contract suite for the issuance ports' one-statement writes (ca/issuance-ports.ts, issue #3):
@@ -34,21 +35,7 @@ export function issuanceStoresContract(name: string, open: () => Promise<Issuanc
     const gens = {} as Record<CaKind, CaGeneration>;
     let consumer = 0;
 
-    const generation = (kind: CaKind, g: number): CaGeneration => ({
-      id: caIdOf(kind, g),
-      kind,
-      generation: g,
-      keyAlgorithm: "P-256",
-      signatureAlgorithm: "ecdsa-with-SHA256",
-      keyUri: `pkcs11:token=test;object=${kind}-g${g}`,
-      certificate: Uint8Array.from([0x30, 0x03, 0x02, 0x01, g]),
-      serialPrefix: g,
-      partitionCount: 4,
-      status: "active",
-      ocspResponderCertificate: null,
-      ocspResponderKeyUri: null,
-      createdAt: T0,
-    });
+    const generation = (kind: CaKind, g: number): CaGeneration => fakeCaGeneration(kind, g, T0);
     const issuance = (overrides: Partial<IssuanceRecord> = {}): IssuanceRecord => ({
       issuanceId: hex(16),
       terminalId: "terminal-1",

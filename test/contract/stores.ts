@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { GENESIS_PREV_HASH, verifyChain } from "../../ca/audit-chain.js";
 import { CaError } from "../../ca/errors.js";
 import type { AuditStore, CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
-import { caIdOf, type AuditEntryInput, type CaGeneration, type CaId, type CaKind } from "../../ca/types.js";
+import type { AuditEntryInput, CaGeneration, CaId, CaKind } from "../../ca/types.js";
+import { fakeCaGeneration } from "../support/ca-generation-fixture.js";
 
 /**
  * Contract suite for the store ports (ca/stores.ts). Run against the memory doubles
@@ -35,23 +36,7 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
     let sign: CaGeneration;
 
     const generation = (kind: CaKind, overrides: Partial<CaGeneration> = {}): CaGeneration => {
-      const g = nextGeneration++;
-      return {
-        id: caIdOf(kind, g),
-        kind,
-        generation: g,
-        keyAlgorithm: "P-256",
-        signatureAlgorithm: "ecdsa-with-SHA256",
-        keyUri: `pkcs11:token=test;object=${kind}-g${g}`,
-        certificate: Uint8Array.from([0x30, 0x03, 0x02, 0x01, g]),
-        serialPrefix: g,
-        partitionCount: 4,
-        status: "active",
-        ocspResponderCertificate: null,
-        ocspResponderKeyUri: null,
-        createdAt: T0,
-        ...overrides,
-      };
+      return fakeCaGeneration(kind, nextGeneration++, T0, overrides);
     };
     const pending = (overrides: Partial<NewPendingCertificate> = {}): NewPendingCertificate => ({
       serial: `01${hex(9)}`,
