@@ -11,6 +11,7 @@ import { relyingPartiesMigration } from "./0010-relying-parties.js";
 import { residentEventsMigration } from "./0011-resident-events.js";
 import { residentEventThroughputMigration } from "./0012-resident-event-throughput.js";
 import { adminControlsMigration } from "./0013-admin-controls.js";
+import { certificatesIssuanceIndexMigration } from "./0014-certificates-issuance-index.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -33,4 +34,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   residentEventsMigration,
   adminControlsMigration,
   residentEventThroughputMigration,
+  certificatesIssuanceIndexMigration,
 ]);

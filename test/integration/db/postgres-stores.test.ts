@@ -28,6 +28,21 @@ describe("PostgreSQL", function () {
 
   sqlDatabaseContract("PostgreSQL", () => openTestDatabase("postgres"));
 
+  it("finds an issuance's certificates through an index, not a scan of the table (reconciler, retries)", async () => {
+    const t = await openTestDatabase("postgres");
+    try {
+      await t.db.transaction(async (tx) => {
+        const k = t.db.executor(tx);
+        await k.raw("set local enable_seqscan = off");
+        const plan = (await k.raw("explain select * from certificates where issuance_id = 'x' order by serial")) as { rows: Array<{ "QUERY PLAN": string }> };
+        const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+        assert.match(text, /certificates_issuance_id_idx/, text);
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
   describe("audit chain across processes", () => {
     let t: TestDatabase;
     before(async () => {
