@@ -65,7 +65,7 @@ async function seed(db: Database, count: number): Promise<void> {
     })));
     await k("certificates").insert(ns.flatMap((n) => (["sign", "auth"] as const).map((kind) => ({
       serial: `${kind === "sign" ? "a1" : "b1"}${n.toString(16).padStart(10, "0")}`, ca_id: `${kind}-g1`, kind, status: "valid", not_before: at,
-      not_after: new Date("2031-02-17T14:59:59Z"), partition: n % 64, tbs: Buffer.from([0x30, 0x00]), public_key_sha256: `${kind}${n}`.padEnd(64, "0"),
+      not_after: new Date("2031-02-17T14:59:59Z"), partition: n % 64, tbs: Buffer.from([0x30, 0x00]), public_key_sha256: `${kind}-${String(n).padStart(12, "0")}`.padEnd(64, "0"),
       subject_id: `S${kind}${n}`, resident_code: code(n), issuance_id: `iss-${n}`, recorded, created_at: at, updated_at: at,
     }))));
   }

@@ -10,6 +10,7 @@ import type { Clock, Random } from "./ports.js";
 import type { ResidentApplication } from "./resident-fields.js";
 import { generateSerial, partitionOf } from "./serial.js";
 import type { AuditStore, CertificateStore, NewPendingCertificate, TransactionRunner, Tx } from "./stores.js";
+import { PUBLIC_KEY_IN_USE } from "./stores.js";
 import type { CaId, CaKind, CertificateRecord } from "./types.js";
 import { computeValidity } from "./validity.js";
 import { pem } from "./x509/pem.js";
@@ -100,9 +101,7 @@ export class IssuanceService {
         const residentCode = request.application.residentCode;
         const seen = await this.deps.certificates.findLiveByResidentOrKeys(residentCode, csrs.map((c) => c.csr.publicKeySha256), tx);
         for (const c of csrs) {
-          if (seen.some((x) => x.publicKeySha256 === c.csr.publicKeySha256)) {
-            throw new CaError("conflict", "this public key is already in another valid certificate", { field: c.field });
-          }
+          if (seen.some((x) => x.publicKeySha256 === c.csr.publicKeySha256)) throw new CaError("conflict", PUBLIC_KEY_IN_USE, { field: c.field });
         }
         const live = seen.filter((x) => x.residentCode === residentCode);
         const plans = this.plan(request, csrs, live, ctx, issuanceId, now);
@@ -131,6 +130,13 @@ export class IssuanceService {
       if (e instanceof CaError && e.kind === "conflict" && /idempotency/.test(e.message)) {
         const winner = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey);
         if (winner) return { answer: await this.replay(winner, request.bodySha256), replayed: true };
+      }
+      // A concurrent issuance for another resident took a key between the check and the insert (the
+      // database's unique index refused the second): name the request field, as the check would have.
+      if (e instanceof CaError && e.message === PUBLIC_KEY_IN_USE && e.field === undefined) {
+        let taken: (typeof csrs)[number] | undefined;
+        for (const c of csrs) if (!taken && (await this.deps.certificates.findLiveByPublicKey(c.csr.publicKeySha256)).length > 0) taken = c;
+        throw new CaError("conflict", PUBLIC_KEY_IN_USE, { field: taken?.field ?? csrs[0]?.field ?? "requests", cause: e });
       }
       throw e;
     }

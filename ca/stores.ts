@@ -48,8 +48,17 @@ export interface NewPendingCertificate {
   readonly createdAt: Date;
 }
 
+/**
+ * The CaError("conflict") message of a store refusing a pending certificate whose key is already in a
+ * live (pending, valid, on hold) certificate: one card key, one live certificate, held by the database.
+ */
+export const PUBLIC_KEY_IN_USE = "this public key is already in another valid certificate";
+
 export interface CertificateStore {
-  /** Reserves the serial and stores the TBS as `pending` (invariant 1). Throws CaError("conflict") on a serial clash. */
+  /**
+   * Reserves the serial and stores the TBS as `pending` (invariant 1). Throws CaError("conflict") on a
+   * serial clash, and CaError("conflict", PUBLIC_KEY_IN_USE) when the key is in a live certificate.
+   */
   insertPending(cert: NewPendingCertificate, tx?: Tx): Promise<void>;
   /** pending → valid with the signed DER. */
   completeIssued(serial: string, der: Uint8Array, tx?: Tx): Promise<void>;

@@ -1,4 +1,6 @@
 import { CaError } from "../ca/errors.js";
+import { PUBLIC_KEY_IN_USE } from "../ca/stores.js";
+import { LIVE_PUBLIC_KEY_INDEX } from "./migrations/0015-live-public-key-unique.js";
 
 /**
  * PostgreSQL SQLSTATE handling, identical on pg and PGlite (both surface `code`; PGlite's error class
@@ -17,6 +19,17 @@ export function sqlState(err: unknown): string | undefined {
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
   return undefined;
+}
+
+/** The constraint (or unique index) a violation names, if any (pg and PGlite both report it). */
+export function constraintOf(err: unknown): string | undefined {
+  const c = err !== null && typeof err === "object" && "constraint" in err ? (err as { constraint: unknown }).constraint : undefined;
+  return typeof c === "string" ? c : undefined;
+}
+
+/** A unique violation of certificates_live_public_key_uniq (migration 0015) as the stores' conflict. */
+export function publicKeyInUse(err: unknown): CaError | undefined {
+  return sqlState(err) === UNIQUE_VIOLATION && constraintOf(err) === LIVE_PUBLIC_KEY_INDEX ? new CaError("conflict", PUBLIC_KEY_IN_USE, { cause: err }) : undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import { pendingCertificateRow } from "./certificate-store.js";
 import { bytesToParameter, dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 import { residentFieldsFromRow } from "./resident-columns.js";
-import { mapConstraintErrors } from "./database-errors.js";
+import { mapConstraintErrors, publicKeyInUse } from "./database-errors.js";
 
 type Row = Record<string, unknown>;
 
@@ -28,6 +28,8 @@ export class KnexIssuanceStore implements IssuanceStore {
     try {
       await write;
     } catch (err) {
+      const keyInUse = publicKeyInUse(err);
+      if (keyInUse) throw keyInUse;
       // The same messages as insert and insertPending: the service takes an idempotency-key clash for a race it lost.
       await mapConstraintErrors(tableOf(err) === "issuances" ? "issuance idempotency key" : "certificate serial", () => Promise.reject(err));
     }

@@ -12,6 +12,7 @@ import { residentEventsMigration } from "./0011-resident-events.js";
 import { residentEventThroughputMigration } from "./0012-resident-event-throughput.js";
 import { adminControlsMigration } from "./0013-admin-controls.js";
 import { certificatesIssuanceIndexMigration } from "./0014-certificates-issuance-index.js";
+import { livePublicKeyUniqueMigration } from "./0015-live-public-key-unique.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -35,4 +36,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   adminControlsMigration,
   residentEventThroughputMigration,
   certificatesIssuanceIndexMigration,
+  livePublicKeyUniqueMigration,
 ]);

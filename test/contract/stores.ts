@@ -4,6 +4,7 @@ import { GENESIS_PREV_HASH, verifyChain } from "../../ca/audit-chain.js";
 import { CaError } from "../../ca/errors.js";
 import type { AuditStore, CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { AuditEntryInput, CaGeneration, CaId, CaKind } from "../../ca/types.js";
+import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
 import { fakeCaGeneration } from "../support/ca-generation-fixture.js";
 
 /**
@@ -184,23 +185,42 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
       });
 
       it("findLiveByPublicKey and findLiveByResident return pending, valid and held certificates only", async () => {
-        const key = hex(32);
         const resident = hex(6);
-        const make = async (fate: "pending" | "valid" | "hold" | "revoked" | "failed") => {
+        const make = async (fate: "pending" | "valid" | "hold" | "revoked" | "failed", key = hex(32)) => {
           const p = pending({ publicKeySha256: key, residentCode: resident });
           await fx.certificates.insertPending(p);
           if (fate === "valid" || fate === "hold" || fate === "revoked") await fx.certificates.completeIssued(p.serial, Uint8Array.from([1]));
           if (fate === "hold") await fx.certificates.revoke(p.serial, { ...revocation, status: "hold", reason: "certificateHold" });
           if (fate === "revoked") await fx.certificates.revoke(p.serial, revocation);
           if (fate === "failed") await fx.certificates.markFailed(p.serial);
-          return p.serial;
+          return { serial: p.serial, key };
         };
-        const live = [await make("pending"), await make("valid"), await make("hold")];
-        await make("revoked");
-        await make("failed");
-        assert.deepEqual((await fx.certificates.findLiveByPublicKey(key)).map((c) => c.serial).sort(), [...live].sort());
-        assert.deepEqual((await fx.certificates.findLiveByResident(resident)).map((c) => c.serial).sort(), [...live].sort());
+        // A revoked and a failed certificate with the key a valid one carries later: not live, not returned.
+        const shared = hex(32);
+        await make("revoked", shared);
+        await make("failed", shared);
+        const [onlyPending, valid, held] = [await make("pending"), await make("valid", shared), await make("hold")];
+        assert.deepEqual((await fx.certificates.findLiveByPublicKey(shared)).map((c) => c.serial), [valid.serial]);
+        assert.deepEqual((await fx.certificates.findLiveByPublicKey(onlyPending.key)).map((c) => c.serial), [onlyPending.serial]);
+        assert.deepEqual((await fx.certificates.findLiveByPublicKey(held.key)).map((c) => c.serial), [held.serial]);
+        assert.deepEqual((await fx.certificates.findLiveByResident(resident)).map((c) => c.serial).sort(), [onlyPending.serial, valid.serial, held.serial].sort());
         assert.deepEqual(await fx.certificates.findLiveByPublicKey(hex(32)), []);
+      });
+
+      it("refuses a second live certificate with one key (PUBLIC_KEY_IN_USE); revoked and failed ones do not count", async () => {
+        const key = hex(32);
+        const first = pending({ publicKeySha256: key });
+        await fx.certificates.insertPending(first);
+        const second = pending({ publicKeySha256: key });
+        await assert.rejects(fx.certificates.insertPending(second), (e: unknown) => e instanceof CaError && e.kind === "conflict" && e.message === PUBLIC_KEY_IN_USE);
+        assert.equal(await fx.certificates.get(second.serial), undefined, "nothing stored");
+        await fx.certificates.completeIssued(first.serial, Uint8Array.from([1]));
+        await assert.rejects(fx.certificates.insertPending(pending({ publicKeySha256: key })), (e: unknown) => e instanceof CaError && e.message === PUBLIC_KEY_IN_USE);
+        await fx.certificates.revoke(first.serial, revocation);
+        const third = pending({ publicKeySha256: key });
+        await fx.certificates.insertPending(third);
+        await fx.certificates.markFailed(third.serial);
+        await fx.certificates.insertPending(pending({ publicKeySha256: key }));
       });
 
       it("findLiveByResidentOrKeys returns, in one read, the resident's live certificates and any live one carrying a key", async () => {
@@ -214,9 +234,11 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
         const unrelated = pending({ residentCode: hex(6) });
         const revokedWithKey = pending({ residentCode: hex(6), publicKeySha256: k2 });
         const failedOwn = pending({ residentCode: resident });
-        for (const p of [...own, otherWithKey, ownWithKey, unrelated, revokedWithKey, failedOwn]) await fx.certificates.insertPending(p);
-        await fx.certificates.completeIssued(own[0]!.serial, Uint8Array.from([1]));
+        // The revoked one first: one key is in one live certificate at a time (PUBLIC_KEY_IN_USE).
+        await fx.certificates.insertPending(revokedWithKey);
         await fx.certificates.revoke(revokedWithKey.serial, revocation);
+        for (const p of [...own, otherWithKey, ownWithKey, unrelated, failedOwn]) await fx.certificates.insertPending(p);
+        await fx.certificates.completeIssued(own[0]!.serial, Uint8Array.from([1]));
         await fx.certificates.markFailed(failedOwn.serial);
         const got = await fx.certificates.findLiveByResidentOrKeys(resident, [k1, k2]);
         assert.deepEqual(got.map((c) => c.serial), [own[1]!.serial, otherWithKey.serial, own[0]!.serial, ownWithKey.serial]); // oldest first

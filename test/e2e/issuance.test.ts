@@ -164,7 +164,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     requirePostgresUrl(this);
     scratch = scratchDir();
     // RSA key generation is the slow part: generate all card keys at once, in the thread pool.
-    const pairs = Promise.all(Array.from({ length: 9 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
+    const pairs = Promise.all(Array.from({ length: 10 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
     t = await startTestService({ name: "e2e-issuance", engine: "postgres", logLevel: "debug" });
     keys = (await pairs).map(cardKey);
     weakKey = cardKey(generateKeyPairSync("rsa", { modulusLength: 1024 }));
@@ -435,6 +435,14 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     // keys[1] is in the valid signing certificate of RESIDENT_CODE.
     const body = application([{ kind: "auth", csr: keys[1]!.csr }], { residentCode: "33333333333" });
     assertProblem(await issue(body), 409, "requests[0].csr");
+  });
+
+  it("one key sent at once in applications for two residents: one certificate, the other 409 naming the csr field", async () => {
+    // Different residents lock different records; the database's unique index on live keys decides.
+    const bodies = ["71000000001", "71000000002"].map((residentCode) => application([{ kind: "auth", csr: keys[9]!.csr }], { residentCode }));
+    const answers = await Promise.all(bodies.map((b) => issue(b)));
+    assert.deepEqual(answers.map((a) => a.status).sort(), [201, 409], answers.map((a) => a.body.toString("utf8")).join(" | "));
+    assertProblem(answers.find((a) => a.status === 409)!, 409, "requests[0].csr");
   });
 
   it("an application whose resident record differs from the one on file (same residentCode, other name) → 409 resident.name", async () => {

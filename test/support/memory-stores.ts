@@ -9,6 +9,7 @@ import type {
   TransactionRunner,
   Tx,
 } from "../../ca/stores.js";
+import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
 import type {
   AuditEntry,
   AuditEntryInput,
@@ -202,6 +203,10 @@ export class MemoryCertificateStore implements CertificateStore {
     return this.db.run(tx, (s) => {
       if (!/^[0-9a-f]{1,40}$/.test(cert.serial)) throw new RangeError("serial must be lower-case hex");
       if (s.certificates.has(cert.serial)) throw new CaError("conflict", "certificate serial already exists");
+      // certificates_live_public_key_uniq (migration 0015): one live certificate per key.
+      for (const c of s.certificates.values()) {
+        if (c.publicKeySha256 === cert.publicKeySha256 && (c.status === "pending" || c.status === "valid" || c.status === "hold")) throw new CaError("conflict", PUBLIC_KEY_IN_USE);
+      }
       if (!s.generations.has(cert.caId)) throw new CaError("not-found", "certificate serial refers to a missing record");
       s.certificates.set(cert.serial, copyCertificate({
         serial: cert.serial,

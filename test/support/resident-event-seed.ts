@@ -69,7 +69,7 @@ export async function seedResidents(db: Database, from: number, count: number, o
       partition: n % 16,
       der: null,
       tbs: Buffer.from([0x30, 0x00]),
-      public_key_sha256: `${kind}${n}`.padEnd(64, "0"),
+      public_key_sha256: `${kind}-${String(n).padStart(12, "0")}`.padEnd(64, "0"),
       subject_id: `S${kind}${n}`,
       resident_code: residentCode(n),
       issuance_id: `iss-${n}`,
