@@ -155,7 +155,7 @@ export class IssuanceService {
       recorded: p.recorded,
       der: signed[i] as Uint8Array,
     }));
-    return { answer: await this.complete(issuanceId, certificates), replayed: false };
+    return { answer: await this.complete(issuanceId, certificates, request.application.residentCode), replayed: false };
   }
 
   /** A retry with the same Idempotency-Key: the same answer for the same body, 409 otherwise. */
@@ -328,7 +328,12 @@ export class IssuanceService {
    * Two round trips besides BEGIN/COMMIT: the issuance store's one statement, then the audit append,
    * whose head lock is taken last so it is held as briefly as possible.
    */
-  private async complete(issuanceId: string, certificates: readonly SignedCertificate[]): Promise<IssuanceAnswer> {
+  /**
+   * @param residentCode the resident whose record is locked first: two completions for one resident then
+   * take turns, so the later one sees the earlier one's certificate valid and supersedes it (a statement
+   * reads with the snapshot it started with, so the lock must come in a statement of its own).
+   */
+  private async complete(issuanceId: string, certificates: readonly SignedCertificate[], residentCode: string | null): Promise<IssuanceAnswer> {
     const now = truncate(this.deps.clock.now());
     const { issuances, audit } = this.deps;
     const rows = [...certificates].sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
@@ -336,6 +341,7 @@ export class IssuanceService {
     try {
       return await this.deps.transactions.transaction(async (tx) => {
         const signed = rows.map((r) => ({ serial: r.serial, der: r.der }));
+        if (residentCode !== null) await this.deps.residents.getForUpdate(residentCode, tx);
         const done = await issuances.completeWithCertificates(issuanceId, signed, answer as unknown as Record<string, unknown>, now, tx);
         if (!done) throw new CaError("conflict", "issuance completed concurrently");
         const { issuance, superseded } = done;
@@ -399,7 +405,7 @@ export class IssuanceService {
       await this.failIssuance(issuanceId, rows.map((r) => r.serial), e);
       throw e instanceof CaError ? e : new CaError("unavailable", "the HSM did not sign; nothing was issued", { cause: e });
     }
-    return this.complete(issuanceId, signed);
+    return this.complete(issuanceId, signed, rows[0]?.residentCode ?? null);
   }
 
   private async failIssuance(issuanceId: string, serials: readonly string[], cause: unknown): Promise<void> {

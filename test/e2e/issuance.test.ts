@@ -164,7 +164,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     requirePostgresUrl(this);
     scratch = scratchDir();
     // RSA key generation is the slow part: generate all card keys at once, in the thread pool.
-    const pairs = Promise.all(Array.from({ length: 10 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
+    const pairs = Promise.all(Array.from({ length: 12 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
     t = await startTestService({ name: "e2e-issuance", engine: "postgres", logLevel: "debug" });
     keys = (await pairs).map(cardKey);
     weakKey = cardKey(generateKeyPairSync("rsa", { modulusLength: 1024 }));
@@ -529,6 +529,35 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
       assert.deepEqual(entry?.detail.superseded, [previous]);
       assert.deepEqual((entry?.detail.certificates as Array<{ serial: string }>).map((c) => c.serial), [serial]);
     });
+  });
+
+  it("two applications of one kind for one resident completing at the same moment: one valid, the other superseded", async () => {
+    const code = "70000000003";
+    // Both first transactions run (the resident lock orders them); both completing transactions are
+    // then released together, as two terminals' requests would arrive.
+    let calls = 0;
+    let release: () => void = () => undefined;
+    const bothSigned = new Promise<void>((r) => (release = r));
+    let waiting = 0;
+    const together: TransactionRunner = {
+      transaction: async (work) => {
+        if (++calls > 2) {
+          if (++waiting === 2) release();
+          await bothSigned;
+        }
+        return t.service.db.transaction(work);
+      },
+    };
+    const s = t.service;
+    const authorities = buildAuthorities(await s.stores.caGenerations.list(), await checkCaKeys(s), { publicBaseUrl: s.config.publicBaseUrl });
+    const { certificates, issuances, residents, audit } = s.stores;
+    const service = new IssuanceService({ clock: s.clock, random: s.random, transactions: together, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter() });
+    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey });
+    const answers = await Promise.all([keys[10]!, keys[11]!].map((k) => service.issue(ctx(newKey()), application([{ kind: "auth", csr: k.csr }], { residentCode: code }))));
+    const serials = answers.map((a) => (a.answer as unknown as IssuanceAnswer).certificates[0]!.serialNumber);
+    const statuses = await Promise.all(serials.map(async (serial) => (await getCertificate(serial)).json<{ status: string; revocationReason?: string }>()));
+    assert.deepEqual(statuses.map((x) => x.status).sort(), ["revoked", "valid"], JSON.stringify(statuses));
+    assert.equal(statuses.find((x) => x.status === "revoked")?.revocationReason, "superseded");
   });
 
   describe("bad input: a 4xx problem naming the field, and the service stays ready", () => {
