@@ -14,9 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { generateSerial, partitionOf } from "../ca/serial.js";
-import { parseIssuerCertificate } from "../ca/x509/issuer-certificate.js";
-import { certIdDigest, encodeCertId, subjectPublicKeyBits } from "../ocsp/cert-id.js";
-import { buildRequest } from "../test/unit/ocsp/fixtures.js";
+import { buildRequest, certIdUnder } from "../test/unit/ocsp/fixtures.js";
 import type { TestToken } from "../test/support/softhsm.js";
 import { runWrk, type LoadResult } from "./ocsp-load.js";
 import { processTreeCpuSeconds } from "./process-cpu.js";
@@ -56,9 +54,6 @@ export async function benchOcspThroughService(opts: {
     cleanups.unshift(() => client.end());
 
     const caDer = new Uint8Array(await (await fetch(`${service.httpUrl}/ca/auth-g1.crt`)).arrayBuffer());
-    const issuer = parseIssuerCertificate(caDer);
-    const nameHash = certIdDigest("sha1", issuer.subject);
-    const keyHash = certIdDigest("sha1", subjectPublicKeyBits(issuer.subjectPublicKey));
     const random = { bytes: (k: number) => new Uint8Array(randomBytes(k)) };
     const serials = Array.from({ length: opts.certificates }, () => generateSerial(1, random));
 
@@ -95,7 +90,7 @@ export async function benchOcspThroughService(opts: {
     opts.log(`  service pre-signed ${serials.length} responses from the outbox in ${presignSeconds.toFixed(1)} s`);
 
     const pathsFile = join(varDir, "paths.txt");
-    writeFileSync(pathsFile, serials.map((s) => `/ocsp/${encodeURIComponent(Buffer.from(buildRequest([encodeCertId("sha1", nameHash, keyHash, s)])).toString("base64"))}`).join("\n"));
+    writeFileSync(pathsFile, serials.map((s) => `/ocsp/${encodeURIComponent(Buffer.from(buildRequest([certIdUnder(caDer, s)])).toString("base64"))}`).join("\n"));
     const job = { origin: service.httpUrl, mode: "get" as const, pathsFile, connections: opts.connections };
     // Warm-up: JIT, and every worker's memory cache filled from the database. A follower loads a response
     // the first time it is asked for it, and connections are spread over the workers: 8 s at ~20,000/s

@@ -65,19 +65,7 @@ export class CrlIssuer {
       freshestCrl: authority.deltaUrl(lease.partition),
     };
     const pages = revokedEntryPages(this.deps.entries, { caId: lease.caId, partition: lease.partition, notAfterFloor: this.notAfterFloor(thisUpdate) }, settings.pageSize);
-    const built = await buildCrl(frame, authority.signer, pages, { issuerPublicKey: authority.issuerPublicKey });
-    const info = await this.deps.store.publish(lease, {
-      kind: "full",
-      number,
-      baseNumber: null,
-      thisUpdate,
-      nextUpdate: frame.nextUpdate,
-      asOf: lease.asOf,
-      entries: built.entries,
-      der: built.der,
-    });
-    this.metrics.observeIssued(lease.caId, "full", built.entries, (performance.now() - started) / 1000);
-    return info;
+    return this.buildAndPublish(authority, lease, "full", frame, pages, { number, baseNumber: null }, started);
   }
 
   private async issueDelta(authority: CrlAuthority, lease: CrlLease, base: PublishedCrlInfo): Promise<PublishedCrlInfo> {
@@ -95,18 +83,31 @@ export class CrlIssuer {
       { caId: lease.caId, partition: lease.partition, notAfterFloor: this.notAfterFloor(thisUpdate), changedAfter },
       settings.pageSize,
     );
+    return this.buildAndPublish(authority, lease, "delta", frame, pages, { number, baseNumber: base.number }, started);
+  }
+
+  /** Builds and signs the CRL of `frame` from `pages`, publishes it under the lease, and records the time taken. */
+  private async buildAndPublish(
+    authority: CrlAuthority,
+    lease: CrlLease,
+    kind: "full" | "delta",
+    frame: CrlFrame,
+    pages: Parameters<typeof buildCrl>[2],
+    numbers: { readonly number: number; readonly baseNumber: number | null },
+    started: number,
+  ): Promise<PublishedCrlInfo> {
     const built = await buildCrl(frame, authority.signer, pages, { issuerPublicKey: authority.issuerPublicKey });
     const info = await this.deps.store.publish(lease, {
-      kind: "delta",
-      number,
-      baseNumber: base.number,
-      thisUpdate,
+      kind,
+      number: numbers.number,
+      baseNumber: numbers.baseNumber,
+      thisUpdate: frame.thisUpdate,
       nextUpdate: frame.nextUpdate,
       asOf: lease.asOf,
       entries: built.entries,
       der: built.der,
     });
-    this.metrics.observeIssued(lease.caId, "delta", built.entries, (performance.now() - started) / 1000);
+    this.metrics.observeIssued(lease.caId, kind, built.entries, (performance.now() - started) / 1000);
     return info;
   }
 

@@ -11,7 +11,7 @@ import {
   objectFromColumn,
 } from "./column-values.js";
 import type { Database } from "./database.js";
-import { mapConstraintErrors, publicKeyInUse } from "./database-errors.js";
+import { mapConstraintErrors } from "./database-errors.js";
 
 const TABLE = "certificates";
 
@@ -39,11 +39,7 @@ export class KnexCertificateStore implements CertificateStore {
 
   async insertPending(cert: NewPendingCertificate, tx?: Tx): Promise<void> {
     const k = this.db.executor(tx);
-    await mapConstraintErrors("certificate serial", () =>
-      k(TABLE)
-        .insert(pendingCertificateRow(cert))
-        .catch((err: unknown) => Promise.reject(publicKeyInUse(err) ?? err)),
-    );
+    await mapConstraintErrors("certificate serial", () => k(TABLE).insert(pendingCertificateRow(cert)));
   }
 
   async completeIssued(serial: string, der: Uint8Array, tx?: Tx): Promise<void> {

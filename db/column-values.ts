@@ -11,6 +11,13 @@ export const INT8_OID = 20;
  * int8 → number. Every int8 the CA stores (audit seq, outbox id, counts) stays far below 2^53;
  * a larger value would be silently rounded as a number, so the query fails instead.
  */
+/** Rows of a raw query result: pg gives `{rows}`, PGlite through knex-pglite the same shape. */
+export function rowsOf(result: unknown): Array<Record<string, unknown>> {
+  if (result !== null && typeof result === "object" && Array.isArray((result as { rows?: unknown }).rows)) return (result as { rows: Array<Record<string, unknown>> }).rows;
+  if (Array.isArray(result)) return result as Array<Record<string, unknown>>;
+  return [];
+}
+
 export function parseInt8(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n)) throw new RangeError("int8 value outside the safe integer range");

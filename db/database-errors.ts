@@ -21,28 +21,28 @@ export function sqlState(err: unknown): string | undefined {
   return undefined;
 }
 
-/** The constraint (or unique index) a violation names, if any (pg and PGlite both report it). */
-export function constraintOf(err: unknown): string | undefined {
-  const c = err !== null && typeof err === "object" && "constraint" in err ? (err as { constraint: unknown }).constraint : undefined;
-  return typeof c === "string" ? c : undefined;
-}
-
-/** A unique violation of certificates_live_public_key_uniq (migration 0015) as the stores' conflict. */
-export function publicKeyInUse(err: unknown): CaError | undefined {
-  return sqlState(err) === UNIQUE_VIOLATION && constraintOf(err) === LIVE_PUBLIC_KEY_INDEX ? new CaError("conflict", PUBLIC_KEY_IN_USE, { cause: err }) : undefined;
+/** A text field a constraint violation reports (`table`, `constraint`); pg and PGlite both set them. */
+function violationField(err: unknown, field: "table" | "constraint"): string | undefined {
+  const v = err !== null && typeof err === "object" && field in err ? (err as Record<string, unknown>)[field] : undefined;
+  return typeof v === "string" ? v : undefined;
 }
 
 /**
  * Runs a write and maps constraint violations to typed errors: unique → conflict, foreign key →
- * not-found. `what` names the thing (never a value: messages carry no personal data, invariant 6).
+ * not-found. `what` names the thing (never a value: messages carry no personal data, invariant 6),
+ * or says it from the table the violation names (a statement writing several tables). A second live
+ * certificate for one key (certificates_live_public_key_uniq, migration 0015) is the rule's own
+ * conflict, PUBLIC_KEY_IN_USE, whatever wrote it.
  */
-export async function mapConstraintErrors<T>(what: string, write: () => Promise<T>): Promise<T> {
+export async function mapConstraintErrors<T>(what: string | ((table: string | undefined) => string), write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
     const state = sqlState(err);
-    if (state === UNIQUE_VIOLATION) throw new CaError("conflict", `${what} already exists`, { cause: err });
-    if (state === FOREIGN_KEY_VIOLATION) throw new CaError("not-found", `${what} refers to a missing record`, { cause: err });
+    if (state === UNIQUE_VIOLATION && violationField(err, "constraint") === LIVE_PUBLIC_KEY_INDEX) throw new CaError("conflict", PUBLIC_KEY_IN_USE, { cause: err });
+    const name = typeof what === "string" ? what : what(violationField(err, "table"));
+    if (state === UNIQUE_VIOLATION) throw new CaError("conflict", `${name} already exists`, { cause: err });
+    if (state === FOREIGN_KEY_VIOLATION) throw new CaError("not-found", `${name} refers to a missing record`, { cause: err });
     throw err;
   }
 }

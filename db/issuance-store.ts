@@ -3,14 +3,13 @@ import { CaError } from "../ca/errors.js";
 import type { IssuanceCompleted, IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance-ports.js";
 import type { NewPendingCertificate, Tx } from "../ca/stores.js";
 import { pendingCertificateRow } from "./certificate-store.js";
-import { bytesToParameter, dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
+import { bytesToParameter, dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";
 import { residentFieldsFromRow } from "./resident-columns.js";
-import { mapConstraintErrors, publicKeyInUse } from "./database-errors.js";
+import { mapConstraintErrors } from "./database-errors.js";
 
 type Row = Record<string, unknown>;
 
-const rowsOf = (result: unknown): Row[] => ((result as { rows?: Row[] } | null)?.rows ?? []);
 
 /** IssuanceStore on PostgreSQL / PGlite (table issuances, migration 0006). */
 export class KnexIssuanceStore implements IssuanceStore {
@@ -25,14 +24,8 @@ export class KnexIssuanceStore implements IssuanceStore {
     const issuance = k("issuances").insert(issuanceRow(r));
     // One statement (issue #3): the issuance row in a data-modifying CTE, the certificates after it.
     const write = certificates.length === 0 ? issuance : k.with("issuance", issuance).insert(certificates.map(pendingCertificateRow)).into("certificates");
-    try {
-      await write;
-    } catch (err) {
-      const keyInUse = publicKeyInUse(err);
-      if (keyInUse) throw keyInUse;
-      // The same messages as insert and insertPending: the service takes an idempotency-key clash for a race it lost.
-      await mapConstraintErrors(tableOf(err) === "issuances" ? "issuance idempotency key" : "certificate serial", () => Promise.reject(err));
-    }
+    // The same messages as insert and insertPending: the service takes an idempotency-key clash for a race it lost.
+    await mapConstraintErrors((table) => (table === "issuances" ? "issuance idempotency key" : "certificate serial"), () => write);
   }
 
   async completeWithCertificates(
@@ -157,12 +150,6 @@ function issuanceRow(r: IssuanceRecord): Row {
     created_at: r.createdAt,
     completed_at: r.completedAt,
   };
-}
-
-/** The table a driver error names (pg and PGlite both report it for constraint violations). */
-function tableOf(err: unknown): string | undefined {
-  const table = err !== null && typeof err === "object" && "table" in err ? (err as { table: unknown }).table : undefined;
-  return typeof table === "string" ? table : undefined;
 }
 
 function toIssuance(row: Row): IssuanceRecord {

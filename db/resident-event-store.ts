@@ -14,7 +14,7 @@ import type {
 import type { SafetyValveState } from "../ca/revocation-safety-valve.js";
 import type { Tx } from "../ca/stores.js";
 import type { CaId, CaKind, CertificateStatus } from "../ca/types.js";
-import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
+import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";
 import { sqlState } from "./database-errors.js";
 
@@ -284,13 +284,6 @@ export class KnexResidentEventStore implements ResidentEventStore, SafetyValveSt
 export function isTransientDatabaseError(err: unknown): boolean {
   const state = sqlState(err);
   return state === "40P01" || state === "40001";
-}
-
-/** Rows of a raw query result: pg gives `{rows}`, PGlite through knex-pglite the same shape. */
-function rowsOf(result: unknown): Row[] {
-  if (result !== null && typeof result === "object" && Array.isArray((result as { rows?: unknown }).rows)) return (result as { rows: Row[] }).rows;
-  if (Array.isArray(result)) return result as Row[];
-  return [];
 }
 
 function eventFromRow(row: Row): StoredEventRow {

@@ -1,14 +1,13 @@
 import type { MirrorChange, MirrorHistoryEntry, ResidentMirrorStore } from "../ca/resident-event-ports.js";
 import type { FieldVersion, MirrorFieldGroup, MirrorRecord, ResidentStatus } from "../ca/resident-event-mirror.js";
 import type { Tx } from "../ca/stores.js";
-import { dateFromColumn, jsonToParameter } from "./column-values.js";
+import { dateFromColumn, jsonToParameter, rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";
 import { residentFieldsFromRow } from "./resident-columns.js";
 
 type Row = Record<string, unknown>;
 
 /** Rows of a raw query result (pg and knex-pglite both give `{rows}`). */
-const rowsOf = (result: unknown): Row[] => ((result as { rows?: Row[] } | null)?.rows ?? []);
 
 /** Rows per multi-row statement: far below PostgreSQL's 65,535 bind parameters. */
 const CHUNK = 1000;

@@ -25,6 +25,9 @@ const RSA_ENCRYPTION = oidDer("1.2.840.113549.1.1.1");
 const EC_PUBLIC_KEY = oidDer("1.2.840.10045.2.1");
 const CURVES = { "P-256": { oid: oidDer("1.2.840.10045.3.1.7"), size: 32 }, "P-384": { oid: oidDer("1.3.132.0.34"), size: 48 } } as const;
 const curveByOid = new Map(Object.entries(CURVES).map(([name, c]) => [hex(c.oid), { name: name as "P-256" | "P-384", size: c.size }]));
+// Compared per call, so made once.
+const RSA_ENCRYPTION_HEX = hex(RSA_ENCRYPTION);
+const EC_PUBLIC_KEY_HEX = hex(EC_PUBLIC_KEY);
 
 /** A DER INTEGER's content as an unsigned magnitude; undefined unless positive and minimal. */
 function positiveInteger(content: Uint8Array): Uint8Array | undefined {
@@ -49,7 +52,7 @@ export function readPlainPublicKey(spki: Uint8Array): PlainPublicKey | undefined
   const key = content.subarray(1);
   const oidHex = hex(spki.subarray(oid.start, oid.end));
   const paramsBytes = spki.subarray(params.start, params.end);
-  if (oidHex === hex(RSA_ENCRYPTION)) {
+  if (oidHex === RSA_ENCRYPTION_HEX) {
     if (hex(paramsBytes) !== "0500") return undefined;
     try {
       const seq = readWhole(key);
@@ -63,7 +66,7 @@ export function readPlainPublicKey(spki: Uint8Array): PlainPublicKey | undefined
       throw err;
     }
   }
-  if (oidHex === hex(EC_PUBLIC_KEY)) {
+  if (oidHex === EC_PUBLIC_KEY_HEX) {
     const curve = curveByOid.get(hex(paramsBytes));
     if (curve === undefined || key.length !== 1 + 2 * curve.size || key[0] !== 0x04) return undefined;
     return { kind: "ec", curve: curve.name, x: key.subarray(1, 1 + curve.size), y: key.subarray(1 + curve.size) };

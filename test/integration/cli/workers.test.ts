@@ -12,11 +12,9 @@ import http from "node:http";
 import { join } from "node:path";
 import pg from "pg";
 import { generateSerial, partitionOf } from "../../../ca/serial.js";
-import { parseIssuerCertificate } from "../../../ca/x509/issuer-certificate.js";
-import { certIdDigest, encodeCertId, subjectPublicKeyBits } from "../../../ocsp/cert-id.js";
 import { loadConfig, ConfigError } from "../../../api/config.js";
 import { createDatabase, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
-import { buildRequest } from "../../unit/ocsp/fixtures.js";
+import { buildRequest, certIdUnder } from "../../unit/ocsp/fixtures.js";
 import { createTestToken, type TestToken } from "../../support/softhsm.js";
 import { requirePostgresUrl } from "../../support/database.js";
 
@@ -94,7 +92,6 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
 
   it("a revocation is answered as revoked by every worker within a second (openssl reads the answers)", async () => {
     const ca = (await get(`${service!.httpUrl}/ca/auth-g1.crt`)).body;
-    const issuer = parseIssuerCertificate(new Uint8Array(ca));
     const serial = generateSerial(1, { bytes: (n) => new Uint8Array(randomBytes(n)) });
     const partition = partitionOf(serial, 16);
     const now = new Date();
@@ -104,7 +101,7 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
       [serial, now, new Date(now.getTime() + 86_400_000), partition, createHash("sha256").update(serial).digest("hex")],
     );
     await client.query(`insert into outbox (topic, payload) values ('certificate.issued', $1)`, [JSON.stringify({ serial, caId: "auth-g1", partition })]);
-    const certId = encodeCertId("sha1", certIdDigest("sha1", issuer.subject), certIdDigest("sha1", subjectPublicKeyBits(issuer.subjectPublicKey)), serial);
+    const certId = certIdUnder(new Uint8Array(ca), serial);
     const url = `${service!.httpUrl}/ocsp/${encodeURIComponent(Buffer.from(buildRequest([certId])).toString("base64"))}`;
     const apiKey = (JSON.parse(readFileSync(join(dir, "demo/relying-party.json"), "utf8")) as { apiKey: string }).apiKey;
     const statusOf = async (): Promise<string> => {

@@ -76,7 +76,12 @@ export async function issueCertificate(t: OcspTestCa, serialHex: string, validit
 
 /** The CertID of `serialHex` under the test CA (canonical form). */
 export function certIdOf(t: OcspTestCa, serialHex: string, hash: CertIdHash = "sha1"): Uint8Array {
-  const ca = parseIssuerCertificate(t.ca.certificate);
+  return certIdUnder(t.ca.certificate, serialHex, hash);
+}
+
+/** The CertID of `serialHex` under the CA certificate `caDer` (canonical form). */
+export function certIdUnder(caDer: Uint8Array, serialHex: string, hash: CertIdHash = "sha1"): Uint8Array {
+  const ca = parseIssuerCertificate(caDer);
   return encodeCertId(hash, certIdDigest(hash, ca.subject), certIdDigest(hash, subjectPublicKeyBits(ca.subjectPublicKey)), serialHex);
 }
 
