@@ -79,7 +79,9 @@ start_postgres() {
     id postgres >/dev/null 2>&1 || die "cannot start PostgreSQL: user 'postgres' missing (it comes with the Debian package 'postgresql')"
   fi
   mkdir -p "$PG_DIR"
-  is_root && chown postgres: "$PG_DIR"
+  # The server runs as 'postgres': it must be able to pass through ./var and ./var/test, which a test or
+  # benchmark may have created owner-only (the SoftHSM test token directory is made 0700, parents too).
+  is_root && chmod o+x "$(dirname "$STATE")" "$STATE" && chown postgres: "$PG_DIR"
   if pg_running; then
     port="$(cat "$PG_PORT_FILE")"
     log "PostgreSQL already running on 127.0.0.1:$port"
