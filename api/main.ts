@@ -347,7 +347,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
     http: config.http,
     https: config.https,
     tls: { cert, key, clientCa },
-    wrap: (next) => ocspFastPath(handlers.ocspRoutes, next, (status) => metrics.httpRequests.inc({ method: "GET", route: "/ocsp/*request", status: String(status) })),
+    wrap: (next) => ocspFastPath(handlers.ocspRoutes, next, (status) => metrics.countOcspGet(status)),
   });
   return {
     ...listeners,
