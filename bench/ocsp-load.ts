@@ -15,12 +15,13 @@
  * machine took half the machine from the responder it measured (the responder did 18,000–21,000/s
  * under wrk against 7,000 under autocannon, same build, same run).
  *
- * Prints one JSON line: { ok, rate, p50, p99, errors, non2xx, mismatches, seconds }.
+ * Prints one JSON line: { ok, rate, p50, p99, errors, non2xx, mismatches, seconds, clientCpuPerRequest }.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { reapedChildrenCpuSeconds } from "./process-cpu.js";
 
 export interface LoadJob {
   readonly origin: string;
@@ -47,6 +48,8 @@ export interface LoadResult {
   /** HTTP 200 whose body is not an OCSP response with content (an error status). */
   readonly mismatches: number;
   readonly seconds: number;
+  /** The load generator's own CPU time per request, µs (it shares the machine with the responder). */
+  readonly clientCpuPerRequest: number;
 }
 
 /** A Lua string literal of these bytes, every byte a decimal escape. */
@@ -78,11 +81,17 @@ end
 local paths = {}
 for line in io.lines(${luaString(job.pathsFile!)}) do if #line > 0 then paths[#paths + 1] = line end end
 local hdrs = { ${headers.join(", ")} }
+local requests = {}
 local i = 0
-function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)); i = math.random(#paths) end
+-- Every request formatted once per thread (wrk's advice: request() runs for every request, and
+-- formatting there costs the load generator CPU that the responder on the same 2 cores then lacks).
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)); i = math.random(#paths)
+  for k = 1, #paths do requests[k] = wrk.format("GET", paths[k], hdrs) end
+end
 function request()
   i = i % #paths + 1
-  return wrk.format("GET", paths[i], hdrs)
+  return requests[i]
 end
 `;
   }
@@ -115,6 +124,7 @@ export function runWrk(job: LoadJob): LoadResult {
   try {
     const script = join(dir, "load.lua");
     writeFileSync(script, wrkScript(job));
+    const cpuBefore = reapedChildrenCpuSeconds();
     const r = spawnSync("wrk", ["-t", String(job.threads ?? 1), "-c", String(job.connections), "-d", `${job.seconds}s`, "--timeout", "10s", "-s", script, job.origin], {
       encoding: "utf8",
       timeout: (job.seconds + 30) * 1000,
@@ -122,10 +132,11 @@ export function runWrk(job: LoadJob): LoadResult {
     if (r.error) throw new Error(`wrk could not run (${r.error.message}); install it: apt-get install wrk`);
     const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
     if (r.status !== 0 || !line) throw new Error(`wrk failed (${r.status}): ${r.stderr.slice(-500)} ${r.stdout.slice(-500)}`);
+    const clientCpu = reapedChildrenCpuSeconds() - cpuBefore;
     const s = JSON.parse(line) as WrkSummary;
     const seconds = s.micros / 1e6;
     const ok = s.requests - s.non2xx - s.bad;
-    return { ok, rate: ok / seconds, p50: s.p50 / 1000, p99: s.p99 / 1000, errors: s.errors, non2xx: s.non2xx, mismatches: s.bad, seconds };
+    return { ok, rate: ok / seconds, p50: s.p50 / 1000, p99: s.p99 / 1000, errors: s.errors, non2xx: s.non2xx, mismatches: s.bad, seconds, clientCpuPerRequest: (clientCpu * 1e6) / Math.max(1, s.requests) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,6 +19,16 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * User + system CPU seconds of the children this process has waited for (cutime + cstime of
+ * /proc/self/stat): around a spawnSync, what that child (the load generator) spent.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
+}
+
 /** User + system CPU seconds of a process and of its live descendants (the service's workers). */
 export function processTreeCpuSeconds(pid: number): number {
   let total = processCpuSeconds(pid);

@@ -14,7 +14,7 @@ function entry(serial: string, opts: { rank?: number; thisUpdate?: Date } = {}):
     der: Buffer.from(serial),
     certStatus: "good",
     rank: (opts.rank ?? 1) as StatusRank,
-    status: { status: "good" },
+    status: { kind: "good" },
     provisional: false,
     thisUpdate,
     nextUpdate: new Date(thisUpdate.getTime() + 86_400_000),
@@ -22,7 +22,7 @@ function entry(serial: string, opts: { rank?: number; thisUpdate?: Date } = {}):
     etag: `"${serial}"`,
     lastModified: thisUpdate.toUTCString(),
     expires: thisUpdate.toUTCString(),
-  } as CachedResponse;
+  };
 }
 const key = (serial: string): string => cacheKey("auth-g1", "sha1", serial);
 const held = (c: ResponseCache, serials: readonly string[]): string[] => serials.filter((s) => c.get(key(s)) !== undefined);
