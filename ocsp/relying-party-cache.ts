@@ -25,6 +25,25 @@ export class CachedRelyingPartyAuthenticator implements RelyingPartyAuthenticato
     return this.cached(`c:${id}`, () => this.inner.byCertificateId(id));
   }
 
+  /**
+   * What the cache already knows of an API key, without a lookup: the party, null (known not to be an
+   * active party), or undefined (not cached or expired: ask `byApiKey`). The OCSP hot path.
+   */
+  peekApiKey(apiKey: string): RelyingParty | null | undefined {
+    return this.peek(`k:${createHash("sha256").update(apiKey, "utf8").digest("base64")}`);
+  }
+
+  /** `peekApiKey` for a relying-party client certificate. */
+  peekCertificateId(id: string): RelyingParty | null | undefined {
+    return this.peek(`c:${id}`);
+  }
+
+  private peek(key: string): RelyingParty | null | undefined {
+    const hit = this.entries.get(key);
+    if (hit === undefined || hit.until <= this.clock.now().getTime()) return undefined;
+    return hit.party ?? null;
+  }
+
   private async cached(key: string, load: () => Promise<RelyingParty | undefined>): Promise<RelyingParty | undefined> {
     const now = this.clock.now().getTime();
     const hit = this.entries.get(key);

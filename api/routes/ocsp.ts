@@ -7,6 +7,7 @@ import type { AccessRecorder } from "../../ocsp/access-recorder.js";
 import { decodeGetRequest, OcspRequestError } from "../../ocsp/ocsp-request.js";
 import type { OcspAnswer, OcspResponder } from "../../ocsp/ocsp-responder.js";
 import type { CachedResponse } from "../../ocsp/response-cache.js";
+import type { CachedRelyingPartyAuthenticator } from "../../ocsp/relying-party-cache.js";
 import type { OcspAccessRecord } from "../../ca/ocsp-ports.js";
 import { clientIdentityOf, type ClientIdentity } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -34,7 +35,11 @@ import type { OpenApiDocument } from "../openapi.js";
 export interface OcspRouteDeps {
   readonly responder: Pick<OcspResponder, "answer" | "errorAnswer" | "stillServes">;
   readonly recorder: Pick<AccessRecorder, "record" | "hasRoom">;
-  readonly access: { readonly mode: "registered" | "public"; readonly parties: Pick<RelyingPartyAuthenticator, "byApiKey" | "byCertificateId"> };
+  readonly access: {
+    readonly mode: "registered" | "public";
+    /** With the `peek…` methods (ocsp/relying-party-cache.ts), a known party's repeats take the hot path too. */
+    readonly parties: Pick<RelyingPartyAuthenticator, "byApiKey" | "byCertificateId"> & Partial<Pick<CachedRelyingPartyAuthenticator, "peekApiKey" | "peekCertificateId">>;
+  };
   readonly clock: Clock;
   /** Largest request accepted, in bytes (POST body, decoded GET). Default 32 KiB. */
   readonly maxRequestBytes?: number;
@@ -68,7 +73,7 @@ const bearerOf = (header: string | undefined): string | undefined => /^Bearer[ ]
 
 /**
  * A GET path answered before with a pre-signed response, and the headers it was sent with (rendered
- * again once a second, for max-age). Public mode only: a registered party's answer is recorded.
+ * again once a second, for max-age).
  */
 interface Repeat {
   readonly response: CachedResponse;
@@ -87,7 +92,7 @@ export class OcspHttp {
   private readonly cacheVisibility: string;
   private readonly repeats = new Map<string, Repeat>();
 
-  /** @param remember keep public GET paths for `repeat` (the fast path does; the Koa routes do not) */
+  /** @param remember keep GET paths for `repeat` (the fast path does; the Koa routes do not) */
   constructor(
     private readonly deps: OcspRouteDeps,
     private readonly remember = false,
@@ -103,18 +108,30 @@ export class OcspHttp {
   }
 
   /**
-   * The hot path of public GETs: the same URL answered before with a pre-signed response that memory
-   * still holds (not replaced by a revocation, not aged) is answered again without decoding, parsing
-   * or matching the request; the complete answer, Content-Length included. Undefined: use `handle`.
+   * The hot path of GETs: the same URL answered before with a pre-signed response that memory still
+   * holds (not replaced by a revocation, not aged) is answered again without decoding, parsing or
+   * matching the request; the complete answer, Content-Length included. In registered mode only for
+   * a party the relying-party cache knows without a lookup, with room in the access log; the answer
+   * is recorded like any other. Undefined: use `handle` (which also refuses what is refused).
    */
-  repeat(path: string): OcspHttpAnswer | undefined {
-    const r = this.repeats.get(path);
+  repeat(req: OcspHttpRequest): OcspHttpAnswer | undefined {
+    if (req.path === undefined || req.ifNoneMatch !== undefined) return undefined;
+    const r = this.repeats.get(req.path);
     if (r === undefined) return undefined;
+    let party: string | undefined;
+    if (this.registered) {
+      party = this.knownParty(req);
+      if (party === undefined || !this.deps.recorder.hasRoom(1)) return undefined;
+    }
     if (!this.deps.responder.stillServes(r.response)) {
-      this.repeats.delete(path);
+      this.repeats.delete(req.path);
       return undefined;
     }
     const now = this.deps.clock.now().getTime();
+    if (party !== undefined) {
+      const c = r.response;
+      this.deps.recorder.record([{ at: new Date(now), party, serial: c.serial, caId: c.caId, answer: c.certStatus }]);
+    }
     const second = Math.floor(now / 1000);
     if (second !== r.second) {
       r.headers = { ...this.cacheHeaders(r.response, now), "Content-Type": OCSP_RESPONSE, "Content-Length": String(r.response.der.length) };
@@ -164,11 +181,26 @@ export class OcspHttp {
           : [{ at, party, serial: null, caId: null, answer: result.status }];
       deps.recorder.record(records);
     }
-    if (this.remember && !this.registered && req.method === "GET" && req.path !== undefined && result.cacheable !== undefined) {
+    if (this.remember && req.method === "GET" && req.path !== undefined && result.cacheable !== undefined) {
       if (this.repeats.size >= REPEATS_MAX) this.repeats.clear();
       this.repeats.set(req.path, { response: result.cacheable, headers: {}, second: -1 });
     }
     return this.render(result, req);
+  }
+
+  /**
+   * The party as the relying-party cache knows it without a lookup, in the order of `partyOf`;
+   * undefined when that takes a lookup or the request has no party (`handle` decides then).
+   */
+  private knownParty(req: OcspHttpRequest): string | undefined {
+    const { parties } = this.deps.access;
+    if (req.client?.role === "relying-party") {
+      const party = parties.peekCertificateId?.(req.client.id);
+      if (party === undefined) return undefined;
+      if (party !== null) return party.id;
+    }
+    const key = bearerOf(req.authorization);
+    return key === undefined ? undefined : (parties.peekApiKey?.(key)?.id ?? undefined);
   }
 
   /**
@@ -264,22 +296,21 @@ export function ocspFastPath(deps: OcspRouteDeps, next: RequestListener, onAnswe
       return;
     }
     const q = url.indexOf("?");
-    const path = q < 0 ? url : url.slice(0, q);
-    const again = req.headers["if-none-match"] === undefined ? http.repeat(path) : undefined;
+    const request: OcspHttpRequest = {
+      method: "GET",
+      path: q < 0 ? url : url.slice(0, q),
+      authorization: req.headers.authorization,
+      ifNoneMatch: req.headers["if-none-match"],
+      // clientIdentityOf reads only ctx.req.socket (the TLS handshake's verified peer certificate).
+      client: clientIdentityOf({ req } as unknown as Context),
+    };
+    const again = http.repeat(request);
     if (again !== undefined) {
       res.writeHead(200, again.headers);
       res.end(again.body);
       onAnswered?.(200);
       return;
     }
-    const request: OcspHttpRequest = {
-      method: "GET",
-      path,
-      authorization: req.headers.authorization,
-      ifNoneMatch: req.headers["if-none-match"],
-      // clientIdentityOf reads only ctx.req.socket (the TLS handshake's verified peer certificate).
-      client: clientIdentityOf({ req } as unknown as Context),
-    };
     http.handle(request).then(
       (a) => {
         res.writeHead(a.status, a.body === undefined ? a.headers : { ...a.headers, "Content-Length": String(a.body.length) });

@@ -245,4 +245,41 @@ describe("OCSP endpoint in registered mode, GET through the fast path", function
     );
     assert.ok(log.every((l) => l.caId === null || l.caId === "auth-g1"));
   });
+
+  it("a party's repeated GETs: each answered and recorded, a wrong key refused, a revocation served within 1 second", async () => {
+    const c = await e.issue();
+    const url = `${e.url}/ocsp/${encodeURIComponent(Buffer.from(buildRequest([certIdOf(e.t, c.serial)])).toString("base64"))}`;
+    const withKey = { headers: { Authorization: `Bearer ${TEST_API_KEY}` } };
+    for (let i = 0; i < 5; i++) {
+      const r = await fetchBytes(url, withKey);
+      assert.equal(readResponse(r.body).responses[0]!.status, "good");
+      assert.match(r.headers.get("cache-control")!, /, private,/);
+    }
+    // A URL answered before, asked with a wrong key or none: refused, not repeated.
+    assert.equal(readResponse((await fetchBytes(url, { headers: { Authorization: `Bearer rp_${"C".repeat(43)}` } })).body).status, 6);
+    assert.equal(readResponse((await fetchBytes(url)).body).status, 6);
+    const started = performance.now();
+    await e.revoke(c.serial, "revoked", "keyCompromise");
+    let status = "good";
+    let asked = 0;
+    while (status === "good" && performance.now() - started < 3000) {
+      status = readResponse((await fetchBytes(url, withKey)).body).responses[0]!.status;
+      asked++;
+      if (status === "good") await new Promise((r) => setTimeout(r, 25));
+    }
+    const elapsed = performance.now() - started;
+    assert.equal(status, "revoked");
+    assert.ok(elapsed < 1000, `revocation visible after ${Math.round(elapsed)} ms`);
+    let log: Awaited<ReturnType<typeof e.store.accessLogOf>> = [];
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      log = (await e.store.accessLogOf("rp-test", 10_000)).filter((l) => l.serial === c.serial);
+      if (log.length >= 5 + asked) break;
+    }
+    const answers = log.map((l) => l.answer);
+    assert.equal(answers.length, 5 + asked, "every answer to the party recorded, the refused ones not");
+    assert.deepEqual(answers.slice(0, 5 + asked - 1), Array(5 + asked - 1).fill("good"));
+    assert.equal(answers.at(-1), "revoked");
+    assert.ok(log.every((l) => l.caId === "auth-g1" && l.party === "rp-test"));
+  });
 });

@@ -96,4 +96,35 @@ describe("ocsp signing gate, access recorder, relying-party cache", function () 
     clock.advance(30_001);
     assert.equal(await cache.byApiKey("good"), undefined, "deactivated party refused after the TTL");
   });
+
+  it("CachedRelyingPartyAuthenticator.peek…: what is cached and fresh, without a lookup", async () => {
+    const clock = new FixedClock(new Date("2026-11-22T00:00:00Z"));
+    let calls = 0;
+    const inner = {
+      byApiKey: async (k: string): Promise<RelyingParty | undefined> => {
+        calls++;
+        return k === "good" ? { id: "rp-1", name: "RP", active: true } : k === "off" ? { id: "rp-3", name: "RP3", active: false } : undefined;
+      },
+      byCertificateId: async (id: string): Promise<RelyingParty | undefined> => {
+        calls++;
+        return id === "rp-2" ? { id, name: "RP2", active: true } : undefined;
+      },
+    };
+    const cache = new CachedRelyingPartyAuthenticator(inner, clock, { ttlMs: 30_000, maxEntries: 10 });
+    assert.equal(cache.peekApiKey("good"), undefined, "never asked: unknown");
+    assert.equal(cache.peekCertificateId("rp-2"), undefined);
+    await cache.byApiKey("good");
+    await cache.byApiKey("bad");
+    await cache.byApiKey("off");
+    await cache.byCertificateId("rp-2");
+    assert.equal(calls, 4);
+    assert.equal(cache.peekApiKey("good")?.id, "rp-1");
+    assert.equal(cache.peekApiKey("bad"), null, "known not to be a party");
+    assert.equal(cache.peekApiKey("off"), null, "an inactive party is no party");
+    assert.equal(cache.peekCertificateId("rp-2")?.id, "rp-2");
+    assert.equal(calls, 4, "peeking never reaches the store");
+    clock.advance(30_001);
+    assert.equal(cache.peekApiKey("good"), undefined, "expired: ask again");
+    assert.equal(cache.peekApiKey("bad"), undefined);
+  });
 });
