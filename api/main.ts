@@ -32,9 +32,12 @@ import { sessionRoutes } from "./routes/sessions.js";
 import { issuanceRoutes } from "./routes/issuances.js";
 import { buildAdminControls, type AdminControls } from "./routes/admin-controls.js";
 import { KnexCrlStore } from "../db/crl-store.js";
+import { KnexCrlAccessLog } from "../db/crl-access-log.js";
+import { AccessRecorder } from "../ocsp/access-recorder.js";
+import type { CrlAccessRecord } from "../ca/crl-ports.js";
 import { createCrlService, type CrlService } from "../crl/crl-service.js";
 import { checkPartitionCounts } from "../crl/crl-settings.js";
-import { crlAdminRoutes, crlRoutes } from "./routes/crl.js";
+import { crlAdminRoutes, crlRoutes, type CrlRead } from "./routes/crl.js";
 import { KnexOcspStore } from "../db/ocsp-store.js";
 import { OcspService } from "../ocsp/ocsp-service.js";
 import { CachedRelyingPartyAuthenticator } from "../ocsp/relying-party-cache.js";
@@ -187,6 +190,8 @@ export interface Handlers {
   readonly issuance: IssuanceService;
   readonly admin: AdminControls;
   readonly crl: CrlService;
+  /** CRL reads of relying parties, buffered for the batched writes to crl_access_log. */
+  readonly crlReads: AccessRecorder<CrlAccessRecord>;
   readonly ocsp: OcspService;
   readonly ocspRoutes: OcspRouteDeps;
   readonly events: ResidentEvents;
@@ -260,11 +265,19 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     clock,
     access: { mode: crl.settings.access, parties: new CachedRelyingPartyAuthenticator(service.relyingParties, clock) },
   };
+  // CRL reads of identified relying parties (CONTRACT §3), written in batches like OCSP answers; one
+  // that cannot be recorded (the buffer is full: the database has been failing) is not answered.
+  const crlReads = new AccessRecorder<CrlAccessRecord>(new KnexCrlAccessLog(db), service.logger, { name: "CRL access log" });
+  const recordRead = (read: CrlRead): void => {
+    if (read.reader.partyId === null) return; // public mode, no credential: nobody to record
+    const record = { at: read.at, party: read.reader.partyId, caId: read.caId, partition: read.partition, kind: read.kind, number: read.number };
+    if (!crlReads.record([record])) throw new CaError("unavailable", "CRL reads cannot be recorded at the moment; retry later");
+  };
   return {
-    handlers: { auth, issuance, admin, crl, ocsp, ocspRoutes: ocspDeps, events },
+    handlers: { auth, issuance, admin, crl, crlReads, ocsp, ocspRoutes: ocspDeps, events },
     publicRouters: [
       ocspRoutes(ocspDeps),
-      crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds }),
+      crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds, recordRead }),
     ],
     v1Routers: [
       ...events.routers({ requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
@@ -343,6 +356,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
   // OCSP: pre-signing from the outbox, refresh at half-life, responder renewal (leader); following
   // the responses the leader signs (followers); the batched access log (every process).
   handlers.ocsp.start(role);
+  handlers.crlReads.start();
   const listeners = await listen(app, {
     http: config.http,
     https: config.https,
@@ -359,6 +373,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
       await handlers.crl.scheduler.stop();
       await handlers.ocsp.stop();
       await listeners.close();
+      await handlers.crlReads.stop();
     },
   };
 }

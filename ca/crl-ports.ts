@@ -144,3 +144,20 @@ export interface CrlStore {
   /** Records that partitions changed (from the outbox); in `tx` with the cursor advance. */
   markChanged(refs: readonly PartitionRef[], tx?: Tx): Promise<void>;
 }
+
+/** A CRL read by a registered relying party (CONTRACT §3: every answered request is recorded). */
+export interface CrlAccessRecord {
+  readonly at: Date;
+  readonly party: string;
+  readonly caId: CaId;
+  readonly partition: number;
+  readonly kind: CrlKind;
+  /** The CRL number served (or confirmed by a 304). */
+  readonly number: number;
+}
+
+/** Where CRL reads are written (db/crl-access-log.ts), in batches through ocsp/access-recorder.ts. */
+export interface CrlAccessLog {
+  /** Appends many records in one statement. */
+  append(records: readonly CrlAccessRecord[]): Promise<void>;
+}

@@ -9,8 +9,9 @@ import { certificatePersonalFieldsTask, tableAgeRetentionTask } from "./retentio
 /**
  * The retention tasks of DOMAIN §6 on this database, in the order they run: the audit log (7 years,
  * signed checkpoint at the cut), superseded resident records (resident_history, migration 0011, 5
- * years), relying-party access records (ocsp_access_log, migration 0009, configurable), and the
- * personal fields of certificates (10 years after expiry). Shared by the API and the CLI.
+ * years), relying-party access records (ocsp_access_log, migration 0009, and CRL reads, crl_access_log,
+ * 0016; configurable), and the personal fields of certificates (10 years after expiry). Shared by the
+ * API and the CLI.
  */
 export function standardRetentionTasks(
   db: Database,
@@ -30,6 +31,13 @@ export function standardRetentionTasks(
       name: "relying-party-access-records",
       rule: `relying-party access records older than ${periods.relyingPartyAccessDays} days`,
       table: "ocsp_access_log",
+      timeColumn: "at",
+      cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
+    }),
+    tableAgeRetentionTask(db, {
+      name: "relying-party-crl-reads",
+      rule: `relying-party CRL reads older than ${periods.relyingPartyAccessDays} days`,
+      table: "crl_access_log",
       timeColumn: "at",
       cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
     }),

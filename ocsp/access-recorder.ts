@@ -1,8 +1,8 @@
-import type { OcspAccessLog, OcspAccessRecord } from "../ca/ocsp-ports.js";
+import type { OcspAccessRecord } from "../ca/ocsp-ports.js";
 
 /**
  * Every answered request of a registered relying party is recorded (CONTRACT §3, DOMAIN §4: who asked
- * about which certificate, when — for disclosure requests and billing), in batches: records are
+ * about which certificate, when — for disclosure requests and billing; which CRL a party read), in batches: records are
  * buffered and written every `flushIntervalMs` or as soon as `maxBatch` are waiting, never one write
  * per request.
  *
@@ -14,22 +14,29 @@ export interface AccessRecorderOptions {
   readonly flushIntervalMs: number;
   readonly maxBatch: number;
   readonly maxBuffered: number;
+  /** What is recorded, for the warning when a write fails (default "OCSP access log"). */
+  readonly name: string;
 }
 
-export const defaultAccessRecorderOptions: AccessRecorderOptions = Object.freeze({ flushIntervalMs: 1000, maxBatch: 2000, maxBuffered: 200_000 });
+export const defaultAccessRecorderOptions: AccessRecorderOptions = Object.freeze({ flushIntervalMs: 1000, maxBatch: 2000, maxBuffered: 200_000, name: "OCSP access log" });
 
 export interface AccessRecorderLog {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
-export class AccessRecorder {
-  private buffer: OcspAccessRecord[] = [];
+/** Where a recorder writes: OCSP answers (ca/ocsp-ports.ts OcspAccessLog), CRL reads (ca/crl-ports.ts CrlAccessLog). */
+export interface AccessSink<R> {
+  append(records: readonly R[]): Promise<void>;
+}
+
+export class AccessRecorder<R = OcspAccessRecord> {
+  private buffer: R[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly options: AccessRecorderOptions;
 
   constructor(
-    private readonly sink: OcspAccessLog,
+    private readonly sink: AccessSink<R>,
     private readonly log: AccessRecorderLog,
     options: Partial<AccessRecorderOptions> = {},
   ) {
@@ -47,7 +54,7 @@ export class AccessRecorder {
   }
 
   /** Buffers records; false (nothing buffered) when the buffer is full. */
-  record(records: readonly OcspAccessRecord[]): boolean {
+  record(records: readonly R[]): boolean {
     if (!this.hasRoom(records.length)) return false;
     for (const r of records) this.buffer.push(r);
     if (this.buffer.length >= this.options.maxBatch && this.flushing === undefined) void this.flush();
@@ -71,7 +78,7 @@ export class AccessRecorder {
       try {
         await this.sink.append(batch);
       } catch (e) {
-        this.log.warn({ err: (e as Error)?.name, records: this.buffer.length }, "OCSP access log write failed; kept for retry");
+        this.log.warn({ err: (e as Error)?.name, records: this.buffer.length }, `${this.options.name} write failed; kept for retry`);
         return;
       }
       this.buffer = this.buffer.slice(batch.length);

@@ -13,6 +13,7 @@ import { residentEventThroughputMigration } from "./0012-resident-event-throughp
 import { adminControlsMigration } from "./0013-admin-controls.js";
 import { certificatesIssuanceIndexMigration } from "./0014-certificates-issuance-index.js";
 import { livePublicKeyUniqueMigration } from "./0015-live-public-key-unique.js";
+import { crlAccessLogMigration } from "./0016-crl-access-log.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -37,4 +38,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   residentEventThroughputMigration,
   certificatesIssuanceIndexMigration,
   livePublicKeyUniqueMigration,
+  crlAccessLogMigration,
 ]);

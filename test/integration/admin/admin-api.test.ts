@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { auditVerify, retentionRun } from "../../../cli/audit-commands.js";
 import { request, type ClientCredentials } from "../../support/https-client.js";
 import { startTestService, type TestService } from "../../support/service-harness.js";
+import { KnexCrlAccessLog } from "../../../db/crl-access-log.js";
 import { startAdminApp, type AdminTestApp } from "./admin-app.js";
 
 type Json = Record<string, any>;
@@ -141,6 +142,39 @@ describe("admin API (CONTRACT §7) over mTLS", function () {
     assert.equal((await rp.byCertificateId("kiosk-9"))?.id, "kiosk-9");
   });
 
+  it("CRL reads of a registered party are recorded (party, CRL, number, time), 304s too; without a key: 401, nothing recorded", async () => {
+    const r = await app.call("POST", "/v1/admin/relying-parties", { token: ope, body: { id: "kiosk-crl", name: "Kiosk CRL", credentials: ["api-key"] } });
+    const { apiKey } = r.json<Json>();
+    const url = `${ts.httpUrl}/crl/auth-g1/0.crl`;
+    const withKey = { headers: { authorization: `Bearer ${apiKey}` } };
+    let first = await request(url, withKey);
+    for (let i = 0; i < 100 && first.status === 404; i++) {
+      await new Promise((res) => setTimeout(res, 100)); // the leader publishes the first CRLs at start
+      first = await request(url, withKey);
+    }
+    assert.equal(first.status, 200);
+    assert.equal((await request(url)).status, 401);
+    const again = await request(url, { headers: { ...withKey.headers, "if-none-match": String(first.headers.etag) } });
+    assert.equal(again.status, 304);
+    assert.equal((await request(`${ts.httpUrl}/crl/auth-g1/0-delta.crl`, withKey)).status, 200);
+    const log = new KnexCrlAccessLog(ts.service.db);
+    let reads: Awaited<ReturnType<typeof log.readsOf>> = [];
+    for (let i = 0; i < 60 && reads.length < 3; i++) {
+      await new Promise((res) => setTimeout(res, 50)); // written in batches, at least once a second
+      reads = await log.readsOf("kiosk-crl");
+    }
+    assert.deepEqual(
+      reads.map((x) => [x.party, x.caId, x.partition, x.kind]),
+      [
+        ["kiosk-crl", "auth-g1", 0, "full"],
+        ["kiosk-crl", "auth-g1", 0, "full"],
+        ["kiosk-crl", "auth-g1", 0, "delta"],
+      ],
+    );
+    assert.ok(reads.every((x) => Number.isInteger(x.number) && x.number >= 1 && Math.abs(x.at.getTime() - Date.now()) < 60_000));
+    assert.equal(reads.length, 3, "the refused read is not recorded");
+  });
+
   it("audit: a checkpoint signed with the HSM key, the whole chain verified by the API and by `audit verify`", async () => {
     const cp = await app.call("POST", "/v1/admin/audit/checkpoints", { token: kansa });
     assert.equal(cp.status, 201);
@@ -161,7 +195,7 @@ describe("admin API (CONTRACT §7) over mTLS", function () {
   it("retention: a dry run, and a purge only with a second operator's approval", async () => {
     const dry = await app.call("POST", "/v1/admin/retention/dry-run", { token: adm });
     assert.equal(dry.status, 200);
-    assert.deepEqual(dry.json().tasks.map((t: Json) => t.name), ["audit-log", "superseded-resident-records", "relying-party-access-records", "certificate-personal-fields"]);
+    assert.deepEqual(dry.json().tasks.map((t: Json) => t.name), ["audit-log", "superseded-resident-records", "relying-party-access-records", "relying-party-crl-reads", "certificate-personal-fields"]);
     assert.ok(dry.json().tasks.every((t: Json) => t.purged === null));
     const asked = await app.call("POST", "/v1/admin/retention/purges", { token: adm, body: { purpose: "定期の保存期間管理" } });
     assert.equal(asked.status, 202);

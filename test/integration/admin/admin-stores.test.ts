@@ -64,6 +64,10 @@ async function seed(k: Knex): Promise<void> {
     { at: new Date("2039-01-01T00:00:00Z"), party: "kiosk-2", serial: serial(2), ca_id: "sign-g1", answer: "good" },
     { at: new Date("2039-01-01T00:00:00Z"), party: "bank-1", serial: serial(3), ca_id: "sign-g1", answer: "good" },
   ]);
+  await k("crl_access_log").insert([
+    { at: new Date("2031-01-01T00:00:00Z"), party: "bank-1", ca_id: "sign-g1", partition: 3, kind: "full", crl_number: 7 },
+    { at: new Date("2039-01-01T00:00:00Z"), party: "kiosk-2", ca_id: "sign-g1", partition: 3, kind: "delta", crl_number: 9 },
+  ]);
 }
 
 async function collect(it: AsyncIterable<string>): Promise<string> {
@@ -174,7 +178,7 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       const checkpointer = new AuditCheckpointer({ signer: key, keyLabel: "audit-checkpoint", store: checkpoints, audit, head: () => reader.head(), transactions: t.db, clock: later });
       const verifier = new AuditVerifier({ log: reader, checkpoints, trustedKeys: [key.publicKey], now: () => later.now() });
       const retention = new RetentionService({ tasks: standardRetentionTasks(t.db, defaultRetentionPeriods, { checkpointer, verify: () => verifier.verify() }), audit, clock: later });
-      const tables = ["certificates", "issuances", "residents", "resident_history", "ocsp_access_log", "resident_events", "audit_checkpoints"];
+      const tables = ["certificates", "issuances", "residents", "resident_history", "ocsp_access_log", "crl_access_log", "resident_events", "audit_checkpoints"];
       const dump = async () => Object.fromEntries(await Promise.all(tables.map(async (n) => [n, JSON.stringify(await k(n).orderBy(k.raw("1")))] as const)));
       const before = await dump();
       const auditBefore = await k("audit_log").orderBy("seq");
@@ -184,6 +188,7 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
         "audit-log": auditBefore.length,
         "superseded-resident-records": 1,
         "relying-party-access-records": 1,
+        "relying-party-crl-reads": 1,
         "certificate-personal-fields": 1,
       });
       assert.deepEqual(await dump(), before, "a dry run changes no data");
@@ -196,6 +201,7 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
         "audit-log": auditBefore.length, // the dry run's own entry is recent
         "superseded-resident-records": 1,
         "relying-party-access-records": 1,
+        "relying-party-crl-reads": 1,
         "certificate-personal-fields": 1,
       });
       const stripped = await k("certificates").where({ serial: serial(1) }).first();
@@ -210,6 +216,7 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       assert.ok((await k("certificates").where({ serial: serial(2) }).first()).der, "not yet due");
       assert.equal(Number((await k("resident_history").count({ n: "*" }).first())!.n), 1);
       assert.deepEqual((await k("ocsp_access_log").orderBy("at")).map((r: { party: string }) => r.party), ["kiosk-2", "bank-1"]);
+      assert.deepEqual((await k("crl_access_log")).map((r: { party: string }) => r.party), ["kiosk-2"]);
       const v = await verifier.verify();
       assert.equal(v.ok, true, JSON.stringify(v.findings));
       assert.equal(v.anchor.kind, "checkpoint");

@@ -32,6 +32,8 @@ describe("api/routes/crl over HTTP and mTLS", function () {
   this.timeout(60_000);
   const crls = new Map<string, PublishedCrl>();
   const reads: CrlRead[] = [];
+  /** Set: the recorder cannot take the read (api/main.ts throws `unavailable` then). */
+  let recordingRefused = false;
   const audit: AuditEntryInput[] = [];
   const runs: Array<CaId | undefined> = [];
   const clock = new FixedClock(T0);
@@ -106,7 +108,18 @@ describe("api/routes/crl over HTTP and mTLS", function () {
         metrics: new Metrics({ defaultMetrics: false }),
         caGenerations: { list: async () => [], get: async () => undefined },
         readiness: [],
-        publicRouters: [crlRoutes({ crls: store, clock, access, relyingParties: parties, recordRead: (r) => void reads.push(r) })],
+        publicRouters: [
+          crlRoutes({
+            crls: store,
+            clock,
+            access,
+            relyingParties: parties,
+            recordRead: (r) => {
+              if (recordingRefused) throw new CaError("unavailable", "CRL reads cannot be recorded at the moment; retry later");
+              reads.push(r);
+            },
+          }),
+        ],
         v1Routers: [crlAdminRoutes({ scheduler, requireOperator, audit: { append: async (e) => (audit.push(e), { ...e, seq: audit.length, prevHash: "", hash: "" }) }, clock })],
       });
       listeners[access] = await listen(app, {
@@ -166,6 +179,19 @@ describe("api/routes/crl over HTTP and mTLS", function () {
     assert.equal(ok.status, 200);
     assert.match(String(ok.headers["cache-control"]), /^private, /);
     assert.deepEqual(reads.at(-1), { reader: { partyId: "bank-1", via: "api-key" }, caId: "sign-g1", partition: 3, kind: "full", number: 9, at: T0 });
+  });
+
+  it("a read that cannot be recorded is not answered: 503 problem, no CRL", async () => {
+    recordingRefused = true;
+    try {
+      const refused = await http("registered", "/crl/sign-g1/3.crl", { Authorization: `Bearer ${API_KEY}` });
+      assert.equal(refused.status, 503);
+      assert.match(String(refused.headers["content-type"]), /^application\/problem\+json/);
+      assert.equal(refused.json().status, 503);
+    } finally {
+      recordingRefused = false;
+    }
+    assert.equal((await http("registered", "/crl/sign-g1/3.crl", { Authorization: `Bearer ${API_KEY}` })).status, 200);
   });
 
   it("registered mode over HTTPS: a relying-party client certificate is enough; other certificates are not", async () => {
