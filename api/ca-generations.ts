@@ -108,7 +108,7 @@ export async function createNextCaGeneration(service: Service, kind: CaKind, act
 }
 
 /** The four-eyes executor of a new CA generation (issue 7: a new CA generation needs approval). */
-export function caGenerationExecutor(service: Service): ApprovalExecutor<{ kind: CaKind }> {
+export function caGenerationExecutor(service: Service, options: { afterCreate?: () => Promise<unknown> } = {}): ApprovalExecutor<{ kind: CaKind }> {
   return {
     kind: "ca-generation",
     description: "a new CA generation: key generated in the HSM, self-signed CA certificate, OCSP responder",
@@ -122,6 +122,8 @@ export function caGenerationExecutor(service: Service): ApprovalExecutor<{ kind:
     async execute(approval, approver) {
       const actor = typeof approver === "string" ? approver : `operator:${approver.operatorId}`;
       const ca = await createNextCaGeneration(service, approval.params.kind, actor, () => undefined);
+      // Taken into use here at once (issuance, CRLs, OCSP); other processes pick it up on their next poll.
+      await options.afterCreate?.();
       return { caId: ca.id, generation: ca.generation, keyAlgorithm: ca.keyAlgorithm, certificateUrl: `/ca/${ca.id}.crt` };
     },
   };

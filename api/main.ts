@@ -5,7 +5,7 @@ import * as pkijs from "pkijs";
 import { CaError } from "../ca/errors.js";
 import type { Signer } from "../ca/ports.js";
 import { systemClock, type Clock, type Random } from "../ca/ports.js";
-import type { CaGeneration, CaId } from "../ca/types.js";
+import type { CaId } from "../ca/types.js";
 import { openDatabase, type Database } from "../db/database.js";
 import { migrateLatest } from "../db/migrate.js";
 import { KnexCaGenerationStore } from "../db/ca-generation-store.js";
@@ -25,7 +25,7 @@ import type { ServiceCaMaterial } from "../ca/terminal-registry.js";
 import { defaultAlgorithm } from "../ca/algorithms.js";
 import { fromPem } from "../ca/x509/pem.js";
 import { existsSync } from "node:fs";
-import { buildAuthorities } from "./issuing-authorities.js";
+import { checkedCaSigner, LiveCaGenerations } from "./live-ca-generations.js";
 import { loadHolidayCalendar } from "./holiday-calendar.js";
 import { requireActiveTerminal, requireOperator } from "./operator-session.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -164,25 +164,12 @@ export async function openService(config: Config, options: { logger?: Logger; cl
  */
 export async function checkCaKeys(service: Service): Promise<Map<CaId, Signer>> {
   const signers = new Map<CaId, Signer>();
-  const gens = await service.stores.caGenerations.list();
-  for (const ca of gens) {
-    if (ca.status !== "active") continue;
-    const signer = await service.hsm.signer(ca.keyUri, ca.signatureAlgorithm).catch((e: unknown) => {
-      throw new CaError("unavailable", `CA ${ca.id}: its key is not in the token (${(e as Error).message})`);
-    });
-    const certSpki = spkiOfCertificate(ca);
-    if (Buffer.compare(Buffer.from(certSpki), Buffer.from(signer.publicKey)) !== 0) {
-      throw new CaError("internal", `CA ${ca.id}: the key in the token does not match the CA certificate; refusing to start`);
-    }
-    signers.set(ca.id, signer);
-  }
+  for (const ca of await service.stores.caGenerations.list()) if (ca.status === "active") signers.set(ca.id, await checkedCaSigner(service, ca));
   return signers;
 }
 
-function spkiOfCertificate(ca: CaGeneration): Uint8Array {
-  const cert = pkijs.Certificate.fromBER(ca.certificate.slice().buffer);
-  return new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
-}
+/** How often every process looks for CA generations made elsewhere (api/live-ca-generations.ts). */
+const GENERATION_POLL_MS = 30_000;
 
 /** The request-handling services, wired once from the opened Service. */
 export interface Handlers {
@@ -195,16 +182,18 @@ export interface Handlers {
   readonly ocsp: OcspService;
   readonly ocspRoutes: OcspRouteDeps;
   readonly events: ResidentEvents;
+  /** The CA generations in use, refreshed while running. */
+  readonly generations: LiveCaGenerations;
 }
 
 type Routers = NonNullable<Parameters<typeof createApp>[0]["v1Routers"]>;
 
 export async function buildHandlers(service: Service): Promise<{ handlers: Handlers; v1Routers: Routers; publicRouters: Routers }> {
-  const signers = await checkCaKeys(service);
-  const generations = await service.stores.caGenerations.list();
+  // The CA generations in use, each key checked; a generation made while running joins them.
+  const live = await LiveCaGenerations.load(service);
+  const { signers, current: generations, authorities } = live;
   // DOMAIN §4: a generation's partition count never changes; refuse a configuration that would.
   checkPartitionCounts(generations, service.config.ca.partitions);
-  const authorities = buildAuthorities(generations, signers, { publicBaseUrl: service.config.publicBaseUrl });
   const holidays = loadHolidayCalendar(service.config.holidaysFile);
   const { stores, clock, random, db } = service;
   const auth = new OperatorAuth({ operators: stores.operators, sessions: stores.operatorSessions, audit: stores.audit, transactions: db, clock, random });
@@ -222,7 +211,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
   // Admin API and operating controls (CONTRACT §7): finds or generates the audit checkpoint key in the HSM.
   const admin = await buildAdminControls(service, auth, { holidays });
-  admin.approvals.register(caGenerationExecutor(service));
+  admin.approvals.register(caGenerationExecutor(service, { afterCreate: () => live.refresh() }));
   // Resident change events (HTTP batch, NATS JetStream, file import), manual revocation and hold.
   const events = buildResidentEvents(service);
   admin.approvals.register(massRevocationExecutor(events.revocation)).register(eventsResumeExecutor(events.processor));
@@ -273,8 +262,13 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     const record = { at: read.at, party: read.reader.partyId, caId: read.caId, partition: read.partition, kind: read.kind, number: read.number };
     if (!crlReads.record([record])) throw new CaError("unavailable", "CRL reads cannot be recorded at the moment; retry later");
   };
+  // A new generation: its CRL partitions and first CRLs, its OCSP responder (issuance uses it through `authorities`).
+  live.onAdded(async (ca, signer) => {
+    await crl.addGeneration(ca, signer);
+    await ocsp.responders.reload();
+  });
   return {
-    handlers: { auth, issuance, admin, crl, crlReads, ocsp, ocspRoutes: ocspDeps, events },
+    handlers: { auth, issuance, admin, crl, crlReads, ocsp, ocspRoutes: ocspDeps, events, generations: live },
     publicRouters: [
       ocspRoutes(ocspDeps),
       crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds, recordRead }),
@@ -357,6 +351,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
   // the responses the leader signs (followers); the batched access log (every process).
   handlers.ocsp.start(role);
   handlers.crlReads.start();
+  handlers.generations.start(GENERATION_POLL_MS);
   const listeners = await listen(app, {
     http: config.http,
     https: config.https,
@@ -374,6 +369,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
       await handlers.ocsp.stop();
       await listeners.close();
       await handlers.crlReads.stop();
+      handlers.generations.stop();
     },
   };
 }

@@ -101,7 +101,8 @@ const silent: CrlLogger = { info: () => {}, warn: () => {}, error: () => {} };
  */
 export class CrlScheduler {
   readonly owner: string;
-  private readonly byId: ReadonlyMap<CaId, CrlAuthority>;
+  private readonly authorities: CrlAuthority[];
+  private readonly byId: Map<CaId, CrlAuthority>;
   private readonly logger: CrlLogger;
   private readonly metrics: CrlMetrics;
   private timer: NodeJS.Timeout | null = null;
@@ -111,6 +112,7 @@ export class CrlScheduler {
 
   constructor(private readonly deps: CrlSchedulerDeps) {
     this.owner = deps.owner ?? `crl-${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
+    this.authorities = [...deps.authorities];
     this.byId = new Map(deps.authorities.map((a) => [a.caId, a]));
     this.logger = deps.logger ?? silent;
     this.metrics = deps.metrics ?? noCrlMetrics;
@@ -175,7 +177,7 @@ export class CrlScheduler {
         this.metrics.incFailure("outbox");
         this.logger.error({ err: errorName(e) }, "CRL outbox poll failed");
       });
-      const refs = this.deps.authorities
+      const refs = this.authorities
         .filter((a) => caId === undefined || a.caId === caId)
         .flatMap((a) => Array.from({ length: a.partitionCount }, (_, partition) => ({ caId: a.caId, partition })));
       const done = new Map<string, PartitionOutcome>();
@@ -225,8 +227,19 @@ export class CrlScheduler {
 
   private async init(): Promise<void> {
     if (this.initialized) return;
-    for (const a of this.deps.authorities) await this.deps.store.ensurePartitions(a.caId, a.partitionCount);
+    for (const a of this.authorities) await this.deps.store.ensurePartitions(a.caId, a.partitionCount);
     this.initialized = true;
+  }
+
+  /**
+   * A CA generation made while the service runs (api/live-ca-generations.ts): its partitions are
+   * recorded, and the next tick issues their first CRLs (never issued: due at once).
+   */
+  async addAuthority(a: CrlAuthority): Promise<void> {
+    if (this.byId.has(a.caId)) return;
+    await this.deps.store.ensurePartitions(a.caId, a.partitionCount);
+    this.authorities.push(a);
+    this.byId.set(a.caId, a);
   }
 
   /** Runs partitions `parallelism` at a time. */

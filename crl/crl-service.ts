@@ -34,6 +34,8 @@ export interface CrlService {
   readonly issuer: CrlIssuer;
   readonly scheduler: CrlScheduler;
   readonly settings: CrlSettings;
+  /** A CA generation made while running (api/live-ca-generations.ts): its CRLs from the next tick on. */
+  addGeneration(ca: CaGeneration, signer: Signer): Promise<void>;
   /** The coverage check over every CA generation (or one); sets the coverage gauges. */
   checkCoverage(caId?: CaId): Promise<CoverageReport>;
   /**
@@ -72,6 +74,12 @@ export function createCrlService(deps: CrlServiceDeps): CrlService {
     issuer,
     scheduler,
     settings: deps.settings,
+    addGeneration: async (ca, signer) => {
+      if (authorities.some((a) => a.caId === ca.id)) return;
+      const authority = crlAuthority(ca, signer, deps.crlBaseUrl);
+      await scheduler.addAuthority(authority);
+      authorities.push(authority);
+    },
     startCoverageChecks: (everySeconds) => {
       let running = false;
       const timer = setInterval(() => {
