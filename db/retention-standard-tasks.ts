@@ -6,6 +6,12 @@ import type { Database } from "./database.js";
 import { KnexAuditPurge } from "./retention-audit-log.js";
 import { certificatePersonalFieldsTask, tableAgeRetentionTask } from "./retention-tasks.js";
 
+/** Task name, table, what its rows are. */
+const relyingPartyLogs = [
+  ["relying-party-access-records", "ocsp_access_log", "relying-party access records"],
+  ["relying-party-crl-reads", "crl_access_log", "relying-party CRL reads"],
+] as const;
+
 /**
  * The retention tasks of DOMAIN §6 on this database, in the order they run: the audit log (7 years,
  * signed checkpoint at the cut), superseded resident records (resident_history, migration 0011, 5
@@ -27,20 +33,16 @@ export function standardRetentionTasks(
       timeColumn: "superseded_at",
       cutoff: (now) => yearsBefore(now, periods.supersededResidentRecordYears),
     }),
-    tableAgeRetentionTask(db, {
-      name: "relying-party-access-records",
-      rule: `relying-party access records older than ${periods.relyingPartyAccessDays} days`,
-      table: "ocsp_access_log",
-      timeColumn: "at",
-      cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
-    }),
-    tableAgeRetentionTask(db, {
-      name: "relying-party-crl-reads",
-      rule: `relying-party CRL reads older than ${periods.relyingPartyAccessDays} days`,
-      table: "crl_access_log",
-      timeColumn: "at",
-      cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
-    }),
+    // What relying parties asked (OCSP) and read (CRLs): one period for both.
+    ...relyingPartyLogs.map(([name, table, what]) =>
+      tableAgeRetentionTask(db, {
+        name,
+        rule: `${what} older than ${periods.relyingPartyAccessDays} days`,
+        table,
+        timeColumn: "at",
+        cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
+      }),
+    ),
     certificatePersonalFieldsTask(db, periods.certificatePersonalFieldsYearsAfterExpiry),
   ];
 }
