@@ -74,7 +74,8 @@ export class LiveCaGenerations {
 
   /**
    * Reads the generations again and takes new active ones into use. A generation whose key fails the
-   * check is left out (and logged by id) while the others go on. @returns the generations added
+   * check, or whose CRLs or OCSP responder cannot be set up, is left out (and logged by id) while the
+   * others go on; the next refresh tries it again. @returns the generations added
    */
   refresh(): Promise<CaGeneration[]> {
     if (this.refreshing) return this.refreshing.then(() => this.refresh());
@@ -105,18 +106,19 @@ export class LiveCaGenerations {
     for (const ca of generations) {
       if (ca.status !== "active" || this.signers.has(ca.id)) continue;
       try {
-        this.signers.set(ca.id, await checkedCaSigner(this.service, ca));
+        const signer = await checkedCaSigner(this.service, ca);
+        // CRL partitions and the OCSP responder first: no certificate of the generation is issued
+        // before they can answer for it. A failure leaves it out until the next refresh tries again.
+        for (const f of this.added) await f(ca, signer);
+        this.signers.set(ca.id, signer);
         added.push(ca);
+        this.service.logger.info({ caId: ca.id }, "CA generation taken into use");
       } catch (e) {
         this.service.logger.error({ caId: ca.id, err: (e as Error)?.name, message: (e as Error)?.message }, "a new CA generation was not taken into use");
       }
     }
     this.generations = generations;
     this.resolver = this.build();
-    for (const ca of added) {
-      for (const f of this.added) await f(ca, this.signers.get(ca.id)!);
-      this.service.logger.info({ caId: ca.id }, "CA generation taken into use");
-    }
     return added;
   }
 

@@ -75,6 +75,20 @@ describe("CA generations taken into use while running (api/live-ca-generations.t
     assert.equal(answer.responses[0]?.status, "revoked");
   });
 
+  it("a generation whose CRLs or OCSP cannot be set up yet is not issued with; the next refresh takes it", async () => {
+    const live = handlers.generations;
+    let failures = 1;
+    live.onAdded(async () => {
+      if (failures-- > 0) throw new Error("CRL store unreachable");
+    });
+    const g3 = await createNextCaGeneration(ts.service, "auth", "test", () => undefined);
+    assert.equal(g3.id, "auth-g3");
+    assert.deepEqual(await live.refresh(), []);
+    assert.equal(live.authorities.active("auth").ca.id, "auth-g2", "not issued with before it can be answered for");
+    assert.deepEqual((await live.refresh()).map((g) => g.id), ["auth-g3"]);
+    assert.equal(live.authorities.active("auth").ca.id, "auth-g3");
+  });
+
   it("a generation whose key does not match its certificate is left out; the others go on", async () => {
     const live = handlers.generations;
     const g2 = await createNextCaGeneration(ts.service, "sign", "test", () => undefined);
