@@ -42,17 +42,11 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the service and resolves once both listeners are up. */
-export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {
-  const logFile = join(opts.varDir, "service.log");
-  const fd = openSync(logFile, "a");
-  const args = [
-    "--import",
-    "tsx",
-    ...(opts.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfileDir] : []),
-    join(repoRoot, "cli/main.ts"),
-    "start",
-  ];
+/**
+ * The environment the service runs with (and a CLI command run beside it, on the same database,
+ * token and var dir). Writes `<varDir>/config.json` when `opts.config` is given.
+ */
+export function serviceEnv(opts: Pick<ServiceProcessOptions, "varDir" | "databaseUrl" | "token" | "config" | "workers">): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CA_VAR_DIR: opts.varDir,
@@ -76,6 +70,21 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     env.CA_CONFIG = file;
     env.CA_HOLIDAYS_FILE = join(repoRoot, "config/holidays.json");
   }
+  return env;
+}
+
+/** Starts the service and resolves once both listeners are up. */
+export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {
+  const logFile = join(opts.varDir, "service.log");
+  const fd = openSync(logFile, "a");
+  const args = [
+    "--import",
+    "tsx",
+    ...(opts.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfileDir] : []),
+    join(repoRoot, "cli/main.ts"),
+    "start",
+  ];
+  const env = serviceEnv(opts);
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ["ignore", fd, fd] });
   closeSync(fd);

@@ -83,7 +83,7 @@ const commands: Record<string, { help: string; run: Command }> = {
       }),
   },
   ca: {
-    help: "ca generation new sign|auth (a new CA generation: key in the HSM, CA and OCSP responder certificates; issuance uses it after a restart)",
+    help: "ca generation new sign|auth (a new CA generation: key in the HSM, CA and OCSP responder certificates; a running service takes it into use within 30 s)",
     run: async ([sub, verb, kind]) =>
       withService(async (s) => {
         if (sub !== "generation" || verb !== "new" || (kind !== "sign" && kind !== "auth")) throw new Error("usage: ca generation new sign|auth");

@@ -2,7 +2,8 @@
  * CA_WORKERS=2: `npm start` as a supervisor with two service processes sharing the listeners, on
  * PostgreSQL and SoftHSM, checked from outside: both serve, /metrics adds up both, a revocation
  * committed in the database is answered by every process within a second (openssl reads the
- * answers), a killed worker is replaced, SIGTERM stops them all.
+ * answers), a CA generation made beside it is taken into use by every process, a killed worker is
+ * replaced, SIGTERM stops them all.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -13,8 +14,9 @@ import { join } from "node:path";
 import pg from "pg";
 import { generateSerial, partitionOf } from "../../../ca/serial.js";
 import { loadConfig, ConfigError } from "../../../api/config.js";
-import { createDatabase, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
+import { createDatabase, serviceEnv, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
 import { buildRequest, certIdUnder } from "../../unit/ocsp/fixtures.js";
+import { readResponse } from "../../unit/ocsp/read-response.js";
 import { createTestToken, type TestToken } from "../../support/softhsm.js";
 import { requirePostgresUrl } from "../../support/database.js";
 
@@ -126,6 +128,33 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
     const statuses = [];
     for (let i = 0; i < 8; i++) statuses.push(await statusOf());
     assert.deepEqual(statuses, Array(8).fill("revoked"), `answers ${Date.now() - committed} ms after the commit`);
+  });
+
+  it("a CA generation made beside the running service (CLI) is answered for by every worker within the poll period", async function () {
+    // `ca generation new auth` in its own process, on the same database, token and var dir.
+    execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "ca", "generation", "new", "auth"], {
+      cwd: process.cwd(),
+      env: serviceEnv({ varDir: dir, databaseUrl: database.url, token, workers: 2 }),
+      stdio: "pipe",
+      timeout: 120_000,
+    });
+    const ca = await get(`${service!.httpUrl}/ca/auth-g2.crt`);
+    assert.equal(ca.status, 200);
+    // A serial of the new generation it never issued: its responder answers "revoked" (non-issued);
+    // a process that has not taken the generation into use answers "unauthorized" (6).
+    const serial = generateSerial(66, { bytes: (n) => new Uint8Array(randomBytes(n)) });
+    const url = `${service!.httpUrl}/ocsp/${encodeURIComponent(Buffer.from(buildRequest([certIdUnder(new Uint8Array(ca.body), serial)])).toString("base64"))}`;
+    const apiKey = (JSON.parse(readFileSync(join(dir, "demo/relying-party.json"), "utf8")) as { apiKey: string }).apiKey;
+    const status = async (): Promise<number> => readResponse((await get(url, { authorization: `Bearer ${apiKey}` })).body).status;
+    const started = Date.now();
+    let inARow = 0;
+    // Fresh connections alternate between the workers: 8 successes in a row means both answer.
+    while (inARow < 8 && Date.now() - started < 45_000) {
+      inARow = (await status()) === 0 ? inARow + 1 : 0;
+      if (inARow === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(inARow, 8, `both workers answer for auth-g2 (${Date.now() - started} ms after it was made)`);
+    console.log(`      (auth-g2 answered by both workers ${Date.now() - started} ms after it was made)`);
   });
 
   it("replaces a worker that dies, with the same role", async () => {

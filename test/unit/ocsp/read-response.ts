@@ -21,7 +21,8 @@ export interface ReadResponse {
 }
 
 export function readResponse(der: Uint8Array): ReadResponse {
-  const resp = pkijs.OCSPResponse.fromBER(der.slice().buffer);
+  // A copy of exactly these bytes: Buffer#slice is a view into a possibly pooled ArrayBuffer.
+  const resp = pkijs.OCSPResponse.fromBER(new Uint8Array(der).buffer);
   const status = resp.responseStatus.valueBlock.valueDec;
   if (!resp.responseBytes) return { status, responses: [], extensions: {} };
   const basic = pkijs.BasicOCSPResponse.fromBER(resp.responseBytes.response.valueBlock.valueHexView.slice().buffer);
