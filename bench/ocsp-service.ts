@@ -6,7 +6,7 @@
  * `crl.access: public` (as the openssl baseline: no API key); `certificates` auth certificates recorded
  * valid with a `certificate.issued` outbox row each, so the leader pre-signs them as it does at
  * issuance; then wrk over their GET URLs (CertIDs built from the CA certificate the service publishes),
- * twice, the better run reported (as the openssl baseline is the better of its two runs).
+ * twice at each connection count, the best run reported (as the openssl baseline is its best run).
  * CPU per response: the supervisor and its workers, from /proc.
  */
 import { createHash, randomBytes } from "node:crypto";
