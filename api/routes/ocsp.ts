@@ -285,7 +285,7 @@ export function ocspRoutes(deps: OcspRouteDeps): (openapi: OpenApiDocument) => R
  * else goes to `next` (the Koa app's callback). `onAnswered` is told the HTTP status of each answer
  * (the request counter the Koa app keeps for its own routes).
  *
- *   http.createServer(ocspFastPath(deps, app.callback(), (s) => metrics.httpRequests.inc({ method: "GET", route: "/ocsp/*request", status: String(s) })))
+ *   http.createServer(ocspFastPath(deps, app.callback(), (s) => metrics.countOcspGet(s)))
  */
 export function ocspFastPath(deps: OcspRouteDeps, next: RequestListener, onAnswered?: (status: number) => void): RequestListener {
   const http = new OcspHttp(deps, true);
