@@ -7,7 +7,7 @@
  * stderr go to `<varDir>/service.log`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -77,6 +77,8 @@ export function serviceEnv(opts: Pick<ServiceProcessOptions, "varDir" | "databas
 export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {
   const logFile = join(opts.varDir, "service.log");
   const fd = openSync(logFile, "a");
+  // A restart appends to the same log: only what this process writes counts.
+  const offset = statSync(logFile).size;
   const args = [
     "--import",
     "tsx",
@@ -90,7 +92,7 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
   closeSync(fd);
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
   try {
-    const urls = await waitForServing(child, exited, logFile, (opts.startTimeoutSeconds ?? 180) * 1000);
+    const urls = await waitForServing(child, exited, logFile, offset, (opts.startTimeoutSeconds ?? 180) * 1000);
     return { ...urls, pid: child.pid ?? -1, logFile, spawnedAt, stop: () => stopChild(child, exited) };
   } catch (e) {
     await stopChild(child, exited);
@@ -98,12 +100,12 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
   }
 }
 
-async function waitForServing(child: ChildProcess, exited: Promise<number | null>, logFile: string, timeoutMs: number): Promise<{ httpUrl: string; httpsUrl: string }> {
+async function waitForServing(child: ChildProcess, exited: Promise<number | null>, logFile: string, offset: number, timeoutMs: number): Promise<{ httpUrl: string; httpsUrl: string }> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c ?? -1));
   for (;;) {
-    const text = readFileSync(logFile, "utf8");
+    const text = readFileSync(logFile).subarray(offset).toString("utf8");
     const m = /^serving (http:\/\/\S+) .* and (https:\/\/\S+) /m.exec(text);
     if (m?.[1] && m[2]) return { httpUrl: m[1], httpsUrl: m[2] };
     const tail = (): string => text.split("\n").slice(-15).join("\n");
