@@ -2,8 +2,8 @@
  * CA_WORKERS=2: `npm start` as a supervisor with two service processes sharing the listeners, on
  * PostgreSQL and SoftHSM, checked from outside: both serve, /metrics adds up both, a revocation
  * committed in the database is answered by every process within a second (openssl reads the
- * answers), a CA generation made beside it is taken into use by every process, a killed worker is
- * replaced, SIGTERM stops them all.
+ * answers), a CA generation made beside it is taken into use by every process, CRL "issue now" works
+ * whichever process answers, a killed worker is replaced, SIGTERM stops them all.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -17,6 +17,7 @@ import { loadConfig, ConfigError } from "../../../api/config.js";
 import { createDatabase, serviceEnv, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
 import { buildRequest, certIdUnder } from "../../unit/ocsp/fixtures.js";
 import { readResponse } from "../../unit/ocsp/read-response.js";
+import { request, requestJson } from "../../support/https-client.js";
 import { createTestToken, type TestToken } from "../../support/softhsm.js";
 import { requirePostgresUrl } from "../../support/database.js";
 
@@ -155,6 +156,28 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
     }
     assert.equal(inARow, 8, `both workers answer for auth-g2 (${Date.now() - started} ms after it was made)`);
     console.log(`      (auth-g2 answered by both workers ${Date.now() - started} ms after it was made)`);
+  });
+
+  it("CRL 'issue now' answered by either worker publishes strictly higher CRL numbers each time", async () => {
+    const demo = join(dir, "demo");
+    const tls = { ca: readFileSync(join(demo, "tls-ca.pem"), "utf8"), cert: readFileSync(join(demo, "admin.pem"), "utf8"), key: readFileSync(join(demo, "admin.key"), "utf8") };
+    const operators = JSON.parse(readFileSync(join(demo, "operators.json"), "utf8")) as Record<string, { operatorId: string; password: string }>;
+    const login = await requestJson(`${service!.httpsUrl}/v1/sessions`, "POST", operators["ca-operator"], tls);
+    assert.equal(login.status, 201, login.body.toString("utf8"));
+    const token = login.json<{ token: string }>().token;
+    // A new connection per request: the supervisor hands them to the leader and the follower in turn.
+    const numbers: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await request(`${service!.httpsUrl}/v1/admin/crl/auth-g1/run`, { method: "POST", tls, headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200, r.body.toString("utf8"));
+      const body = r.json<{ issued: number; failed: number; partitions: Array<{ partition: number; fullCrlNumber?: number }> }>();
+      assert.equal(body.failed, 0);
+      assert.equal(body.issued, 16, "every partition of auth-g1");
+      numbers.push(body.partitions.find((p) => p.partition === 0)!.fullCrlNumber!);
+    }
+    for (let i = 1; i < numbers.length; i++) assert.ok(numbers[i]! > numbers[i - 1]!, `CRL numbers ${numbers.join(", ")}`);
+    const { rows } = await client.query<{ n: string }>("select count(*) as n from audit_log where action = 'crl.run'");
+    assert.equal(Number(rows[0]?.n), 4, "each run audited once");
   });
 
   it("replaces a worker that dies, with the same role", async () => {
