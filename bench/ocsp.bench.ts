@@ -55,6 +55,7 @@ import { CachedRelyingPartyAuthenticator } from "../ocsp/relying-party-cache.js"
 import { startOcspEndpoint, TEST_API_KEY, type OcspEndpoint } from "../test/integration/ocsp/ocsp-harness.js";
 import { buildRequest, certIdOf, nonceValue } from "../test/unit/ocsp/fixtures.js";
 import type { LoadJob, LoadResult } from "./ocsp-load.js";
+import { processAlive } from "./process-cpu.js";
 import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "./result.js";
 import { benchOcspThroughService } from "./ocsp-service.js";
 import { ensurePostgres } from "./postgres-server.js";
@@ -108,15 +109,6 @@ function unshareAvailable(): boolean {
     return false;
   }
 }
-
-const processAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** openssl's responder files: same CA, its own software P-256 responder key and certificate, an index. */
 async function writeOpensslFiles(dir: string, endpoint: OcspEndpoint, serials: readonly string[]): Promise<void> {

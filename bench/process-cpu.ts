@@ -7,6 +7,16 @@ import { readdirSync, readFileSync } from "node:fs";
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 
+/** Whether a process exists (EPERM: it does, but is not ours to signal). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** User + system CPU seconds of a process so far (0 when it is gone). */
 export function processCpuSeconds(pid: number): number {
   try {

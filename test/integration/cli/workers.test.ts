@@ -14,6 +14,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { generateSerial, partitionOf } from "../../../ca/serial.js";
 import { loadConfig, ConfigError } from "../../../api/config.js";
+import { processAlive } from "../../../bench/process-cpu.js";
 import { createDatabase, serviceEnv, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
 import { buildRequest, certIdUnder } from "../../unit/ocsp/fixtures.js";
 import { readResponse } from "../../unit/ocsp/read-response.js";
@@ -200,15 +201,7 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
     await service!.stop();
     const stopped = service!;
     service = undefined;
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    assert.deepEqual([stopped.pid, ...pids].filter(alive), []);
+    assert.deepEqual([stopped.pid, ...pids].filter(processAlive), []);
     assert.match(readFileSync(stopped.logFile, "utf8"), /^SIGTERM: stopping 2 workers$/m);
   });
 });
