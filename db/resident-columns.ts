@@ -1,6 +1,6 @@
 import type { Gender } from "../ca/resident-fields.js";
 
-/** The `residents` columns both resident stores read (issuance's record check, the events' mirror). */
+/** The resident columns the resident stores read (issuance's record check, the events' mirror and its history). */
 export function residentFieldsFromRow(row: Record<string, unknown>) {
   return {
     residentCode: String(row.resident_code),

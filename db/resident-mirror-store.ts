@@ -103,15 +103,7 @@ export class KnexResidentMirrorStore implements ResidentMirrorStore {
   async history(residentCode: string, tx?: Tx): Promise<MirrorHistoryEntry[]> {
     const rows = (await this.db.executor(tx)("resident_history").where({ resident_code: residentCode }).orderBy("id")) as Row[];
     return rows.map((r) => ({
-      residentCode: String(r.resident_code),
-      name: String(r.name),
-      nameSubstituteFlags: String(r.name_substitute_flags),
-      alias: r.alias === null ? null : String(r.alias),
-      aliasSubstituteFlags: r.alias_substitute_flags === null ? null : String(r.alias_substitute_flags),
-      dateOfBirth: String(r.date_of_birth),
-      gender: Number(r.gender),
-      address: String(r.address),
-      addressSubstituteFlags: String(r.address_substitute_flags),
+      ...residentFieldsFromRow(r),
       status: String(r.status) as ResidentStatus,
       validFrom: dateFromColumn(r.valid_from),
       supersededAt: dateFromColumn(r.superseded_at),
