@@ -23,6 +23,16 @@ export async function checkedCaSigner(service: Pick<Service, "hsm">, ca: CaGener
   return signer;
 }
 
+/**
+ * DESIGN invariant 5 / Boulder's LoadIssuer: the checked signer of every active generation; refuses
+ * (throws) when a CA key in the token does not match its certificate.
+ */
+export async function checkCaKeys(service: Pick<Service, "hsm" | "stores">, generations?: readonly CaGeneration[]): Promise<Map<CaId, Signer>> {
+  const signers = new Map<CaId, Signer>();
+  for (const ca of generations ?? (await service.stores.caGenerations.list())) if (ca.status === "active") signers.set(ca.id, await checkedCaSigner(service, ca));
+  return signers;
+}
+
 /** Told of a generation taken into use while running, with its checked signer. */
 export type GenerationAdded = (ca: CaGeneration, signer: Signer) => Promise<void>;
 
@@ -57,9 +67,7 @@ export class LiveCaGenerations {
   /** Every active generation's key checked (refusing to start on a mismatch), as at start-up. */
   static async load(service: Pick<Service, "hsm" | "stores" | "config" | "logger">): Promise<LiveCaGenerations> {
     const generations = await service.stores.caGenerations.list();
-    const signers = new Map<CaId, Signer>();
-    for (const ca of generations) if (ca.status === "active") signers.set(ca.id, await checkedCaSigner(service, ca));
-    return new LiveCaGenerations(service, generations, signers);
+    return new LiveCaGenerations(service, generations, await checkCaKeys(service, generations));
   }
 
   get current(): readonly CaGeneration[] {

@@ -3,9 +3,7 @@ import { join } from "node:path";
 import { webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
 import { CaError } from "../ca/errors.js";
-import type { Signer } from "../ca/ports.js";
 import { systemClock, type Clock, type Random } from "../ca/ports.js";
-import type { CaId } from "../ca/types.js";
 import { openDatabase, type Database } from "../db/database.js";
 import { migrateLatest } from "../db/migrate.js";
 import { KnexCaGenerationStore } from "../db/ca-generation-store.js";
@@ -25,7 +23,7 @@ import type { ServiceCaMaterial } from "../ca/terminal-registry.js";
 import { defaultAlgorithm } from "../ca/algorithms.js";
 import { fromPem } from "../ca/x509/pem.js";
 import { existsSync } from "node:fs";
-import { checkedCaSigner, LiveCaGenerations } from "./live-ca-generations.js";
+import { LiveCaGenerations } from "./live-ca-generations.js";
 import { loadHolidayCalendar } from "./holiday-calendar.js";
 import { requireActiveTerminal, requireOperator } from "./operator-session.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -158,15 +156,8 @@ export async function openService(config: Config, options: { logger?: Logger; cl
   };
 }
 
-/**
- * DESIGN invariant 5 / Boulder's LoadIssuer: refuse to run when a CA key in the token does not match
- * its certificate (a swapped token, a restored backup of the wrong CA, a tampered database).
- */
-export async function checkCaKeys(service: Service): Promise<Map<CaId, Signer>> {
-  const signers = new Map<CaId, Signer>();
-  for (const ca of await service.stores.caGenerations.list()) if (ca.status === "active") signers.set(ca.id, await checkedCaSigner(service, ca));
-  return signers;
-}
+// DESIGN invariant 5: the CLI and tests check the CA keys the way start-up does.
+export { checkCaKeys } from "./live-ca-generations.js";
 
 /** How often every process looks for CA generations made elsewhere (api/live-ca-generations.ts). */
 const GENERATION_POLL_MS = 30_000;
