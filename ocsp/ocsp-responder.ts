@@ -76,8 +76,8 @@ export class OcspResponder {
    * which): true, and counted as a pre-signed hit, when memory still holds exactly it and it is fresh;
    * false when a newer one replaced it (a revocation) or it aged, and the request must be answered anew.
    */
-  stillServes(r: CachedResponse): boolean {
-    if (!this.deps.presigned.isCurrent(r)) return false;
+  stillServes(r: CachedResponse, nowMs?: number): boolean {
+    if (!this.deps.presigned.isCurrent(r, nowMs)) return false;
     this.deps.metrics.countPresignedLookup(true);
     this.deps.metrics.countResponse(r.certStatus);
     return true;

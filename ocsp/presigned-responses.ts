@@ -55,9 +55,12 @@ export class PresignedResponses {
     return cached;
   }
 
-  /** True when memory holds exactly `r` for its key (no newer response replaced it) and it is before its nextUpdate. */
-  isCurrent(r: CachedResponse): boolean {
-    return this.deps.cache.get(r.key) === r && r.nextUpdate.getTime() > this.deps.clock.now().getTime();
+  /**
+   * True when memory holds exactly `r` for its key (no newer response replaced it) and it is before its
+   * nextUpdate. `nowMs`: the caller's reading of the clock, when it has one.
+   */
+  isCurrent(r: CachedResponse, nowMs = this.deps.clock.now().getTime()): boolean {
+    return this.deps.cache.get(r.key) === r && r.nextUpdate.getTime() > nowMs;
   }
 
   /**

@@ -123,11 +123,11 @@ export class OcspHttp {
       party = this.knownParty(req);
       if (party === undefined || !this.deps.recorder.hasRoom(1)) return undefined;
     }
-    if (!this.deps.responder.stillServes(r.response)) {
+    const now = this.deps.clock.now().getTime();
+    if (!this.deps.responder.stillServes(r.response, now)) {
       this.repeats.delete(req.path);
       return undefined;
     }
-    const now = this.deps.clock.now().getTime();
     if (party !== undefined) {
       const c = r.response;
       this.deps.recorder.record([{ at: new Date(now), party, serial: c.serial, caId: c.caId, answer: c.certStatus }]);
