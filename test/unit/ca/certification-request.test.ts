@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync, randomInt, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { readCertificationRequest, type CertificationRequestParts } from "../../../ca/x509/certification-request.js";
 import { oidDer } from "../../../ca/x509/general-names.js";
+import { corruptions, truncations } from "../../support/der-mutations.js";
 
 /**
  * The DER walker that reads CSRs on the issuance hot path against pkijs's CertificationRequest schema
@@ -100,22 +101,10 @@ describe("certification request: the DER walker finds what pkijs finds", functio
 
   it("never accepts a truncated or corrupted request that pkijs refuses, and finds the same parts when both accept", () => {
     const inputs: Uint8Array[] = [];
-    for (const der of [corpus.rsa!, corpus.p256!, corpus.withExtensions!]) {
-      for (let n = 0; n < der.length; n++) inputs.push(der.subarray(0, n));
-      inputs.push(new Uint8Array([...der, 0x00]));
-    }
-    const all = Object.values(corpus);
-    for (let i = 0; i < 6000; i++) {
-      const src = all[randomInt(all.length)]!;
-      const der = new Uint8Array(src);
-      const flips = 1 + randomInt(2);
-      for (let f = 0; f < flips; f++) {
-        // Bias towards the structure (tags and lengths sit in the first bytes of each element).
-        const at = randomInt(2) === 0 ? randomInt(Math.min(40, der.length)) : randomInt(der.length);
-        der[at] = randomInt(256);
-      }
-      inputs.push(der);
-    }
+    const samples = [corpus.rsa!, corpus.p256!, corpus.withExtensions!];
+    inputs.push(...truncations(samples), ...samples.map((der) => new Uint8Array([...der, 0x00])));
+    // Biased towards the structure: half the flips in the first 40 octets.
+    inputs.push(...corruptions(Object.values(corpus), { count: 6000, maxFlips: 2, headBytes: 40, headOneIn: 2 }));
     let bothAccept = 0;
     let bothRefuse = 0;
     let stricter = 0;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { createPublicKey, generateKeyPairSync, randomInt, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { DerReadError } from "../../../ca/x509/der-reader.js";
 import { ecSpki, plainKeyJwk, readPlainPublicKey, rsaSpki } from "../../../ca/x509/subject-public-key.js";
+import { corruptions, truncations } from "../../support/der-mutations.js";
 
 /**
  * Card keys are read from their SPKI and imported as JWK, and canonical SPKIs are written directly
@@ -64,7 +65,7 @@ describe("subject public keys: direct SPKI read and write against node:crypto", 
   it("never takes a corrupted or truncated key node:crypto refuses, and takes exactly the key it reads", () => {
     const corpus = [spkiOf(keys[0]!), spkiOf(keys[keys.length - 1]!), spkiOf(keys[keys.length - 2]!)];
     const inputs: Uint8Array[] = [];
-    for (const s of corpus) for (let n = 0; n < s.length; n++) inputs.push(s.subarray(0, n));
+    inputs.push(...truncations(corpus));
     // DER that OpenSSL reads anyway: a negative modulus, a non-minimal exponent (node:crypto takes them).
     const rsa = Buffer.from(corpus[0]!);
     const at = rsa.indexOf(Buffer.from([0x02, 0x82, 0x01, 0x01, 0x00]));
@@ -77,12 +78,7 @@ describe("subject public keys: direct SPKI read and write against node:crypto", 
       padded[padded.indexOf(Buffer.from(prefix)) + 3] = grown;
     }
     inputs.push(new Uint8Array(padded));
-    for (let i = 0; i < 4000; i++) {
-      const s = new Uint8Array(corpus[randomInt(corpus.length)]!);
-      const at = randomInt(3) === 0 ? randomInt(Math.min(30, s.length)) : randomInt(s.length);
-      s[at] = randomInt(256);
-      inputs.push(s);
-    }
+    inputs.push(...corruptions(corpus, { count: 4000, maxFlips: 1, headBytes: 30, headOneIn: 3 }));
     let same = 0;
     let fallback = 0;
     let stricter = 0;
