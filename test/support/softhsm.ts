@@ -61,6 +61,9 @@ function softhsmUtil(args: string[]): string {
 
 function prepare(): void {
   if (prepared) return;
+  // Only the token directory is owner-only: a recursive mkdir would give ./var and ./var/test that mode
+  // too, and the PostgreSQL of scripts/services.sh (user postgres) keeps its data under ./var/test.
+  mkdirSync(dirname(tokenDir), { recursive: true });
   mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
   // Absolute tokendir: SoftHSM resolves a relative one against the process cwd (feasibility §1).
   const conf = [
