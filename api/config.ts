@@ -42,6 +42,14 @@ const schema = z
     workers: z.number().int().min(1).max(64).optional(),
     /** Validated by crl/crl-settings.ts (nextUpdate ≤ 24 h, access mode, coalescing …). */
     crl: z.unknown().optional(),
+    /** Prometheus `/metrics`: its own listener (default 127.0.0.1:9464), never on the public port unless a token guards it. */
+    metrics: z
+      .object({
+        listen: z.object({ host: z.string().min(1), port }).strict().nullable(),
+        tokenFile: z.string().min(1).nullable().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -81,7 +89,18 @@ export interface Config {
   readonly crl: CrlSettings;
   /** The holiday calendar of the operating hours (absolute; default `holidays.json` beside the config file). */
   readonly holidaysFile: string;
+  /**
+   * Where Prometheus scrapes `/metrics` (issue 12: not on the public HTTP port by default).
+   * `listen`: a listener of its own (`metrics.listen`, `CA_METRICS_HOST`/`CA_METRICS_PORT`; default
+   * 127.0.0.1:9464; null: none). `token` (`CA_METRICS_TOKEN` or the file `metrics.tokenFile`): when set,
+   * every scrape must carry `Authorization: Bearer <token>`, and `/metrics` is then also served on the
+   * public HTTP listener (behind that token). Never logged.
+   */
+  readonly metrics: { readonly listen: { readonly host: string; readonly port: number } | null; readonly token: string | null };
 }
+
+/** Default of `metrics.listen`: loopback only, port 9464 (the OpenTelemetry Prometheus exporter's default). */
+export const DEFAULT_METRICS_LISTEN = Object.freeze({ host: "127.0.0.1", port: 9464 });
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -135,6 +154,14 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
   if (env.CA_LOG_LEVEL) section("log").level = env.CA_LOG_LEVEL;
   const workers = envInt(env, "CA_WORKERS");
   if (workers !== undefined) obj.workers = workers;
+  const metricsPort = envInt(env, "CA_METRICS_PORT");
+  if (env.CA_METRICS_HOST || metricsPort !== undefined) {
+    const metrics = section("metrics");
+    if (metrics.listen === undefined || metrics.listen === null) metrics.listen = { ...DEFAULT_METRICS_LISTEN };
+    const listen = metrics.listen as Record<string, unknown>;
+    if (env.CA_METRICS_HOST) listen.host = env.CA_METRICS_HOST;
+    if (metricsPort !== undefined) listen.port = metricsPort;
+  }
   return obj;
 }
 
@@ -186,6 +213,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     demoDir: resolve(varDir, "demo"),
     crl: crlSettingsOf(raw.crl),
     holidaysFile: env.CA_HOLIDAYS_FILE ? abs(cwd, env.CA_HOLIDAYS_FILE) : resolve(dirname(abs(cwd, file)), "holidays.json"),
+    metrics: {
+      listen: raw.metrics === undefined ? { ...DEFAULT_METRICS_LISTEN } : raw.metrics.listen,
+      token: readMetricsToken(env, raw.metrics?.tokenFile ? inVar(raw.metrics.tokenFile) : null),
+    },
   };
   return deepFreeze(config);
 }
@@ -210,6 +241,18 @@ function readPin(env: NodeJS.ProcessEnv, pinFile: string | null): string {
     return pin;
   }
   throw new ConfigError(`hsm.pinFile: no PIN (set CA_HSM_PIN or create the PIN file; npm start does this for the demo token)`);
+}
+
+/** The metrics scrape token: `CA_METRICS_TOKEN`, else the token file; at least 16 characters. */
+function readMetricsToken(env: NodeJS.ProcessEnv, tokenFile: string | null): string | null {
+  let token: string | null = null;
+  if (env.CA_METRICS_TOKEN) token = env.CA_METRICS_TOKEN;
+  else if (tokenFile !== null) {
+    if (!existsSync(tokenFile)) throw new ConfigError("metrics.tokenFile: the file does not exist");
+    token = readFileSync(tokenFile, "utf8").trim();
+  }
+  if (token !== null && !/^[\x21-\x7e]{16,256}$/.test(token)) throw new ConfigError("metrics.tokenFile: the metrics token must be 16–256 visible ASCII characters (CA_METRICS_TOKEN or the file)");
+  return token;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -21,12 +21,49 @@ const statusOf: Readonly<Record<CaErrorKind, { status: number; title: string }>>
   "not-found": { status: 404, title: "Not found" },
   conflict: { status: 409, title: "Conflict" },
   locked: { status: 423, title: "Account locked" },
+  "rate-limited": { status: 429, title: "Too many requests" },
   "payload-too-large": { status: 413, title: "Payload too large" },
   unavailable: { status: 503, title: "Service unavailable" },
   internal: { status: 500, title: "Internal server error" },
 };
 
 export const problemType = (kind: string): string => `urn:jpki-ca:problem:${kind}`;
+
+/**
+ * An HTTP-level problem that has no core meaning (415 unsupported media type, 405 …): raised by the
+ * edge middleware of api/, never by the core, which raises CaError.
+ */
+export class HttpProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly kind: string,
+    readonly title: string,
+    detail: string,
+    readonly field?: string,
+  ) {
+    super(detail);
+    this.name = "HttpProblemError";
+  }
+}
+
+/** Titles of the statuses Koa and its routers set without a body (RFC 7807 for them too, issue 12). */
+const titleOfStatus: Readonly<Record<number, { kind: string; title: string; detail: string }>> = {
+  400: { kind: "invalid-input", title: "Bad request", detail: "the request is malformed" },
+  404: { kind: "not-found", title: "Not found", detail: "no such route" },
+  405: { kind: "method-not-allowed", title: "Method not allowed", detail: "the route does not accept this method (see the Allow header)" },
+  406: { kind: "not-acceptable", title: "Not acceptable", detail: "no acceptable representation" },
+  413: { kind: "payload-too-large", title: "Payload too large", detail: "the request body is too large" },
+  415: { kind: "unsupported-media-type", title: "Unsupported media type", detail: "the request body must be application/json" },
+  501: { kind: "not-implemented", title: "Not implemented", detail: "the method is not implemented" },
+};
+
+/** The problem for a bare status: a known title, or the generic one of its class. */
+function problemOfStatus(status: number, detail?: string): Problem {
+  const known = titleOfStatus[status];
+  if (known) return { type: problemType(known.kind), title: known.title, status, detail: detail ?? known.detail };
+  const server = status >= 500;
+  return { type: problemType(server ? "internal" : "invalid-input"), title: server ? "Internal server error" : "Bad request", status, ...(detail === undefined ? {} : { detail }) };
+}
 
 /**
  * The one error middleware (DESIGN §3.4): CaError → status + problem; Koa's own HTTP errors (body too
@@ -37,10 +74,16 @@ export function errorMiddleware(logger: Logger, metrics: Metrics) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        render(ctx, { type: problemType("not-found"), title: "Not found", status: 404, detail: "no such route" });
-      }
+      // Unmatched routes (404), the routers' 405 (allowedMethods: Allow header kept) and 501, and any
+      // other error status set without a body answer an RFC 7807 problem too (issue 12).
+      if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) render(ctx, problemOfStatus(ctx.status));
     } catch (err) {
+      if (err instanceof HttpProblemError) {
+        const problem: Problem = { type: problemType(err.kind), title: err.title, status: err.status, detail: err.message };
+        if (err.field !== undefined) problem.field = err.field;
+        render(ctx, problem);
+        return;
+      }
       if (isCaError(err)) {
         const s = statusOf[err.kind];
         const problem: Problem = { type: problemType(err.kind), title: s.title, status: s.status, detail: err.message };
@@ -55,8 +98,7 @@ export function errorMiddleware(logger: Logger, metrics: Metrics) {
       const e = err as { status?: unknown; expose?: unknown; message?: unknown; type?: unknown };
       if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
         // koa / raw-body errors: 413 entity.too.large, 400 entity.parse.failed, 415 …
-        const kind = e.status === 413 ? "payload-too-large" : "invalid-input";
-        render(ctx, { type: problemType(kind), title: e.status === 413 ? "Payload too large" : "Bad request", status: e.status, detail: e.expose ? String(e.message) : undefined });
+        render(ctx, problemOfStatus(e.status, e.expose ? String(e.message) : undefined));
         return;
       }
       metrics.httpErrors.inc();

@@ -18,7 +18,7 @@ import { buildRequest, certIdUnder } from "../test/unit/ocsp/fixtures.js";
 import type { TestToken } from "../test/support/softhsm.js";
 import { runWrk, type LoadResult } from "./ocsp-load.js";
 import { processTreeCpuSeconds } from "./process-cpu.js";
-import { createDatabase, startServiceProcess } from "./service-process.js";
+import { METRICS_AUTHORIZATION, createDatabase, startServiceProcess } from "./service-process.js";
 
 export interface OcspServiceRun {
   readonly workers: number;
@@ -106,7 +106,7 @@ export async function benchOcspThroughService(opts: {
     // asks for every URL many times over on every worker (the hit ratio is checked below).
     runWrk({ ...job, seconds: 8 });
     const lookups = async (): Promise<{ hit: number; miss: number }> => {
-      const text = await (await fetch(`${service.httpUrl}/metrics`)).text();
+      const text = await (await fetch(`${service.httpUrl}/metrics`, { headers: METRICS_AUTHORIZATION })).text();
       const count = (result: string): number => Number(new RegExp(`^ca_ocsp_presigned_lookups_total\\{result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
       return { hit: count("hit"), miss: count("miss") };
     };

@@ -42,6 +42,11 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
+/** The metrics scrape token of a service started here (never a production secret). */
+export const SERVICE_METRICS_TOKEN = "bench-metrics-scrape-token";
+/** The header a scrape of `<httpUrl>/metrics` of such a service carries. */
+export const METRICS_AUTHORIZATION: Readonly<Record<string, string>> = Object.freeze({ Authorization: `Bearer ${SERVICE_METRICS_TOKEN}` });
+
 /**
  * The environment the service runs with (and a CLI command run beside it, on the same database,
  * token and var dir). Writes `<varDir>/config.json` when `opts.config` is given.
@@ -60,6 +65,10 @@ export function serviceEnv(opts: Pick<ServiceProcessOptions, "varDir" | "databas
     CA_HTTPS_HOST: "127.0.0.1",
     CA_HTTP_PORT: "0",
     CA_HTTPS_PORT: "0",
+    // /metrics is not on the public port (issue 12): a free port for the metrics listener, and a scrape
+    // token so that the benchmarks and tests scrape the public listener they know (METRICS_AUTHORIZATION).
+    CA_METRICS_PORT: "0",
+    CA_METRICS_TOKEN: SERVICE_METRICS_TOKEN,
     CA_WORKERS: String(opts.workers ?? 1),
   };
   delete env.CA_CONFIG; // the repository's config/default.json, as `npm start` uses it

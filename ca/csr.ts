@@ -2,6 +2,7 @@ import { type KeyObject, createHash, createPublicKey, verify } from "node:crypto
 import { signatureAlgorithmOids } from "./algorithms.js";
 import { CaError } from "./errors.js";
 import { readCertificationRequest, type CertificationRequestParts } from "./x509/certification-request.js";
+import { checkCertificationRequestContents } from "./x509/csr-contents.js";
 import { TRAILING_BYTES } from "./x509/der-reader.js";
 import { ecSpki, rsaSpki } from "./x509/subject-public-key.js";
 import { oidDer } from "./x509/general-names.js";
@@ -112,8 +113,9 @@ function signatureAlgorithmOf(csr: CertificationRequestParts, key: SubjectKeyDes
  * verifies its signature (proof of possession). `field` names the request field in errors
  * (e.g. "requests[0].csr").
  *
- * Errors: garbled, truncated, trailing data, not v1 → CaError("invalid-input", field);
- * a key the profile refuses, an algorithm not accepted → CaError("unprocessable", field);
+ * Errors: garbled, truncated, trailing data, not v1, a subject string invalid for its type, a duplicate
+ * attribute or extension → CaError("invalid-input", field); a key the profile refuses, an algorithm not
+ * accepted, an unrecognized critical extension requested → CaError("unprocessable", field);
  * a signature that does not verify → CaError("unprocessable", field, "CSR signature does not verify").
  */
 export function parseCsr(input: string | Uint8Array, field: string, policy: SubjectKeyPolicy = defaultSubjectKeyPolicy): ParsedCsr {
@@ -130,6 +132,12 @@ export function parseCsr(input: string | Uint8Array, field: string, policy: Subj
     throw garbled(field, trailing ? "has data after the request" : "is not a DER PKCS#10 certification request (garbled or truncated)", cause);
   }
   if (csr.version !== 0) throw garbled(field, "must be a version 1 (0) certification request");
+  // Issue 12: subject strings valid for their type, no duplicate or unknown critical extensions.
+  const contents = checkCertificationRequestContents(der);
+  if (contents) {
+    if (contents.kind === "malformed") throw garbled(field, `is not accepted: ${contents.rule}`);
+    throw new CaError("unprocessable", `${field}: ${contents.rule}`, { field });
+  }
 
   // The key is checked before the signature: no verifying with a 16k-bit RSA key.
   const { keyObject, key } = acceptSubjectPublicKey(csr.spki, policy, field);

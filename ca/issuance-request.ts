@@ -19,13 +19,22 @@ export interface IssuanceRequest {
   readonly bodySha256: string;
 }
 
+/** The top-level fields of CONTRACT §4 besides `requests`; anything else is refused (issue 12: strict schemas). */
+const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(["municipalityCode", "applicationDate", "residentCode", "resident"]);
+
 /**
- * Parses the body of `POST /v1/issuances` (CONTRACT §4). Problems name the field, never echo a value
+ * Parses the body of `POST /v1/issuances` (CONTRACT §4). Unknown fields are refused at every level. Problems name the field, never echo a value
  * (DESIGN invariant 6).
  */
 export function parseIssuanceRequest(body: unknown, now: Date): IssuanceRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new CaError("invalid-input", "the body must be a JSON object", { field: "body" });
   const { requests, ...rest } = body as Record<string, unknown>;
+  for (const key of Object.keys(rest)) {
+    if (TOP_LEVEL_KEYS.has(key)) continue;
+    // Name the unknown key only when it looks like a field name: a key is input too (invariant 6).
+    if (/^[A-Za-z][A-Za-z0-9_]{0,40}$/.test(key)) throw new CaError("invalid-input", `${key} is not a known field`, { field: key });
+    throw new CaError("invalid-input", "the body has a field that is not known", { field: "body" });
+  }
   const application = parseResidentApplication(rest, now);
   if (!Array.isArray(requests) || requests.length === 0 || requests.length > 2) {
     throw new CaError("invalid-input", "must list one or two certificate requests", { field: "requests" });

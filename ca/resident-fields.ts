@@ -1,6 +1,7 @@
 import { type CalendarDate, compareDates, jstDateOf, parseIsoDate } from "./calendar-date.js";
 import { CaError } from "./errors.js";
 import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "./full-width.js";
+import { firstUnsubstitutedOutsideJis } from "./jis-x0208.js";
 
 /**
  * The resident part of an issuance request (CONTRACT §4, DOMAIN §2 and §5), validated by hand into
@@ -9,10 +10,12 @@ import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "./full-widt
  * Error mapping (the first problem found is thrown):
  * - CaError("invalid-input") (400): a missing field, a wrong type, a malformed date or code, a
  *   character that is not allowed, flags that are not 0/1 or do not match their text's length,
- *   an unknown gender code;
+ *   an unknown gender code, a character outside JIS X 0208 whose substitute flag is 0 (it must
+ *   arrive already replaced by its substitute character, flag 1: DOMAIN §2);
  * - CaError("unprocessable") (422): well-formed but against a profile rule: over a length limit,
- *   a date of birth or application date in the future, a card expiry not after the application
- *   date.
+ *   a date of birth before 1868-01-01 (明治 1, the first era the profile's era digit encodes) or
+ *   after the application date, an application date in the future, a card expiry not after the
+ *   application date.
  * Messages name the field and the rule, never the value (DESIGN invariant 6).
  */
 
@@ -57,6 +60,9 @@ export interface ResidentApplication {
  * no public limit found; a bound keeps certificates and records sane.
  */
 export const residentFieldLimits = Object.freeze({ name: 100, alias: 100, address: 200 });
+
+/** 明治 began on 1868-01-25 (Gregorian); the era digit 1 covers it, so this is the earliest date of birth. */
+export const EARLIEST_DATE_OF_BIRTH: CalendarDate = Object.freeze({ year: 1868, month: 1, day: 1 });
 
 const RESIDENT_KEYS: ReadonlySet<string> = new Set([
   "name",
@@ -120,6 +126,9 @@ function substituteFlags(value: unknown, field: string, text: string, textField:
   const flags = requireString(value, field);
   if (!/^[01]*$/.test(flags)) throw invalid(field, "must contain only the digits 0 and 1");
   if (flags.length !== codePointLength(text)) throw invalid(field, `must have exactly one digit per character of ${textField}`);
+  // DOMAIN §2: only JIS X 0208 characters are original (flag 0); others arrive substituted (flag 1).
+  const at = firstUnsubstitutedOutsideJis(text, flags);
+  if (at !== undefined) throw invalid(textField, `has a character outside JIS X 0208 at position ${at + 1} whose substitute flag is 0 (substitute it and flag it 1)`);
   return flags;
 }
 
@@ -164,10 +173,14 @@ export function parseResidentApplication(input: unknown, now: Date): ResidentApp
   if (!optional(r.aliasSubstituteFlags)) {
     if (alias === null) throw invalid("resident.aliasSubstituteFlags", "is only allowed together with resident.alias");
     aliasSubstituteFlags = substituteFlags(r.aliasSubstituteFlags, "resident.aliasSubstituteFlags", alias, "resident.alias");
+  } else if (alias !== null && firstUnsubstitutedOutsideJis(alias, "") !== undefined) {
+    // No flags means every character is original (flag 0), so each must be in JIS X 0208.
+    throw invalid("resident.alias", "has a character outside JIS X 0208 and no substitute flags (send resident.aliasSubstituteFlags)");
   }
 
   const dateOfBirth = requireDate(r.dateOfBirth, "resident.dateOfBirth");
-  if (compareDates(dateOfBirth, today) > 0) throw refused("resident.dateOfBirth", "must not be in the future");
+  if (compareDates(dateOfBirth, EARLIEST_DATE_OF_BIRTH) < 0) throw refused("resident.dateOfBirth", "must not be before 1868-01-01");
+  if (compareDates(dateOfBirth, applicationDate) > 0) throw refused("resident.dateOfBirth", "must not be after applicationDate");
 
   const gender = r.gender;
   if (gender !== 1 && gender !== 2 && gender !== 3) throw invalid("resident.gender", "must be 1 (male), 2 (female) or 3 (unknown)");

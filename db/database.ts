@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import knexModule, { type Knex } from "knex";
 
@@ -11,6 +11,7 @@ import pg from "pg";
 import { CaError } from "../ca/errors.js";
 import type { TransactionRunner, Tx } from "../ca/stores.js";
 import { INT8_OID, parseInt8 } from "./column-values.js";
+import { restrictTreeToOwner } from "./owner-only-files.js";
 
 /**
  * The database handle: PostgreSQL through node-postgres, or embedded PGlite (PostgreSQL compiled to
@@ -61,13 +62,16 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     if (!/^postgres(ql)?:\/\//.test(opts.url)) throw new CaError("invalid-input", "database url must start with postgres://", { field: "database.url" });
     return new KnexDatabase(postgresKnex(opts.url, opts.poolMax ?? 10), "postgres", async () => {});
   }
-  const pglite = await startPglite(opts.dataDir ?? DEFAULT_PGLITE_DIR);
+  const dataDir = opts.dataDir ?? DEFAULT_PGLITE_DIR;
+  const onDisk = dataDir.startsWith("memory://") ? null : resolve(dataDir);
+  const pglite = await startPglite(dataDir);
   // One PGlite instance handed over as an object: a connection *function* is called more than once
   // by knex and would start several instances.
   const k = knex({ client: ClientPgLite, connection: { pglite } as unknown as Knex.StaticConnectionConfig });
   return new KnexDatabase(k, "pglite", async () => {
     // knex closes PGlite only if its pool ever opened the connection.
     if (!pglite.closed) await pglite.close();
+    if (onDisk !== null) restrictTreeToOwner(onDisk);
   });
 }
 
@@ -88,10 +92,21 @@ async function startPglite(dataDir: string): Promise<PGlite> {
   let location = dataDir;
   if (!dataDir.startsWith("memory://")) {
     location = resolve(dataDir);
-    mkdirSync(location, { recursive: true });
+    // Only the data directory itself owner-only: a recursive 0700 would also close ./var/test, which the
+    // PostgreSQL of scripts/services.sh (user postgres) passes through (see test/support/softhsm.ts).
+    mkdirSync(dirname(location), { recursive: true });
+    mkdirSync(location, { recursive: true, mode: 0o700 });
   }
   const pglite = new PGlite(location, { parsers: { [INT8_OID]: parseInt8 } });
   await pglite.waitReady;
+  if (!dataDir.startsWith("memory://")) {
+    // Issue 12: PGlite unpacks its data directory with mode 0666 whatever the umask, and writes its
+    // relcache init files 0644: clear group/other bits once it has started (the first query writes
+    // those) and again when it closes. Files PostgreSQL creates later follow the process umask, which
+    // the command line sets to 0077 (cli/main.ts); the start-up check there catches what is left.
+    await pglite.query("select 1");
+    restrictTreeToOwner(location);
+  }
   return pglite;
 }
 

@@ -22,6 +22,41 @@ export interface FoundKey {
   readonly publicKey: Uint8Array;
 }
 
+/**
+ * PKCS#11 v2.40 §4.4 storage attributes graphene has no names for: CKA_COPYABLE (0x171: C_CopyObject
+ * may not clone the key into an object with weaker attributes) and CKA_DESTROYABLE (0x172: C_DestroyObject
+ * refused). Registered under these names in graphene's attribute table (idempotent, additive).
+ */
+graphene.registerAttribute("copyable", pkcs11js.CKA_COPYABLE, "boolean");
+graphene.registerAttribute("destroyable", pkcs11js.CKA_DESTROYABLE, "boolean");
+
+/**
+ * Storage protection of CA and responder keys (issue 12): not modifiable (no C_SetAttributeValue can
+ * turn CKA_SENSITIVE off, add CKA_DECRYPT, or relabel a key so another is found in its place), not
+ * copyable, not destroyable (a compromised operator session cannot wipe a CA key; retiring one is a
+ * token-administration act). Each is asked for where the token supports it: a token that refuses an
+ * attribute at generation (CKR_ATTRIBUTE_TYPE_INVALID / _VALUE_INVALID / CKR_TEMPLATE_INCONSISTENT) gets
+ * the template without it, and `keyProtection` reads back what it made.
+ */
+export const KEY_PROTECTION = Object.freeze({ modifiable: false, copyable: false, destroyable: false });
+export type KeyProtectionAttribute = keyof typeof KEY_PROTECTION;
+
+/** What the token recorded for a key's storage attributes (null: the token does not know the attribute). */
+export type KeyProtection = Readonly<Record<KeyProtectionAttribute, boolean | null>>;
+
+/** Reads CKA_MODIFIABLE, CKA_COPYABLE and CKA_DESTROYABLE of `key`, one at a time (null where unsupported). */
+export function keyProtection(key: graphene.SessionObject): KeyProtection {
+  const read = (name: KeyProtectionAttribute): boolean | null => {
+    try {
+      const v = (key.getAttribute({ [name]: null }) as Record<string, unknown>)[name];
+      return typeof v === "boolean" ? v : null;
+    } catch {
+      return null;
+    }
+  };
+  return { modifiable: read("modifiable"), copyable: read("copyable"), destroyable: read("destroyable") };
+}
+
 /** PKCS#11 CKA_LABEL is a UTF-8 string; we keep labels to printable ASCII to stay portable across HSMs. */
 const labelPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -111,15 +146,41 @@ export async function generateKeyPair(session: graphene.Session, label: string, 
   const id = randomBytes(16);
   const { pub, priv } = templates(spec, label, id);
   const mechanism = spec.type === "rsa" ? graphene.KeyGenMechanism.RSA : graphene.KeyGenMechanism.EC;
-  const pair = await new Promise<graphene.IKeyPair>((resolve, reject) =>
-    session.generateKeyPair(mechanism, pub, priv, (err, keys) => (err || !keys ? reject(err) : resolve(keys))),
-  );
+  const generate = (protect: readonly KeyProtectionAttribute[]): Promise<graphene.IKeyPair> => {
+    const extra = Object.fromEntries(protect.map((name) => [name, KEY_PROTECTION[name]]));
+    return new Promise<graphene.IKeyPair>((resolve, reject) =>
+      session.generateKeyPair(mechanism, { ...pub, ...extra }, { ...priv, ...extra }, (err, keys) => (err || !keys ? reject(err) : resolve(keys))),
+    );
+  };
+  // All three first; on a template error, drop the ones the token refuses (one at a time, most exotic first).
+  let protect: KeyProtectionAttribute[] = ["modifiable", "copyable", "destroyable"];
+  let pair: graphene.IKeyPair | undefined;
+  for (;;) {
+    try {
+      pair = await generate(protect);
+      break;
+    } catch (e) {
+      if (!isTemplateError(e) || protect.length === 0) throw e;
+      protect = protect.slice(0, -1);
+    }
+  }
   // Belt and braces: refuse a key the token did not make sensitive and non-extractable.
   const a = pair.privateKey.getAttribute({ sensitive: null, extractable: null, neverExtractable: null, decrypt: null });
   if (!a.sensitive || a.extractable || !a.neverExtractable || a.decrypt) {
-    session.destroy(pair.privateKey);
-    session.destroy(pair.publicKey);
-    throw new CaError("internal", `the token did not honour the key template for "${label}"; key destroyed`);
+    // A key generated non-destroyable cannot be removed: it stays, unusable by label lookups that check.
+    for (const k of [pair.privateKey, pair.publicKey]) {
+      try {
+        session.destroy(k);
+      } catch {
+        /* CKA_DESTROYABLE false */
+      }
+    }
+    throw new CaError("internal", `the token did not honour the key template for "${label}"; key destroyed if the token allowed it`);
   }
   return { label, id: new Uint8Array(id), publicKey: readSpki(session, { label, id, cacheKey: "", display: label }) };
+}
+
+/** PKCS#11 errors that mean "this token does not take that template" (graphene puts the CKR name in the message). */
+function isTemplateError(e: unknown): boolean {
+  return /CKR_(ATTRIBUTE_TYPE_INVALID|ATTRIBUTE_VALUE_INVALID|TEMPLATE_INCONSISTENT|ATTRIBUTE_READ_ONLY)/.test(String((e as Error)?.message ?? e));
 }

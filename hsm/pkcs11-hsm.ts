@@ -1,7 +1,8 @@
+import * as graphene from "graphene-pk11";
 import { CaError } from "../ca/errors.js";
 import type { SignatureAlgorithmName } from "../ca/ports.js";
 import type { KeySpec } from "../ca/types.js";
-import { assertLabel, findKey, generateKeyPair } from "./key-generator.js";
+import { assertLabel, findKey, generateKeyPair, keyProtection, type KeyProtection } from "./key-generator.js";
 import { keyRefFromUri, readSpki, requirePrivateKey } from "./key-lookup.js";
 import { Pkcs11StateError } from "./pkcs11-error.js";
 import { Pkcs11Module } from "./pkcs11-module.js";
@@ -120,6 +121,23 @@ export class Pkcs11Hsm {
     assertLabel(label);
     const pair = await this.sessions.run("key generation", (s) => generateKeyPair(s.session, label, spec));
     return { uri: privateKeyUri(this.tokenLabel, label), publicKey: pair.publicKey };
+  }
+
+  /**
+   * CKA_MODIFIABLE, CKA_COPYABLE and CKA_DESTROYABLE of the private and public key under `label`, as the
+   * token reports them (null: unsupported) — for the ceremony's record and the tests (issue 12).
+   * @throws CaError("not-found") when there is no such key pair.
+   */
+  async keyProtection(label: string): Promise<{ privateKey: KeyProtection; publicKey: KeyProtection }> {
+    assertLabel(label);
+    return this.sessions.run("key lookup", (s) => {
+      const one = (cls: number): KeyProtection => {
+        const found = s.session.find({ class: cls, label });
+        if (found.length !== 1) throw new CaError("not-found", `no single key "${label}" of that class in the token`);
+        return keyProtection(found.items(0));
+      };
+      return { privateKey: one(graphene.ObjectClass.PRIVATE_KEY), publicKey: one(graphene.ObjectClass.PUBLIC_KEY) };
+    });
   }
 
   /** Whether a private key with this label exists in the token. */

@@ -38,12 +38,19 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ packag
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-# 4. The project-local SoftHSM token (found by label, never by slot number).
+# 4. ./var holds keys, tokens, the embedded database and demo credentials: owner-only (issue 12).
+#    Created 0700; an existing one loses group/other read and write. Search permission (x) alone is left
+#    as found: scripts/services.sh grants it so that its PostgreSQL (user postgres) reaches ./var/test, and
+#    it lets nobody list or read anything (the service checks the rest at start-up: cli/var-permissions.ts).
+[ -d "$VAR" ] || mkdir -m 700 -p "$VAR"
+chmod go-rw "$VAR"
+
+# 5. The project-local SoftHSM token (found by label, never by slot number).
 if [ -z "${CA_HSM_MODULE:-}" ] || [ "${CA_HSM_MODULE:-}" = "/usr/lib/softhsm/libsofthsm2.so" ]; then
   HSM="$VAR/hsm"
   LABEL="${CA_HSM_TOKEN_LABEL:-jpki-ca}"
   mkdir -p "$HSM/tokens"
-  chmod 700 "$HSM"
+  chmod 700 "$HSM" "$HSM/tokens"
   CONF="$HSM/softhsm2.conf"
   if [ ! -f "$CONF" ]; then
     # SoftHSM resolves a relative tokendir against the process's cwd: always write an absolute path.

@@ -151,8 +151,15 @@ describe("foundation: init, start-up check, public endpoints (SoftHSM + PGlite)"
     assert.deepEqual(body.checks.map((c) => [c.name, c.ok]).sort(), [["database", true], ["hsm", true]]);
   });
 
-  it("/metrics is Prometheus text with ca_hsm_sign_seconds", async () => {
+  it("/metrics is not on the public HTTP listener (issue 12), and a 404 there is a problem document", async () => {
     const res = await request(`${t.httpUrl}/metrics`);
+    assert.equal(res.status, 404);
+    assert.match(String(res.headers["content-type"]), /^application\/problem\+json/);
+  });
+
+  it("/metrics on the metrics listener is Prometheus text with ca_hsm_sign_seconds", async () => {
+    assert.match(t.metricsUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await request(`${t.metricsUrl}/metrics`);
     assert.equal(res.status, 200);
     assert.match(String(res.headers["content-type"]), /^text\/plain/);
     const text = res.body.toString("utf8");

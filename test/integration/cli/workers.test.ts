@@ -15,7 +15,7 @@ import pg from "pg";
 import { generateSerial, partitionOf } from "../../../ca/serial.js";
 import { loadConfig, ConfigError } from "../../../api/config.js";
 import { processAlive } from "../../../bench/process-cpu.js";
-import { createDatabase, serviceEnv, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
+import { METRICS_AUTHORIZATION, createDatabase, serviceEnv, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";
 import { buildRequest, certIdUnder } from "../../unit/ocsp/fixtures.js";
 import { readResponse } from "../../unit/ocsp/read-response.js";
 import { request, requestJson } from "../../support/https-client.js";
@@ -84,7 +84,7 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
 
   it("/metrics counts the requests of both workers, whichever answers the scrape", async () => {
     const count = async (): Promise<number> => {
-      const text = (await get(`${service!.httpUrl}/metrics`)).body.toString("utf8");
+      const text = (await get(`${service!.httpUrl}/metrics`, METRICS_AUTHORIZATION)).body.toString("utf8");
       const m = /^ca_http_requests_total\{method="GET",route="\/readyz",status="200"\} (\d+)$/m.exec(text);
       return m ? Number(m[1]) : 0;
     };
