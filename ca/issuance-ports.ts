@@ -1,3 +1,4 @@
+import { CaError } from "./errors.js";
 import type { NewPendingCertificate, Tx } from "./stores.js";
 import type { Gender } from "./resident-fields.js";
 
@@ -100,4 +101,38 @@ export interface ResidentStore {
    * then its record is returned locked.
    */
   lockOrInsert(candidate: ResidentRecord, tx?: Tx): Promise<{ readonly record: ResidentRecord; readonly inserted: boolean }>;
+}
+
+/**
+ * Why a store refused a certificate's public key beyond PUBLIC_KEY_IN_USE (issue #12 item 5, migration 0019):
+ * - "blocked": a certificate with this key was revoked for keyCompromise (blocked for ever, both kinds,
+ *   every CA generation);
+ * - "certified-before": the key is in a revoked certificate of either kind (a card makes a new key pair
+ *   for every application, so an old key coming back is a replayed request: docs/issuance.md).
+ */
+export type RefusedKeyRule = "blocked" | "certified-before";
+
+const refusedKeyMessages: Readonly<Record<RefusedKeyRule, string>> = Object.freeze({
+  blocked: "this public key is blocked: a certificate with it was revoked for key compromise",
+  "certified-before": "this public key was in an earlier certificate; the card must make a new key pair",
+});
+
+/**
+ * CaError("conflict") of a store refusing a key (RefusedKeyRule). `publicKeySha256` says which key (hex
+ * SHA-256 of the SPKI, no personal data) when the store knows it, so the service can name the request
+ * field: typed, never matched by message text.
+ */
+export class PublicKeyRefusedError extends CaError {
+  constructor(
+    readonly rule: RefusedKeyRule,
+    readonly publicKeySha256: string | undefined,
+    options: { field?: string; cause?: unknown } = {},
+  ) {
+    super("conflict", refusedKeyMessages[rule], options);
+  }
+
+  /** The same refusal naming the request field the key came from. */
+  withField(field: string): PublicKeyRefusedError {
+    return new PublicKeyRefusedError(this.rule, this.publicKeySha256, { field, cause: this });
+  }
 }

@@ -1,6 +1,8 @@
 import { CaError } from "../ca/errors.js";
 import { PUBLIC_KEY_IN_USE } from "../ca/stores.js";
 import { LIVE_PUBLIC_KEY_INDEX } from "./migrations/0015-live-public-key-unique.js";
+import { BLOCKED_KEY_CONSTRAINT, CERTIFIED_KEY_CONSTRAINT } from "./migrations/0019-blocked-keys.js";
+import { PublicKeyRefusedError } from "../ca/issuance-ports.js";
 
 /**
  * PostgreSQL SQLSTATE handling, identical on pg and PGlite (both surface `code`; PGlite's error class
@@ -11,6 +13,8 @@ import { LIVE_PUBLIC_KEY_INDEX } from "./migrations/0015-live-public-key-unique.
 export const UNIQUE_VIOLATION = "23505";
 /** SQLSTATE 23503 foreign_key_violation. */
 export const FOREIGN_KEY_VIOLATION = "23503";
+/** SQLSTATE 23514 check_violation (also raised by the key triggers of migration 0019). */
+export const CHECK_VIOLATION = "23514";
 
 /** The SQLSTATE of a driver error, if any. */
 export function sqlState(err: unknown): string | undefined {
@@ -22,7 +26,7 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 /** A text field a constraint violation reports (`table`, `constraint`); pg and PGlite both set them. */
-function violationField(err: unknown, field: "table" | "constraint"): string | undefined {
+function violationField(err: unknown, field: "table" | "constraint" | "detail"): string | undefined {
   const v = err !== null && typeof err === "object" && field in err ? (err as Record<string, unknown>)[field] : undefined;
   return typeof v === "string" ? v : undefined;
 }
@@ -40,6 +44,12 @@ export async function mapConstraintErrors<T>(what: string | ((table: string | un
   } catch (err) {
     const state = sqlState(err);
     if (state === UNIQUE_VIOLATION && violationField(err, "constraint") === LIVE_PUBLIC_KEY_INDEX) throw new CaError("conflict", PUBLIC_KEY_IN_USE, { cause: err });
+    // Migration 0019: a blocked key, or one in a revoked certificate; DETAIL is the key hash (no personal data).
+    if (state === CHECK_VIOLATION) {
+      const constraint = violationField(err, "constraint");
+      const rule = constraint === BLOCKED_KEY_CONSTRAINT ? "blocked" : constraint === CERTIFIED_KEY_CONSTRAINT ? "certified-before" : undefined;
+      if (rule !== undefined) throw new PublicKeyRefusedError(rule, violationField(err, "detail"), { cause: err });
+    }
     const name = typeof what === "string" ? what : what(violationField(err, "table"));
     if (state === UNIQUE_VIOLATION) throw new CaError("conflict", `${name} already exists`, { cause: err });
     if (state === FOREIGN_KEY_VIOLATION) throw new CaError("not-found", `${name} refers to a missing record`, { cause: err });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { CaError } from "../../ca/errors.js";
-import type { IssuanceRecord, IssuanceStore, ResidentRecord, ResidentStore } from "../../ca/issuance-ports.js";
+import { PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type RefusedKeyRule, type ResidentRecord, type ResidentStore } from "../../ca/issuance-ports.js";
 import type { OutboxReader } from "../../ca/outbox.js";
 import type { CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { CaGeneration, CaKind } from "../../ca/types.js";
@@ -149,6 +149,48 @@ export function issuanceStoresContract(name: string, open: () => Promise<Issuanc
         );
         assert.equal(await fx.issuances.get(record.issuanceId), undefined);
         assert.equal(await fx.certificates.get(cert.serial), undefined);
+      });
+    });
+
+    describe("IssuanceStore.insertWithCertificates: keys certified once (migration 0019)", () => {
+      const refused = (rule: RefusedKeyRule, key: string) => (e: unknown) =>
+        e instanceof PublicKeyRefusedError && e.kind === "conflict" && e.rule === rule && e.publicKeySha256 === key && e.field === undefined;
+
+      it("refuses, writing nothing, a key whose certificate was revoked for keyCompromise, for both kinds", async () => {
+        const first = await reserve(hex(6), ["auth", "sign"]);
+        await fx.issuances.completeWithCertificates(first.record.issuanceId, signedOf(first.certs), {}, T0);
+        const compromised = first.certs[1]!; // the signing key
+        assert.equal(await fx.certificates.revoke(compromised.serial, { status: "revoked", reason: "keyCompromise", revokedAt: T0, invalidityDate: null }), true);
+        for (const kind of ["sign", "auth"] as const) {
+          const record = issuance({ residentCode: first.record.residentCode });
+          const cert = pending(kind, { publicKeySha256: compromised.publicKeySha256, residentCode: record.residentCode, issuanceId: record.issuanceId });
+          const other = pending(kind === "sign" ? "auth" : "sign", { residentCode: record.residentCode, issuanceId: record.issuanceId });
+          await assert.rejects(fx.issuances.insertWithCertificates(record, [other, cert]), refused("blocked", compromised.publicKeySha256));
+          assert.equal(await fx.issuances.get(record.issuanceId), undefined, "no issuance row");
+          assert.equal(await fx.certificates.get(other.serial), undefined, "no certificate row");
+        }
+      });
+
+      it("refuses a key of a certificate superseded by a renewal, for either kind; a failed issuance's key may come back", async () => {
+        const code = hex(6);
+        const older = await reserve(code, ["auth", "sign"], new Date(T0.getTime() - 1000));
+        await fx.issuances.completeWithCertificates(older.record.issuanceId, signedOf(older.certs), {}, T0);
+        const renewal = await reserve(code, ["auth", "sign"]);
+        await fx.issuances.completeWithCertificates(renewal.record.issuanceId, signedOf(renewal.certs), {}, T0); // supersedes `older`
+        for (const old of older.certs) {
+          for (const kind of ["sign", "auth"] as const) {
+            const record = issuance({ residentCode: code });
+            await assert.rejects(
+              fx.issuances.insertWithCertificates(record, [pending(kind, { publicKeySha256: old.publicKeySha256, residentCode: code, issuanceId: record.issuanceId })]),
+              refused("certified-before", old.publicKeySha256),
+            );
+          }
+        }
+        const failed = await reserve(hex(6), ["auth"]);
+        await fx.issuances.fail(failed.record.issuanceId, T0);
+        await fx.certificates.markFailed(failed.certs[0]!.serial);
+        const retry = issuance({ residentCode: failed.record.residentCode });
+        await fx.issuances.insertWithCertificates(retry, [pending("auth", { publicKeySha256: failed.certs[0]!.publicKeySha256, residentCode: retry.residentCode, issuanceId: retry.issuanceId })]);
       });
     });
 

@@ -5,6 +5,7 @@ import { CaError } from "../../ca/errors.js";
 import type { AuditStore, CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { AuditEntryInput, CaGeneration, CaId, CaKind } from "../../ca/types.js";
 import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
+import { keyReuseCases } from "./key-reuse.js";
 import { fakeCaGeneration } from "../support/ca-generation-fixture.js";
 
 /**
@@ -195,19 +196,21 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
           if (fate === "failed") await fx.certificates.markFailed(p.serial);
           return { serial: p.serial, key };
         };
-        // A revoked and a failed certificate with the key a valid one carries later: not live, not returned.
+        // A failed certificate with the key a valid one carries later, and a revoked one: not live, not returned.
+        // (A key in a revoked certificate is never certified again, migration 0019.)
         const shared = hex(32);
-        await make("revoked", shared);
+        const revoked = await make("revoked");
         await make("failed", shared);
         const [onlyPending, valid, held] = [await make("pending"), await make("valid", shared), await make("hold")];
         assert.deepEqual((await fx.certificates.findLiveByPublicKey(shared)).map((c) => c.serial), [valid.serial]);
+        assert.deepEqual(await fx.certificates.findLiveByPublicKey(revoked.key), []);
         assert.deepEqual((await fx.certificates.findLiveByPublicKey(onlyPending.key)).map((c) => c.serial), [onlyPending.serial]);
         assert.deepEqual((await fx.certificates.findLiveByPublicKey(held.key)).map((c) => c.serial), [held.serial]);
         assert.deepEqual((await fx.certificates.findLiveByResident(resident)).map((c) => c.serial).sort(), [onlyPending.serial, valid.serial, held.serial].sort());
         assert.deepEqual(await fx.certificates.findLiveByPublicKey(hex(32)), []);
       });
 
-      it("refuses a second live certificate with one key (PUBLIC_KEY_IN_USE); revoked and failed ones do not count", async () => {
+      it("refuses a second live certificate with one key (PUBLIC_KEY_IN_USE); failed ones do not count", async () => {
         const key = hex(32);
         const first = pending({ publicKeySha256: key });
         await fx.certificates.insertPending(first);
@@ -216,12 +219,14 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
         assert.equal(await fx.certificates.get(second.serial), undefined, "nothing stored");
         await fx.certificates.completeIssued(first.serial, Uint8Array.from([1]));
         await assert.rejects(fx.certificates.insertPending(pending({ publicKeySha256: key })), (e: unknown) => e instanceof CaError && e.message === PUBLIC_KEY_IN_USE);
-        await fx.certificates.revoke(first.serial, revocation);
-        const third = pending({ publicKeySha256: key });
+        const other = hex(32);
+        const third = pending({ publicKeySha256: other });
         await fx.certificates.insertPending(third);
         await fx.certificates.markFailed(third.serial);
-        await fx.certificates.insertPending(pending({ publicKeySha256: key }));
+        await fx.certificates.insertPending(pending({ publicKeySha256: other }));
       });
+
+      keyReuseCases({ fx: () => fx, sign: () => sign, generation, pending, revocation });
 
       it("findLiveByResidentOrKeys returns, in one read, the resident's live certificates and any live one carrying a key", async () => {
         const resident = hex(6);
@@ -232,15 +237,16 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
         const otherWithKey = pending({ residentCode: hex(6), publicKeySha256: k1, createdAt: at(2) });
         const ownWithKey = pending({ residentCode: resident, publicKeySha256: k2, createdAt: at(4) });
         const unrelated = pending({ residentCode: hex(6) });
-        const revokedWithKey = pending({ residentCode: hex(6), publicKeySha256: k2 });
+        const k3 = hex(32);
+        const revokedWithKey = pending({ residentCode: hex(6), publicKeySha256: k3 });
         const failedOwn = pending({ residentCode: resident });
-        // The revoked one first: one key is in one live certificate at a time (PUBLIC_KEY_IN_USE).
+        // A revoked certificate's key is not returned (it is never certified again: migration 0019).
         await fx.certificates.insertPending(revokedWithKey);
         await fx.certificates.revoke(revokedWithKey.serial, revocation);
         for (const p of [...own, otherWithKey, ownWithKey, unrelated, failedOwn]) await fx.certificates.insertPending(p);
         await fx.certificates.completeIssued(own[0]!.serial, Uint8Array.from([1]));
         await fx.certificates.markFailed(failedOwn.serial);
-        const got = await fx.certificates.findLiveByResidentOrKeys(resident, [k1, k2]);
+        const got = await fx.certificates.findLiveByResidentOrKeys(resident, [k1, k2, k3]);
         assert.deepEqual(got.map((c) => c.serial), [own[1]!.serial, otherWithKey.serial, own[0]!.serial, ownWithKey.serial]); // oldest first
         assert.equal(got.find((c) => c.serial === own[0]!.serial)?.status, "valid");
         assert.deepEqual((await fx.certificates.findLiveByResidentOrKeys(resident, [])).map((c) => c.serial), [own[1]!.serial, own[0]!.serial, ownWithKey.serial]);

@@ -10,6 +10,7 @@ import type {
   Tx,
 } from "../../ca/stores.js";
 import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
+import { PublicKeyRefusedError } from "../../ca/issuance-ports.js";
 import type {
   AuditEntry,
   AuditEntryInput,
@@ -207,6 +208,12 @@ export class MemoryCertificateStore implements CertificateStore {
       for (const c of s.certificates.values()) {
         if (c.publicKeySha256 === cert.publicKeySha256 && (c.status === "pending" || c.status === "valid" || c.status === "hold")) throw new CaError("conflict", PUBLIC_KEY_IN_USE);
       }
+      // Migration 0019 (certificates_refuse_used_key): a key revoked for keyCompromise is blocked, one in
+      // any other revoked certificate was certified before. (Rows are never deleted here, so the revoked
+      // rows themselves stand for blocked_keys.)
+      const revoked = [...s.certificates.values()].filter((c) => c.publicKeySha256 === cert.publicKeySha256 && c.status === "revoked");
+      if (revoked.some((c) => c.revocationReason === "keyCompromise")) throw new PublicKeyRefusedError("blocked", cert.publicKeySha256);
+      if (revoked.length > 0) throw new PublicKeyRefusedError("certified-before", cert.publicKeySha256);
       if (!s.generations.has(cert.caId)) throw new CaError("not-found", "certificate serial refers to a missing record");
       s.certificates.set(cert.serial, copyCertificate({
         serial: cert.serial,

@@ -16,7 +16,7 @@ async function harness(engine: TestEngine, shared: { db?: TestDatabase }): Promi
   shared.db ??= await openTestDatabase(engine);
   const db = shared.db.db;
   const k = db.executor();
-  await k.raw("truncate ocsp_access_log, ocsp_responses, certificates cascade");
+  await k.raw("truncate ocsp_access_log, ocsp_responses, certificates, blocked_keys cascade");
   await k("ca_generations").del();
   await new KnexCaGenerationStore(db).insert(ca.generation);
   return {
