@@ -1,7 +1,9 @@
-import type { ApprovalExecutor, ApprovalRecord, ApprovalStatus, ApprovalStore } from "./approval.js";
+import type { ApprovalExecutor, ApprovalHandover, ApprovalRecord, ApprovalStatus, ApprovalStore } from "./approval.js";
+import { fourEyesRoles, separationRefusal, type ApprovalAccounts } from "./approval-separation.js";
 import { CaError } from "./errors.js";
 import { actorName, type Actor } from "./operator-principal.js";
 import type { Clock, Random } from "./ports.js";
+import type { OperatorRole } from "./roles.js";
 import type { AuditStore, TransactionRunner } from "./stores.js";
 
 /** Default time a request waits for its second operator: 24 hours. */
@@ -16,7 +18,16 @@ export interface ApprovalEngineDeps {
   readonly defaultTtlMs?: number;
   /** Told about an executor error that is not a CaError (the request is marked failed either way). */
   readonly onUnexpectedError?: (error: unknown, kind: string) => void;
+  /**
+   * The operator accounts, for the separation rules of ca/approval-separation.ts (confirmed approvers,
+   * sponsors). Every deployment passes it (api/routes/admin-controls.ts); without it only "not one's
+   * own request" is checked (unit tests of single executors).
+   */
+  readonly accounts?: ApprovalAccounts;
 }
+
+/** The record after an approval, with the approver's part of a one-time secret when the execution made one (never stored). */
+export type ApprovedRecord = ApprovalRecord & { readonly approverPart?: string };
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
 
@@ -43,6 +54,14 @@ export class ApprovalEngine {
     return this;
   }
 
+  /**
+   * Roles that request or approve some registered kind: an account holding one is created, or given
+   * one, only through a four-eyes request (ca/operator-approvals.ts).
+   */
+  fourEyesRoles(): OperatorRole[] {
+    return fourEyesRoles(this.executors.values());
+  }
+
   /** Kinds with an executor. */
   kinds(): string[] {
     return [...this.executors.keys()].sort();
@@ -60,6 +79,10 @@ export class ApprovalEngine {
       throw new CaError("forbidden", `requesting ${kind} needs the operator role ${executor.requestRoles.join(" or ")}`);
     }
     const parsed = executor.parse(params);
+    if (executor.subjectOperator?.(parsed) === actor.operatorId) {
+      await this.deny(actor, "approval.request", null, { kind, reason: "own-account" });
+      throw new CaError("forbidden", "separation of duties: nobody requests a change to their own account");
+    }
     const record: ApprovalRecord = {
       id: Buffer.from(this.deps.random.bytes(16)).toString("base64url"),
       kind,
@@ -89,9 +112,12 @@ export class ApprovalEngine {
    * Approves and executes. Refused (audited, outcome "denied") when the approver is the requester
    * ("nobody approves their own request"), lacks an approver role of the kind, or is the CLI; CaError
    * "conflict" when the request is no longer pending (decided, or expired: it is marked expired now).
-   * Returns the record after execution (status executed or failed).
+   * Also refused (audited) by the account rules of ca/approval-separation.ts: an unconfirmed approver,
+   * a sponsor of the requester's account or of the account the request is about, that account itself.
+   * Returns the record after execution (status executed or failed), with the approver's part of a
+   * one-time secret when the executor made one.
    */
-  async approve(actor: Actor, id: string): Promise<ApprovalRecord> {
+  async approve(actor: Actor, id: string): Promise<ApprovedRecord> {
     const record = await this.load(id);
     const executor = this.executorOf(record.kind);
     const now = this.deps.clock.now();
@@ -106,6 +132,11 @@ export class ApprovalEngine {
     if (!executor.approveRoles.some((r) => actor.roles.includes(r))) {
       await this.deny(actor, "approval.approve", id, { kind: record.kind, reason: "missing-role", needs: executor.approveRoles });
       throw new CaError("forbidden", `approving ${record.kind} needs the operator role ${executor.approveRoles.join(" or ")}`);
+    }
+    const refusal = this.deps.accounts ? await separationRefusal(this.deps.accounts, executor, record, actor) : undefined;
+    if (refusal !== undefined) {
+      await this.deny(actor, "approval.approve", id, { kind: record.kind, reason: refusal.reason, requestedBy: record.requestedBy });
+      throw new CaError("forbidden", refusal.message);
     }
     if (record.status === "pending" && record.expiresAt.getTime() < now.getTime()) {
       await this.expire(record, now);
@@ -203,11 +234,36 @@ export class ApprovalEngine {
     return { ...record, consumedAt: now };
   }
 
-  private async execute(executor: ApprovalExecutor, record: ApprovalRecord, approver: Actor): Promise<ApprovalRecord> {
+  /**
+   * The requester's part of the one-time secret an executed request produced (ApprovalHandover): only
+   * the requester, only once (it is erased as it is read). CaError "forbidden" (audited) for anyone
+   * else, "conflict" when not executed, none was made, or it was collected already.
+   */
+  async collectHandover(actor: Actor, id: string): Promise<{ kind: string; requesterPart: string }> {
+    const record = await this.load(id);
+    const now = this.deps.clock.now();
+    if (actor === "cli" || actor.operatorId !== record.requestedBy) {
+      await this.deny(actor, "approval.handover", id, { kind: record.kind, reason: "not-requester" });
+      throw new CaError("forbidden", "only the operator who requested it may collect this part");
+    }
+    if (record.status !== "executed") throw new CaError("conflict", `the request is ${record.status}: it needs the approval of another operator first`);
+    const part = await this.deps.transactions.transaction(async (tx) => {
+      const p = await this.deps.store.takeHandover(id, tx);
+      if (p !== undefined) await this.deps.audit.append({ at: now, action: "approval.handover.collected", actor: actorName(actor), subject: `approval:${id}`, outcome: "success", detail: { kind: record.kind } }, tx);
+      return p;
+    });
+    if (part === undefined) throw new CaError("conflict", "nothing to collect: collected already, or this request produced no secret");
+    return { kind: record.kind, requesterPart: part };
+  }
+
+  private async execute(executor: ApprovalExecutor, record: ApprovalRecord, approver: Actor): Promise<ApprovedRecord> {
     let result: Record<string, unknown> | undefined;
     let failure: string | undefined;
+    let handover: ApprovalHandover | undefined;
     try {
-      result = await executor.execute(record, approver);
+      result = await executor.execute(record, approver, (parts) => {
+        handover = parts;
+      });
     } catch (e) {
       // A CaError message carries no personal data (invariant 6); anything else is summarised.
       failure = e instanceof CaError ? e.message : "execution failed";
@@ -215,7 +271,10 @@ export class ApprovalEngine {
     }
     const at = this.deps.clock.now();
     await this.deps.transactions.transaction(async (tx) => {
-      const change = result !== undefined ? { status: "executed" as const, executedAt: at, result } : { status: "failed" as const, executedAt: at, failure: failure ?? "execution failed" };
+      const change =
+        result !== undefined
+          ? { status: "executed" as const, executedAt: at, result, ...(handover ? { handover: handover.requesterPart } : {}) }
+          : { status: "failed" as const, executedAt: at, failure: failure ?? "execution failed" };
       if (!(await this.deps.store.transition(record.id, "approved", change, tx))) throw new CaError("conflict", "the request changed while it was executed");
       await this.deps.audit.append(
         {
@@ -224,12 +283,13 @@ export class ApprovalEngine {
           actor: "system",
           subject: `approval:${record.id}`,
           outcome: result !== undefined ? "success" : "failure",
-          detail: { kind: record.kind, approvedBy: record.decidedBy, ...(failure ? { failure } : {}) },
+          detail: { kind: record.kind, approvedBy: record.decidedBy, ...(failure ? { failure } : {}), ...(result !== undefined && handover ? { secretSplit: true } : {}) },
         },
         tx,
       );
     });
-    return this.load(record.id);
+    const done = await this.load(record.id);
+    return result !== undefined && handover ? { ...done, approverPart: handover.approverPart } : done;
   }
 
   private async expire(record: ApprovalRecord, now: Date): Promise<boolean> {

@@ -50,6 +50,19 @@ export interface ApprovalChange {
   readonly executedAt?: Date;
   readonly result?: Readonly<Record<string, unknown>>;
   readonly failure?: string;
+  /** The requester's part of a one-time secret the execution produced (ApprovalHandover), kept until collected. */
+  readonly handover?: string;
+}
+
+/**
+ * A one-time secret produced when an approval executes (an operator's first password), split so that
+ * no single person learns it (split knowledge, 告示334号 第2-3(1)): the requester collects one part
+ * once (ApprovalEngine.collectHandover; stored until then), the approver receives the other in the
+ * answer to the approval (never stored). The new operator types both parts, in order, as one password.
+ */
+export interface ApprovalHandover {
+  readonly requesterPart: string;
+  readonly approverPart: string;
 }
 
 export interface ApprovalListFilter {
@@ -74,6 +87,8 @@ export interface ApprovalStore {
   listExpired(now: Date, limit: number, tx?: Tx): Promise<ApprovalRecord[]>;
   /** Sets consumedAt once, on an executed record. False when not executed or already consumed. */
   markConsumed(id: string, at: Date, tx?: Tx): Promise<boolean>;
+  /** Returns the stored handover part and clears it, atomically; undefined when none is left. */
+  takeHandover(id: string, tx?: Tx): Promise<string | undefined>;
 }
 
 /**
@@ -102,8 +117,13 @@ export interface ApprovalExecutor<P extends Record<string, unknown> = Record<str
    */
   auditDetail?(params: P): Record<string, unknown>;
   /**
+   * The operator account the request is about (an account change), if any. The engine then refuses
+   * that account's own approval and the approval of anyone who sponsored it (issue 12).
+   */
+  subjectOperator?(params: P): string | undefined;
+  /**
    * Does the approved work. Runs outside any transaction of the engine (it may open its own). The
    * answer is stored as the record's result (JSON). A CaError marks the request failed with its message.
    */
-  execute(approval: ApprovalRecord & { readonly params: P }, approver: Actor): Promise<Record<string, unknown>>;
+  execute(approval: ApprovalRecord & { readonly params: P }, approver: Actor, handover: (parts: ApprovalHandover) => void): Promise<Record<string, unknown>>;
 }

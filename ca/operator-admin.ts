@@ -1,18 +1,26 @@
+import type { ApprovalEngine } from "./approval-engine.js";
+import type { ApprovalRecord } from "./approval.js";
 import { CaError } from "./errors.js";
+import { OPERATOR_CREATE, OPERATOR_PASSWORD_RESET, OPERATOR_ROLES } from "./operator-approvals.js";
 import type { NewOperatorInput, NewOperatorResult, OperatorAuth } from "./operator-auth.js";
 import type { OperatorRecord, OperatorSessionStore, OperatorStore } from "./operator-ports.js";
 import { actorName, assertActorRole, type Actor } from "./operator-principal.js";
 import { ScryptPasswordHasher, type PasswordHasher } from "./password-hash.js";
 import { generatePassword } from "./password-policy.js";
 import type { Clock, Random } from "./ports.js";
+import { parseOperatorRoles } from "./roles.js";
 import type { AuditStore, TransactionRunner } from "./stores.js";
 
 /**
  * Operator administration by the security officer (CONTRACT §7 `/v1/admin/operators…`; 告示334号
  * 第4-4(2),(5): individual accounts with assigned duties). Adds to OperatorAuth (which registers,
- * unlocks and sets roles) listing, deactivation and forced password changes, and one rule of separated
+ * unlocks and sets roles) listing, deactivation and forced password changes, and rules of separated
  * duties: nobody administers their own account (a security officer cannot widen, reset or switch off
- * their own access).
+ * their own access), and no single officer hands out a four-eyes role or another operator's password
+ * (issue 12): creating an account with a role that requests or approves some four-eyes kind, granting
+ * such a role (or confirming an unconfirmed account) and resetting a password become four-eyes
+ * requests decided by a second security officer (ca/operator-approvals.ts). Unlocking stays one
+ * officer's act: it grants nothing. The CLI (root on the CA host) is the audited break-glass path.
  */
 export interface OperatorSummary {
   readonly operatorId: string;
@@ -24,11 +32,26 @@ export interface OperatorSummary {
   readonly mustChangePassword: boolean;
   readonly passwordChangedAt: string;
   readonly createdAt: string;
+  /** Who confirmed the current roles (a second security officer, "cli" on the CA host), or null: it approves nothing. */
+  readonly confirmedBy: string | null;
+  readonly confirmedAt: string | null;
+  /** Who requested changes to the account (they never approve for or about it). */
+  readonly sponsors: readonly string[];
+}
+
+/** A change that waits for a second security officer (answered 202). */
+export interface PendingOperatorChange {
+  readonly approvalId: string;
+  readonly kind: string;
+  readonly status: "pending";
+  readonly expiresAt: string;
 }
 
 export interface OperatorAdminDeps {
   readonly auth: Pick<OperatorAuth, "addOperator" | "setRoles" | "unlock" | "settings">;
-  readonly operators: Pick<OperatorStore, "get" | "list" | "setActive" | "setPassword">;
+  readonly operators: Pick<OperatorStore, "get" | "list" | "setActive" | "setPassword" | "setConfirmation" | "addSponsors">;
+  /** The four-eyes engine with the executors of ca/operator-approvals.ts registered. */
+  readonly approvals: Pick<ApprovalEngine, "request" | "fourEyesRoles">;
   readonly sessions: Pick<OperatorSessionStore, "endAllForOperator">;
   readonly audit: Pick<AuditStore, "append">;
   readonly transactions: TransactionRunner;
@@ -57,16 +80,47 @@ export class OperatorAdmin {
     return summaryOf(await this.existing(operatorId));
   }
 
-  /** Registers an operator (separation of duties checked by the role parser). */
-  async add(actor: Actor, input: NewOperatorInput): Promise<NewOperatorResult> {
+  /**
+   * Registers an operator (separation of duties checked by the role parser). An operator with a
+   * four-eyes role is only requested here (PendingOperatorChange): a second security officer creates
+   * it by approving. Other accounts are created at once, the officer recorded as their sponsor.
+   * The CLI creates directly (break-glass; `confirm` marks the account confirmed by "cli", audited).
+   */
+  async add(actor: Actor, input: NewOperatorInput & { readonly confirm?: boolean }): Promise<NewOperatorResult | PendingOperatorChange> {
     if (input.ready === true && actor !== "cli") throw new CaError("forbidden", "only the demo set-up skips the first-logon password change", { field: "ready" });
-    return this.deps.auth.addOperator(actor, input);
+    if (input.confirm === true && actor !== "cli") throw new CaError("forbidden", "only the break-glass path on the CA host confirms an account alone", { field: "confirm" });
+    if (actor !== "cli") {
+      assertActorRole(actor, "security-officer");
+      if (this.needsFourEyes(parseOperatorRoles(input.roles))) {
+        if (input.password !== undefined) throw new CaError("invalid-input", "a four-eyes account gets a split one-time password, never a chosen one", { field: "password" });
+        if ((await this.deps.operators.get(input.operatorId)) !== undefined) throw new CaError("conflict", "operator already exists");
+        return pending(await this.deps.approvals.request(actor, OPERATOR_CREATE, { operatorId: input.operatorId, roles: input.roles, displayName: input.displayName ?? null }));
+      }
+    }
+    const { confirm, ...rest } = input;
+    const result = await this.deps.auth.addOperator(actor, rest);
+    const now = this.deps.clock.now();
+    if (actor !== "cli") await this.deps.operators.addSponsors(result.operatorId, [actor.operatorId], now);
+    if (confirm === true) await this.confirmBreakGlass(result.operatorId, now);
+    return result;
   }
 
-  async setRoles(actor: Actor, operatorId: string, roles: readonly string[]): Promise<OperatorSummary> {
+  /**
+   * Replaces an operator's roles. When the new roles include a four-eyes role the account does not
+   * hold yet — or the account is unconfirmed — this is only a request (PendingOperatorChange) that a
+   * second security officer approves; removing roles or adding others happens at once.
+   */
+  async setRoles(actor: Actor, operatorId: string, roles: readonly string[]): Promise<OperatorSummary | PendingOperatorChange> {
     assertActorRole(actor, "security-officer");
     this.notSelf(actor, operatorId, "change their own roles");
-    await this.deps.auth.setRoles(actor, operatorId, roles);
+    const parsed = parseOperatorRoles(roles);
+    const before = await this.existing(operatorId);
+    const added = parsed.filter((r) => !before.roles.includes(r) || before.confirmedAt === null);
+    if (actor !== "cli" && this.needsFourEyes(added)) {
+      return pending(await this.deps.approvals.request(actor, OPERATOR_ROLES, { operatorId, roles: parsed }));
+    }
+    await this.deps.auth.setRoles(actor, operatorId, parsed);
+    if (actor !== "cli") await this.deps.operators.addSponsors(operatorId, [actor.operatorId], this.deps.clock.now());
     return summaryOf(await this.existing(operatorId));
   }
 
@@ -98,10 +152,13 @@ export class OperatorAdmin {
    * password but demands a new one at the next logon; "reset" replaces it with a generated one-time
    * password (returned once) for an operator who forgot theirs. Either way the operator's sessions end.
    */
-  async forcePasswordChange(actor: Actor, operatorId: string, mode: PasswordChangeMode): Promise<{ operator: OperatorSummary; oneTimePassword?: string }> {
+  async forcePasswordChange(actor: Actor, operatorId: string, mode: PasswordChangeMode): Promise<{ operator: OperatorSummary; oneTimePassword?: string } | PendingOperatorChange> {
     assertActorRole(actor, "security-officer");
     this.notSelf(actor, operatorId, "reset their own password (use POST /v1/operators/me/password)");
     const op = await this.existing(operatorId);
+    // Issue 12: a reset hands out a password, so a second security officer approves it (the password
+    // is then made and split between the two, ca/operator-approvals.ts). "expire" hands out nothing.
+    if (mode === "reset" && actor !== "cli") return pending(await this.deps.approvals.request(actor, OPERATOR_PASSWORD_RESET, { operatorId }));
     const oneTimePassword = mode === "reset" ? generatePassword(this.deps.random, operatorId, this.deps.auth.settings.passwordPolicy) : undefined;
     const passwordHash = oneTimePassword === undefined ? op.passwordHash : await this.passwords.hash(oneTimePassword);
     const now = this.deps.clock.now();
@@ -115,6 +172,19 @@ export class OperatorAdmin {
     });
     const operator = summaryOf(await this.existing(operatorId));
     return oneTimePassword === undefined ? { operator } : { operator, oneTimePassword };
+  }
+
+  /** True when one of `roles` requests or approves some registered four-eyes kind. */
+  private needsFourEyes(roles: readonly string[]): boolean {
+    const gated = this.deps.approvals.fourEyesRoles();
+    return roles.some((r) => (gated as readonly string[]).includes(r));
+  }
+
+  private async confirmBreakGlass(operatorId: string, now: Date): Promise<void> {
+    await this.deps.transactions.transaction(async (tx) => {
+      await this.deps.operators.setConfirmation(operatorId, { by: "cli", at: now }, tx);
+      await this.deps.audit.append({ at: now, action: "operator.confirmed", actor: "cli", subject: `operator:${operatorId}`, outcome: "success", detail: { breakGlass: true } }, tx);
+    });
   }
 
   private notSelf(actor: Actor, operatorId: string, what: string): void {
@@ -139,5 +209,12 @@ function summaryOf(op: OperatorRecord): OperatorSummary {
     mustChangePassword: op.mustChangePassword,
     passwordChangedAt: op.passwordChangedAt.toISOString(),
     createdAt: op.createdAt.toISOString(),
+    confirmedBy: op.confirmedBy,
+    confirmedAt: op.confirmedAt?.toISOString() ?? null,
+    sponsors: [...op.sponsors],
   };
+}
+
+function pending(r: ApprovalRecord): PendingOperatorChange {
+  return { approvalId: r.id, kind: r.kind, status: "pending", expiresAt: r.expiresAt.toISOString() };
 }

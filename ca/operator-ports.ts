@@ -25,6 +25,15 @@ export interface OperatorRecord {
   readonly active: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /**
+   * Who confirmed the account's current roles: the second security officer whose approval created it or
+   * granted its roles (issue 12), "cli"/"cli:init" for the break-glass path on the CA host,
+   * "migration-0020" for accounts older than the rule; null = unconfirmed, it approves nothing.
+   */
+  readonly confirmedBy: string | null;
+  readonly confirmedAt: Date | null;
+  /** Operator ids who requested a change to this account; none of them ever approves for or about it. */
+  readonly sponsors: readonly string[];
 }
 
 export interface NewOperator {
@@ -58,6 +67,10 @@ export interface OperatorStore {
   setRoles(operatorId: string, roles: readonly OperatorRole[], at: Date, tx?: Tx): Promise<void>;
   /** CaError("not-found") for an unknown operator. */
   setActive(operatorId: string, active: boolean, at: Date, tx?: Tx): Promise<void>;
+  /** Sets (or, with null, clears) who confirmed the account's roles. CaError("not-found") for an unknown operator. */
+  setConfirmation(operatorId: string, confirmation: { by: string; at: Date } | null, tx?: Tx): Promise<void>;
+  /** Adds operator ids to the account's sponsors (a set: no duplicates). CaError("not-found") for an unknown operator. */
+  addSponsors(operatorId: string, sponsors: readonly string[], at: Date, tx?: Tx): Promise<void>;
 }
 
 export interface OperatorSessionRecord {

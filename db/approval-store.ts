@@ -1,6 +1,6 @@
 import type { ApprovalChange, ApprovalListFilter, ApprovalRecord, ApprovalStatus, ApprovalStore } from "../ca/approval.js";
 import type { Tx } from "../ca/stores.js";
-import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn } from "./column-values.js";
+import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";
 import { mapConstraintErrors } from "./database-errors.js";
 
@@ -55,6 +55,7 @@ export class KnexApprovalStore implements ApprovalStore {
     if (change.executedAt !== undefined) set.executed_at = change.executedAt;
     if (change.result !== undefined) set.result = jsonToParameter(change.result);
     if (change.failure !== undefined) set.failure = change.failure;
+    if (change.handover !== undefined) set.handover = change.handover;
     const rows = await this.db.executor(tx)(TABLE).where({ id, status: from }).update(set, ["id"]);
     return rows.length === 1;
   }
@@ -62,6 +63,19 @@ export class KnexApprovalStore implements ApprovalStore {
   async listExpired(now: Date, limit: number, tx?: Tx): Promise<ApprovalRecord[]> {
     const rows = (await this.db.executor(tx)(TABLE).where({ status: "pending" }).andWhere("expires_at", "<", now).orderBy("expires_at").limit(limit)) as Row[];
     return rows.map(approvalFromRow);
+  }
+
+  /**
+   * Reads and erases the handover part in one statement (the row lock of the inner SELECT … FOR UPDATE
+   * makes a concurrent second collection find it erased).
+   */
+  async takeHandover(id: string, tx?: Tx): Promise<string | undefined> {
+    const result = await this.db.executor(tx).raw(
+      "update approvals a set handover = null from (select id, handover from approvals where id = ? and handover is not null for update) old where a.id = old.id returning old.handover as handover",
+      [id],
+    );
+    const row = rowsOf(result)[0];
+    return row === undefined || row.handover === null || row.handover === undefined ? undefined : String(row.handover);
   }
 
   async markConsumed(id: string, at: Date, tx?: Tx): Promise<boolean> {

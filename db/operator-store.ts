@@ -91,6 +91,19 @@ export class KnexOperatorStore implements OperatorStore {
     await this.update(operatorId, tx, { active, updated_at: at });
   }
 
+  async setConfirmation(operatorId: string, confirmation: { by: string; at: Date } | null, tx?: Tx): Promise<void> {
+    await this.update(operatorId, tx, { confirmed_by: confirmation?.by ?? null, confirmed_at: confirmation?.at ?? null, ...(confirmation ? { updated_at: confirmation.at } : {}) });
+  }
+
+  async addSponsors(operatorId: string, sponsors: readonly string[], at: Date, tx?: Tx): Promise<void> {
+    const k = this.db.executor(tx);
+    // A set union in one statement, so two changes committed at once both stay recorded.
+    await this.update(operatorId, tx, {
+      sponsors: k.raw("(select coalesce(jsonb_agg(distinct s order by s), '[]'::jsonb) from jsonb_array_elements_text(sponsors || ?::jsonb) as s)", [jsonToParameter(sponsors)]),
+      updated_at: at,
+    });
+  }
+
   private async update(operatorId: string, tx: Tx | undefined, values: Record<string, unknown>): Promise<void> {
     const rows = await this.db.executor(tx)(TABLE).where({ operator_id: operatorId }).update(values, ["operator_id"]);
     if (rows.length === 0) throw new CaError("not-found", "operator not found");
@@ -111,5 +124,8 @@ export function operatorFromRow(row: Record<string, unknown>): OperatorRecord {
     active: row.active as boolean,
     createdAt: dateFromColumn(row.created_at),
     updatedAt: dateFromColumn(row.updated_at),
+    confirmedBy: (row.confirmed_by as string | null | undefined) ?? null,
+    confirmedAt: nullableDateFromColumn(row.confirmed_at ?? null),
+    sponsors: Array.isArray(row.sponsors) ? (row.sponsors as string[]) : typeof row.sponsors === "string" ? (JSON.parse(row.sponsors) as string[]) : [],
   };
 }

@@ -91,13 +91,33 @@ export function adminApprovalRoutes(deps: AdminApprovalRouteDeps) {
     openapi.add("get", "/v1/admin/approvals/{id}", { summary: "One approval request", roles: ["admin", ...READERS], parameters: [{ name: "id", in: "path", required: true }], responses: { "200": "the request", "404": "unknown id" } });
 
     router.post("/admin/approvals/:id/approve", ...adminOnly(deps, ...DECIDERS), async (ctx) => {
-      ctx.body = approvalJson(await deps.approvals.approve(operatorOf(ctx), approvalId(ctx.params.id)));
+      const done = await deps.approvals.approve(operatorOf(ctx), approvalId(ctx.params.id));
+      ctx.set("Cache-Control", "no-store");
+      // Issue 12: the approver's half of a one-time password, in this answer only (never stored).
+      ctx.body = done.approverPart === undefined ? approvalJson(done) : { ...approvalJson(done), handover: { approverPart: done.approverPart, order: "second: the requester's part comes first" } };
     });
     openapi.add("post", "/v1/admin/approvals/{id}/approve", {
       summary: "Approve (and so execute) a pending request: another operator than the requester, holding an approver role of its kind",
       roles: ["admin", ...DECIDERS],
       parameters: [{ name: "id", in: "path", required: true }],
-      responses: { "200": "the request, executed or failed", "403": "own request, or not an approver of this kind", "404": "unknown id", "409": "not pending (decided or expired)" },
+      responses: {
+        "200": "the request, executed or failed; with `handover.approverPart` when it made a one-time password (shown once)",
+        "403": "own request, not an approver of this kind, an unconfirmed account, or a sponsor of the requester's or the subject's account",
+        "404": "unknown id",
+        "409": "not pending (decided or expired)",
+      },
+    });
+
+    router.post("/admin/approvals/:id/handover", ...adminOnly(deps, "security-officer"), async (ctx) => {
+      const part = await deps.approvals.collectHandover(operatorOf(ctx), approvalId(ctx.params.id));
+      ctx.set("Cache-Control", "no-store");
+      ctx.body = { approvalId: ctx.params.id, kind: part.kind, requesterPart: part.requesterPart, order: "first: the approver's part follows" };
+    });
+    openapi.add("post", "/v1/admin/approvals/{id}/handover", {
+      summary: "Collect, once, the requester's half of the one-time password an approved operator creation or password reset made (the approver got the other half)",
+      roles: ["admin", "security-officer"],
+      parameters: [{ name: "id", in: "path", required: true }],
+      responses: { "200": "{approvalId, kind, requesterPart}", "403": "not the requester", "404": "unknown id", "409": "not executed yet, nothing to collect, or collected already" },
     });
 
     router.post("/admin/approvals/:id/reject", ...adminOnly(deps, ...DECIDERS), async (ctx) => {

@@ -10,6 +10,8 @@ import { DisclosureService, type DisclosureSource } from "../../ca/disclosure.js
 import { CertificateInquiry } from "../../ca/inquiry.js";
 import type { HolidayCalendar, OperatingSchedule } from "../../ca/operating-hours.js";
 import { OperatorAdmin } from "../../ca/operator-admin.js";
+import { operatorApprovalExecutors } from "../../ca/operator-approvals.js";
+import { ScryptPasswordHasher } from "../../ca/password-hash.js";
 import type { OperatorAuth } from "../../ca/operator-auth.js";
 import type { OperatorRole } from "../../ca/roles.js";
 import type { ServiceCaMaterial } from "../../ca/terminal-registry.js";
@@ -90,7 +92,6 @@ export async function buildAdminControls(service: AdminService, auth: OperatorAu
     },
   };
 
-  const operators = new OperatorAdmin({ auth, operators: stores.operators, sessions: stores.operatorSessions, audit, transactions: db, clock, random });
   const terminals = new TerminalRegistry({ terminals: stores.terminals, sessions: stores.operatorSessions, audit, transactions: db, clock, random, serviceCa });
   const relyingParties = new RelyingPartyEnrolment({ registry: service.relyingParties, store: stores.relyingParties, serviceCa: () => service.serviceCa, audit, transactions: db, clock, random });
   const inquirySource = new KnexInquirySource(db);
@@ -125,10 +126,15 @@ export async function buildAdminControls(service: AdminService, auth: OperatorAu
     clock,
     random,
     onUnexpectedError: (e, kind) => logger.error({ kind, err: (e as Error)?.name }, "approval executor failed"),
+    // Issue 12: confirmed approvers only, never a sponsor of the requester's account or of the account a request is about.
+    accounts: stores.operators,
   });
   const exportSource = new KnexIssuanceExportSource(db);
   approvals.register(issuanceExportExecutor({ source: exportSource, clock }));
   approvals.register(retentionPurgeExecutor(retention));
+  // Issue 12: creating an operator with a four-eyes role, granting one, resetting a password: decided by a second security officer.
+  for (const e of operatorApprovalExecutors({ operators: stores.operators, sessions: stores.operatorSessions, audit, transactions: db, clock, random, passwords: new ScryptPasswordHasher(random), passwordPolicy: auth.settings.passwordPolicy })) approvals.register(e);
+  const operators = new OperatorAdmin({ auth, operators: stores.operators, sessions: stores.operatorSessions, audit, transactions: db, clock, random, approvals });
   const exports = new IssuanceExport({ engine: approvals, source: exportSource, audit, clock });
 
   const disclosure = new DisclosureService({

@@ -1,6 +1,7 @@
 import Router from "@koa/router";
 import { z } from "zod";
-import type { OperatorAdmin } from "../../ca/operator-admin.js";
+import type { Context } from "koa";
+import type { OperatorAdmin, PendingOperatorChange } from "../../ca/operator-admin.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { adminOnly, idParam, noStore, operatorOf, type AdminRouteAuth } from "./admin-common.js";
@@ -20,12 +21,25 @@ const rolesBody = z.object({ roles: z.array(z.string().max(64)).min(1).max(10) }
 const passwordBody = z.object({ mode: z.enum(["expire", "reset"]) }).strict();
 
 const ROLES = ["admin", "security-officer"];
+
+/** Issue 12: a change that waits for a second security officer answers 202 with its approval request. */
+function isPending(r: object): r is PendingOperatorChange {
+  return "approvalId" in r;
+}
+function answerPending(ctx: Context, p: PendingOperatorChange): void {
+  ctx.status = 202;
+  ctx.set("Location", `/v1/admin/approvals/${p.approvalId}`);
+  ctx.body = p;
+}
+const PENDING = "{approvalId, kind, status: pending, expiresAt}: a second security officer decides (POST /v1/admin/approvals/{id}/approve)";
 const idParamDoc = [{ name: "id", in: "path" as const, required: true }];
 
 /**
  * CONTRACT §7 operators (security officer only; 告示334号 第4-4(2),(5)): list, register (a one-time
  * password is answered once), change roles (separation of duties: security-officer and ca-admin never
  * together), unlock, deactivate/reactivate, force a password change. Nobody administers their own account.
+ * Issue 12: registering a four-eyes account, granting a four-eyes role and resetting a password answer
+ * 202 with an approval request that a second security officer decides (ca/operator-approvals.ts).
  */
 export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
   return (openapi: OpenApiDocument): Router => {
@@ -41,15 +55,17 @@ export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
       const body = await readJson(ctx, addBody);
       const result = await deps.operators.add(operatorOf(ctx), { operatorId: body.operatorId, roles: body.roles, ...(body.displayName ? { displayName: body.displayName } : {}) });
       noStore(ctx);
+      if (isPending(result)) return answerPending(ctx, result);
       ctx.status = 201;
       ctx.set("Location", `/v1/admin/operators/${result.operatorId}`);
       ctx.body = result;
     });
     openapi.add("post", "/v1/admin/operators", {
-      summary: "Register an operator; answers a one-time password (shown once) to change at first logon",
+      summary:
+        "Register an operator. With a role that requests or approves four-eyes operations (ca-operator, ca-admin, security-officer) this is a request (202) a second security officer approves; otherwise answers a one-time password (shown once) to change at first logon",
       roles: ROLES,
       requestBody: { type: "object", required: ["operatorId", "roles"], additionalProperties: false, properties: { operatorId: { type: "string", maxLength: 64 }, roles: { type: "array", items: { type: "string" } }, displayName: { type: "string" } } },
-      responses: { "201": "{operatorId, roles, mustChangePassword, oneTimePassword}", "400": "malformed field", "409": "operator id exists", "422": "separation of duties: security-officer with ca-admin" },
+      responses: { "201": "{operatorId, roles, mustChangePassword, oneTimePassword}", "202": PENDING, "400": "malformed field", "409": "operator id exists", "422": "separation of duties: security-officer with ca-admin" },
     });
 
     router.get("/admin/operators/:id", ...so, async (ctx) => {
@@ -59,14 +75,16 @@ export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
 
     router.post("/admin/operators/:id/roles", ...so, async (ctx) => {
       const body = await readJson(ctx, rolesBody);
-      ctx.body = await deps.operators.setRoles(operatorOf(ctx), idParam(ctx, "id"), body.roles);
+      const result = await deps.operators.setRoles(operatorOf(ctx), idParam(ctx, "id"), body.roles);
+      if (isPending(result)) return answerPending(ctx, result);
+      ctx.body = result;
     });
     openapi.add("post", "/v1/admin/operators/{id}/roles", {
-      summary: "Replace an operator's roles (not one's own)",
+      summary: "Replace an operator's roles (not one's own). Adding a four-eyes role, or any role to an unconfirmed account, is a request (202) a second security officer approves",
       roles: ROLES,
       parameters: idParamDoc,
-      requestBody: { type: "object", required: ["roles"], properties: { roles: { type: "array", items: { type: "string" } } } },
-      responses: { "200": "the operator", "403": "own account", "404": "unknown operator", "422": "separation of duties" },
+      requestBody: { type: "object", required: ["roles"], additionalProperties: false, properties: { roles: { type: "array", items: { type: "string" } } } },
+      responses: { "200": "the operator", "202": PENDING, "403": "own account", "404": "unknown operator", "422": "separation of duties" },
     });
 
     router.post("/admin/operators/:id/unlock", ...so, async (ctx) => {
@@ -90,14 +108,16 @@ export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
       const body = await readJson(ctx, passwordBody);
       const result = await deps.operators.forcePasswordChange(operatorOf(ctx), idParam(ctx, "id"), body.mode);
       noStore(ctx);
+      if (isPending(result)) return answerPending(ctx, result);
       ctx.body = result;
     });
     openapi.add("post", "/v1/admin/operators/{id}/password", {
-      summary: "Force a password change: `expire` (change at next logon) or `reset` (a one-time password, shown once); ends the operator's sessions",
+      summary:
+        "Force a password change: `expire` (change at next logon, at once) or `reset` (a request, 202: on a second security officer's approval a one-time password split between the two officers; ends the operator's sessions)",
       roles: ROLES,
       parameters: idParamDoc,
-      requestBody: { type: "object", required: ["mode"], properties: { mode: { type: "string", enum: ["expire", "reset"] } } },
-      responses: { "200": "{operator, oneTimePassword?}", "403": "own account", "404": "unknown operator" },
+      requestBody: { type: "object", required: ["mode"], additionalProperties: false, properties: { mode: { type: "string", enum: ["expire", "reset"] } } },
+      responses: { "200": "{operator} (expire)", "202": PENDING, "403": "own account", "404": "unknown operator" },
     });
     return router;
   };

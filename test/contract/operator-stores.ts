@@ -74,9 +74,33 @@ export function operatorStoresContract(name: string, open: () => Promise<Operato
           active: true,
           createdAt: T0,
           updatedAt: T0,
+          confirmedBy: null,
+          confirmedAt: null,
+          sponsors: [],
         });
         assert.equal(await fx.operators.get(`op-${hex(4)}`), undefined);
         assert.ok((await fx.operators.list()).some((o) => o.operatorId === op.operatorId));
+      });
+
+      it("records the confirmation of an account's roles, and clears it", async () => {
+        const id = await added({ roles: ["ca-operator"] });
+        await fx.operators.setConfirmation(id, { by: "so-2", at: at(7) });
+        let o = await fx.operators.get(id);
+        assert.deepEqual([o?.confirmedBy, o?.confirmedAt, o?.updatedAt], ["so-2", at(7), at(7)]);
+        await fx.operators.setConfirmation(id, null);
+        o = await fx.operators.get(id);
+        assert.deepEqual([o?.confirmedBy, o?.confirmedAt], [null, null]);
+        await assert.rejects(fx.operators.setConfirmation(`op-${hex(4)}`, { by: "x", at: at(1) }), isCaError("not-found"));
+      });
+
+      it("keeps sponsors as a set, and every one of concurrent additions", async () => {
+        const id = await added();
+        await fx.operators.addSponsors(id, ["so-1"], at(1));
+        await fx.operators.addSponsors(id, ["so-2", "so-1"], at(2));
+        assert.deepEqual((await fx.operators.get(id))?.sponsors, ["so-1", "so-2"]);
+        await Promise.all(["a", "b", "c", "d"].map((s) => fx.operators.addSponsors(id, [s], at(3))));
+        assert.deepEqual((await fx.operators.get(id))?.sponsors, ["a", "b", "c", "d", "so-1", "so-2"]);
+        await assert.rejects(fx.operators.addSponsors(`op-${hex(4)}`, ["x"], at(1)), isCaError("not-found"));
       });
 
       it("refuses a duplicate id with conflict", async () => {
@@ -198,7 +222,7 @@ export function operatorStoresContract(name: string, open: () => Promise<Operato
       });
 
       it("refuses an active id or a known serial; re-enrols a revoked id with a new certificate", async () => {
-        const t = newTerminal({ municipalityCode: null });
+        const t = newTerminal();
         await fx.terminals.enrol(t);
         await assert.rejects(fx.terminals.enrol({ ...newTerminal(), terminalId: t.terminalId }), isCaError("conflict"));
         await assert.rejects(fx.terminals.enrol({ ...newTerminal(), clientCertSerial: t.clientCertSerial }), isCaError("conflict"));

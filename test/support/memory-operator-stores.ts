@@ -63,6 +63,8 @@ const copyOperator = (o: OperatorRecord): OperatorRecord => ({
   lockedAt: dn(o.lockedAt),
   createdAt: d(o.createdAt),
   updatedAt: d(o.updatedAt),
+  confirmedAt: dn(o.confirmedAt),
+  sponsors: [...o.sponsors],
 });
 const copySession = (s: OperatorSessionRecord): OperatorSessionRecord => ({ ...s, createdAt: d(s.createdAt), lastSeenAt: d(s.lastSeenAt), endedAt: dn(s.endedAt) });
 const copySchedule = (h: OperatingSchedule | null): OperatingSchedule | null => (h === null ? null : (JSON.parse(JSON.stringify(h)) as OperatingSchedule));
@@ -86,6 +88,9 @@ export class MemoryOperatorStore implements OperatorStore {
         active: true,
         createdAt: op.createdAt,
         updatedAt: op.createdAt,
+        confirmedBy: null,
+        confirmedAt: null,
+        sponsors: [],
       }));
     });
   }
@@ -140,6 +145,14 @@ export class MemoryOperatorStore implements OperatorStore {
 
   setActive(operatorId: string, active: boolean, at: Date, tx?: Tx): Promise<void> {
     return this.update(operatorId, tx, (o) => ({ ...o, active, updatedAt: d(at) }));
+  }
+
+  setConfirmation(operatorId: string, confirmation: { by: string; at: Date } | null, tx?: Tx): Promise<void> {
+    return this.update(operatorId, tx, (o) => ({ ...o, confirmedBy: confirmation?.by ?? null, confirmedAt: confirmation ? d(confirmation.at) : null, ...(confirmation ? { updatedAt: d(confirmation.at) } : {}) }));
+  }
+
+  addSponsors(operatorId: string, sponsors: readonly string[], at: Date, tx?: Tx): Promise<void> {
+    return this.update(operatorId, tx, (o) => ({ ...o, sponsors: [...new Set([...o.sponsors, ...sponsors])].sort(), updatedAt: d(at) }));
   }
 
   private update(operatorId: string, tx: Tx | undefined, change: (o: OperatorRecord) => OperatorRecord): Promise<void> {

@@ -34,26 +34,41 @@ describe("admin API (CONTRACT §7) over mTLS", function () {
     await ts?.close();
   });
 
-  it("operators: created by the security officer with a one-time password, duties kept apart, deactivated, reset, unlocked", async () => {
+  it("operators: a four-eyes account is created when a second security officer approves, with a split one-time password; duties kept apart, deactivated, reset, unlocked", async () => {
+    const so2 = await app.login("security-officer", "admin", (ts.demo.operators as unknown as Record<string, { operatorId: string; password: string }>)["security-officer-2"]);
     const both = await app.call("POST", "/v1/admin/operators", { token: so, body: { operatorId: "sato", roles: ["security-officer", "ca-admin"] } });
     assert.equal(both.status, 422);
     assert.equal(both.json().field, "roles");
-    const created = await app.call("POST", "/v1/admin/operators", { token: so, body: { operatorId: "sato", roles: ["ca-operator"], displayName: "佐藤" } });
-    assert.equal(created.status, 201);
-    assert.equal(created.headers["cache-control"], "no-store");
-    const { oneTimePassword } = created.json<Json>();
-    const first = await app.call("POST", "/v1/sessions", { body: { operatorId: "sato", password: oneTimePassword } });
-    assert.equal(first.json().mustChangePassword, true);
-    // Locked out after three failures, unlocked by the security officer.
+    const asked = await app.call("POST", "/v1/admin/operators", { token: so, body: { operatorId: "sato", roles: ["ca-operator"], displayName: "佐藤" } });
+    assert.equal(asked.status, 202, asked.body.toString());
+    assert.equal(asked.headers["cache-control"], "no-store");
+    assert.equal(asked.json().oneTimePassword, undefined);
+    const approved = await app.call("POST", `/v1/admin/approvals/${asked.json().approvalId}/approve`, { token: so2 });
+    assert.equal(approved.status, 200, approved.body.toString());
+    assert.equal(approved.headers["cache-control"], "no-store");
+    const first = await app.call("POST", `/v1/admin/approvals/${asked.json().approvalId}/handover`, { token: so });
+    assert.equal(first.status, 200, first.body.toString());
+    const oneTimePassword = `${first.json().requesterPart}${approved.json().handover.approverPart}`;
+    const logon = await app.call("POST", "/v1/sessions", { body: { operatorId: "sato", password: oneTimePassword } });
+    assert.equal(logon.json().mustChangePassword, true);
+    const sato = (await app.call("GET", "/v1/admin/operators/sato", { token: so })).json();
+    assert.deepEqual([sato.confirmedBy, sato.sponsors], ["demo-security-officer-2", ["demo-security-officer"]]);
+    // Locked out after three failures, unlocked by the security officer alone (it grants nothing).
     for (let i = 0; i < 3; i++) await app.call("POST", "/v1/sessions", { body: { operatorId: "sato", password: "wrong-password-x" } });
     assert.equal((await app.call("GET", "/v1/admin/operators/sato", { token: so })).json().locked, true);
     assert.equal((await app.call("POST", "/v1/admin/operators/sato/unlock", { token: so })).json().locked, false);
+    // A reset is a request too; so (a sponsor of sato) asks, so2 approves.
     const reset = await app.call("POST", "/v1/admin/operators/sato/password", { token: so, body: { mode: "reset" } });
-    assert.equal(reset.status, 200);
-    assert.notEqual(reset.json().oneTimePassword, oneTimePassword);
+    assert.equal(reset.status, 202);
+    const resetDone = await app.call("POST", `/v1/admin/approvals/${reset.json().approvalId}/approve`, { token: so2 });
+    assert.equal(resetDone.json().status, "executed", resetDone.body.toString());
+    const resetFirst = (await app.call("POST", `/v1/admin/approvals/${reset.json().approvalId}/handover`, { token: so })).json().requesterPart as string;
+    const newPassword = `${resetFirst}${resetDone.json().handover.approverPart}`;
+    assert.notEqual(newPassword, oneTimePassword);
+    // Adding auditor to a confirmed ca-operator grants no four-eyes role: at once.
     assert.equal((await app.call("POST", "/v1/admin/operators/sato/roles", { token: so, body: { roles: ["ca-operator", "auditor"] } })).json().roles.join(), "ca-operator,auditor");
     assert.equal((await app.call("POST", "/v1/admin/operators/sato/deactivate", { token: so })).json().active, false);
-    assert.equal((await app.call("POST", "/v1/sessions", { body: { operatorId: "sato", password: reset.json().oneTimePassword } })).status, 401);
+    assert.equal((await app.call("POST", "/v1/sessions", { body: { operatorId: "sato", password: newPassword } })).status, 401);
     const self = await app.call("POST", `/v1/admin/operators/${ts.demo.operators["security-officer"].operatorId}/deactivate`, { token: so });
     assert.equal(self.status, 403);
     assert.ok((await app.call("GET", "/v1/admin/operators", { token: so })).json().operators.some((o: Json) => o.operatorId === "sato" && o.active === false));

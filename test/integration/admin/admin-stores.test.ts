@@ -112,6 +112,20 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       assert.equal((await store.list({ status: "executed", limit: 5 })).length, 1);
     });
 
+    it("approval store: a handover part is stored with the execution and taken once, by one of concurrent collectors", async () => {
+      const store = new KnexApprovalStore(t.db);
+      const id = "h".repeat(22);
+      const base = { kind: "operator-create", requestedBy: "so-1", requestedAt: clock.now(), expiresAt: new Date(clock.now().getTime() + 1000), params: {}, decidedBy: null, decidedAt: null, executedAt: null, result: null, failure: null, consumedAt: null };
+      await store.insert({ ...base, id, status: "approved" });
+      assert.equal(await store.takeHandover(id), undefined, "none before the execution");
+      assert.equal(await store.transition(id, "approved", { status: "executed", executedAt: clock.now(), result: { operatorId: "x" }, handover: "Half#One-2345" }), true);
+      assert.equal(JSON.stringify(await store.get(id)).includes("Half#One"), false, "never part of the record");
+      const taken = await Promise.all([store.takeHandover(id), store.takeHandover(id), store.takeHandover(id)]);
+      assert.deepEqual(taken.filter((x) => x !== undefined), ["Half#One-2345"]);
+      const [row] = (await k("approvals").where({ id }).select("handover")) as Array<{ handover: string | null }>;
+      assert.equal(row?.handover, null, "erased in the database");
+    });
+
     it("inquiry source: exact serial, resident code, name + date of birth", async () => {
       const s = new KnexInquirySource(t.db);
       assert.equal((await s.bySerial(serial(2)))?.residentCode, R1);

@@ -35,12 +35,23 @@ export class MemoryApprovalStore implements ApprovalStore {
     return this.db.run(tx, () => {
       const r = this.rows.get(id);
       if (!r || r.status !== from) return false;
-      this.rows.set(id, { ...r, ...change } as ApprovalRecord);
+      const { handover, ...rest } = change;
+      if (handover !== undefined) this.handovers.set(id, handover);
+      this.rows.set(id, { ...r, ...rest } as ApprovalRecord);
       return true;
     });
   }
   listExpired(now: Date, limit: number, tx?: Tx): Promise<ApprovalRecord[]> {
     return this.db.run(tx, () => [...this.rows.values()].filter((r) => r.status === "pending" && r.expiresAt < now).slice(0, limit).map(copy));
+  }
+  /** Handover parts, kept beside the rows (never part of a record, as in the knex adapter). */
+  readonly handovers = new Map<string, string>();
+  takeHandover(id: string, tx?: Tx): Promise<string | undefined> {
+    return this.db.run(tx, () => {
+      const h = this.handovers.get(id);
+      this.handovers.delete(id);
+      return h;
+    });
   }
   markConsumed(id: string, at: Date, tx?: Tx): Promise<boolean> {
     return this.db.run(tx, () => {
