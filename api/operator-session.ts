@@ -36,7 +36,8 @@ async function principalOf(ctx: Context, auth: Pick<OperatorAuth, "authenticate"
     throw new CaError("unauthenticated", "an operator session is required: Authorization: Bearer <token> from POST /v1/sessions");
   }
   try {
-    return await auth.authenticate(token, client.fingerprint256);
+    // Only the roles usable on this kind of client certificate count (ca/workstation-roles.ts).
+    return await auth.authenticate(token, client.fingerprint256, client.role);
   } catch (err) {
     if (err instanceof CaError && err.kind === "unauthenticated") ctx.set("WWW-Authenticate", 'Bearer realm="jpki-ca", error="invalid_token"');
     throw err;
@@ -45,7 +46,8 @@ async function principalOf(ctx: Context, auth: Pick<OperatorAuth, "authenticate"
 
 /**
  * Requires an operator session holding at least one of `roles` (any operator when none are given),
- * whose password change is not due. Sets `ctx.state.operator` (an OperatorPrincipal).
+ * whose password change is not due. Only the operator's roles usable on the kind of client certificate
+ * of this request count (terminal-operator on OU=terminal; the CA-side roles on OU=admin). Sets `ctx.state.operator` (an OperatorPrincipal).
  * 401 without a valid session for this certificate; 403 naming the role needed; 403 while the
  * password must be changed (first logon, reset, or older than the policy allows).
  */
@@ -55,6 +57,8 @@ export function requireOperator(auth: Pick<OperatorAuth, "authenticate">, ...rol
     if (operator.mustChangePassword) {
       throw new CaError("forbidden", "password change required before any other operation: POST /v1/operators/me/password");
     }
+    // Issue 12: a ca-operator at a counter, or a terminal operator at an admin workstation, has no role here.
+    if (operator.roles.length === 0) throw new CaError("forbidden", "none of this operator's roles may be used on this kind of workstation");
     // 告示334号 第4-4(5): each operator may do only the operations of their assigned duties.
     if (roles.length > 0 && !roles.some((r) => operator.roles.includes(r))) {
       throw new CaError("forbidden", `this operation needs the operator role ${roles.join(" or ")}`);

@@ -15,13 +15,32 @@ import type { AuditEntry } from "./types.js";
  *   are tried (password spraying);
  * - `inquiries-operator`: one operator making more inquiries than the duty needs (building a database);
  * - `issuance-spike-terminal`: one terminal issuing far more than a counter can;
- * - `outside-operating-hours`: logins and denied attempts outside the operating hours.
+ * - `outside-operating-hours`: logins and denied attempts outside the operating hours;
+ * - `operator-locked`: an account was locked by repeated failures (every lock, never quieted: the
+ *   operator cannot tell a lock from a wrong password, so the security officer must see each one);
+ * - `login-rate-limited`: a client certificate or source address passed the login limits
+ *   (ca/login-throttle.ts).
  *
  * Each alert goes to the metrics (`AnomalySink`) and back into the audit log ("anomaly.detected").
  * After an alert, the same kind and key stay quiet for one window.
  */
-export type AnomalyKind = "failed-logins-operator" | "failed-logins-terminal" | "inquiries-operator" | "issuance-spike-terminal" | "outside-operating-hours";
-export const anomalyKinds: readonly AnomalyKind[] = ["failed-logins-operator", "failed-logins-terminal", "inquiries-operator", "issuance-spike-terminal", "outside-operating-hours"];
+export type AnomalyKind =
+  | "failed-logins-operator"
+  | "failed-logins-terminal"
+  | "inquiries-operator"
+  | "issuance-spike-terminal"
+  | "outside-operating-hours"
+  | "operator-locked"
+  | "login-rate-limited";
+export const anomalyKinds: readonly AnomalyKind[] = [
+  "failed-logins-operator",
+  "failed-logins-terminal",
+  "inquiries-operator",
+  "issuance-spike-terminal",
+  "outside-operating-hours",
+  "operator-locked",
+  "login-rate-limited",
+];
 
 export interface AnomalyThresholds {
   readonly windowMs: number;
@@ -92,6 +111,12 @@ export class AnomalyDetector {
     if (e.action === "inquiry.certificates") this.count(alerts, e, "inquiries-operator", e.actor, t.windowMs, t.inquiriesPerOperator);
     if (e.action === "certificate.issued" && e.outcome === "success" && terminal) {
       this.count(alerts, e, "issuance-spike-terminal", `terminal:${terminal}`, t.issuanceWindowMs, t.issuancesPerTerminal);
+    }
+    if (e.action === "operator.locked" && e.subject !== null) {
+      alerts.push({ kind: "operator-locked", key: e.subject, count: Number(d.failedAttempts ?? 0), windowMs: t.windowMs, at: e.at, seq: e.seq });
+    }
+    if (isLogin && e.outcome === "denied" && d.reason === "rate-limited") {
+      this.raise(alerts, e, "login-rate-limited", terminal ? `terminal:${terminal}` : e.actor, 1, t.windowMs);
     }
     const deniedForHours = e.outcome === "denied" && /outside operating hours/.test(String(d.reason ?? ""));
     if (deniedForHours || (isLogin && !isWithinOperatingHours(e.at, this.schedule, this.holidays))) {

@@ -11,6 +11,7 @@ export type CaErrorKind =
   | "not-found" // 404
   | "conflict" // 409
   | "locked" // 423
+  | "rate-limited" // 429: too many attempts from this client certificate or source (Retry-After)
   | "payload-too-large" // 413
   | "unavailable" // 503: HSM or database not reachable
   | "internal"; // 500

@@ -3,11 +3,13 @@ import { normalizeFingerprint } from "./certificate-fingerprint.js";
 import { CaError } from "./errors.js";
 import type { OperatorRecord, OperatorSessionStore, OperatorStore } from "./operator-ports.js";
 import { actorName, assertActorRole, type Actor, type OperatorPrincipal } from "./operator-principal.js";
-import { ScryptPasswordHasher, type PasswordHasher } from "./password-hash.js";
+import { LoginRateLimited, type LoginThrottle } from "./login-throttle.js";
+import { BoundedPasswordHasher, ScryptPasswordHasher, type PasswordHasher } from "./password-hash.js";
 import { assertPasswordAcceptable, defaultPasswordPolicy, generatePassword, normalizePassword, type PasswordPolicy } from "./password-policy.js";
 import type { Clock, Random } from "./ports.js";
 import { parseOperatorRoles } from "./roles.js";
 import type { AuditStore, TransactionRunner, Tx } from "./stores.js";
+import { usableRoles } from "./workstation-roles.js";
 
 /**
  * Operator authentication (DOMAIN §6; 告示334号 第4-4(2),(5),(6),(8); 久御山町 規程 第18条, 第20条の2):
@@ -43,8 +45,13 @@ export interface OperatorAuthDeps {
   readonly transactions: TransactionRunner;
   readonly clock: Clock;
   readonly random: Random;
-  /** Default: scrypt with the default parameters. */
+  /**
+   * Default: scrypt with the default parameters behind a BoundedPasswordHasher (2 at once, 16 waiting),
+   * so a login flood cannot take the thread pool from signing, the database driver or health checks.
+   */
   readonly passwords?: PasswordHasher;
+  /** Login attempts per client certificate and source (ca/login-throttle.ts); none when absent. */
+  readonly throttle?: LoginThrottle;
   readonly settings?: Partial<OperatorAuthSettings>;
 }
 
@@ -52,6 +59,12 @@ export interface OperatorAuthDeps {
 export interface TerminalBinding {
   readonly id: string;
   readonly fingerprint: string;
+  /**
+   * The certificate's machine role (OU): "terminal" or "admin". The API always gives it: an operator
+   * logs in only where one of their roles may be used (ca/workstation-roles.ts), and failures from
+   * elsewhere never count towards their lockout. Absent (the local CLI, older tests): no binding.
+   */
+  readonly kind?: string;
 }
 
 export interface LoginResult {
@@ -79,8 +92,13 @@ export interface NewOperatorResult {
   readonly oneTimePassword?: string;
 }
 
-/** Same answer for an unknown operator, a wrong password and an inactive account: no user enumeration. */
-const BAD_CREDENTIALS = "operator id or password is wrong";
+/**
+ * One answer for an unknown operator, a wrong password, an inactive or locked account and an operator
+ * who may not work on this kind of workstation: nothing tells whether an id exists or is locked (issue
+ * 12). The operator learns of a lock from this text and from the security officer, who sees it (GET
+ * /v1/admin/operators, the anomaly log and its metric).
+ */
+const BAD_CREDENTIALS = "operator id or password is wrong, or the account may not log in here or is locked (after 3 failed attempts: ask the security officer)";
 const LOCKED = "account locked after repeated failed logins (告示334号 第4-4(8)): ask the security officer to unlock it";
 const INVALID_SESSION = "no valid operator session: log in again";
 const OPERATOR_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -100,7 +118,7 @@ export class OperatorAuth {
     if (!Number.isInteger(this.settings.maxFailedAttempts) || this.settings.maxFailedAttempts < 1) {
       throw new CaError("invalid-input", "maxFailedAttempts must be a positive integer", { field: "maxFailedAttempts" });
     }
-    this.passwords = deps.passwords ?? new ScryptPasswordHasher(deps.random);
+    this.passwords = deps.passwords ?? new BoundedPasswordHasher(new ScryptPasswordHasher(deps.random));
     // Made now, so the first unknown id does not take two hashes' time.
     this.dummy().catch(() => {
       this.dummyHash = undefined;
@@ -108,18 +126,35 @@ export class OperatorAuth {
   }
 
   /**
-   * Opens a session. CaError "unauthenticated" (401, one message) for an unknown operator, a wrong
-   * password or an inactive account; "locked" (423) for a locked account, even with the right
-   * password, and for the failure that locks it. Unknown operators cost one hash too, so the answer
-   * time does not tell whether an id exists.
+   * Opens a session. Past the throttle's limits for this certificate or source: LoginRateLimited (429,
+   * before any hash). Otherwise every refusal is the same CaError "unauthenticated" (401, one message)
+   * after exactly one password hash: an unknown operator, a wrong password, an inactive or locked
+   * account (even with the right password, and the failure that locks it), and an operator none of whose
+   * roles may be used on this kind of workstation (ca/workstation-roles.ts). Only failures from a kind of
+   * workstation the operator may use count towards the lockout: a counter terminal cannot lock out a
+   * security officer. The audit log tells the cases apart for the security officer.
    */
-  async login(input: { operatorId: string; password: string; terminal: TerminalBinding }): Promise<LoginResult> {
+  async login(input: { operatorId: string; password: string; terminal: TerminalBinding; source?: string }): Promise<LoginResult> {
     const now = this.deps.clock.now();
     const fingerprint = normalizeFingerprint(input.terminal.fingerprint);
-    const base = { at: now, action: "operator.login", detail: { terminal: input.terminal.id } };
+    const kind = input.terminal.kind;
+    const base = { at: now, action: "operator.login", detail: { terminal: input.terminal.id, ...(kind === undefined ? {} : { client: { role: kind, id: input.terminal.id } }) } };
+    let attempt: { release(): Promise<void> } | undefined;
+    if (this.deps.throttle) {
+      try {
+        attempt = await this.deps.throttle.attempt(fingerprint, input.source);
+      } catch (err) {
+        // One audit entry per window and key, not one per refused attempt: a flood must not flood the log.
+        if (err instanceof LoginRateLimited && err.firstRefusal) {
+          await this.deps.audit.append({ ...base, actor: kind === undefined ? `client:${input.terminal.id}` : `${kind}:${input.terminal.id}`, subject: null, outcome: "denied", detail: { ...base.detail, reason: "rate-limited", scope: err.scope } });
+        }
+        throw err;
+      }
+    }
     const op = OPERATOR_ID.test(input.operatorId) ? await this.deps.operators.get(input.operatorId) : undefined;
+    // Exactly one hash on every path, before any answer: the time does not tell the cases apart.
+    const passwordOk = await this.passwords.verify(input.password, op?.passwordHash ?? (await this.dummy()));
     if (op === undefined) {
-      await this.passwords.verify(input.password, await this.dummy());
       // The attempted id may be a mistyped password: record only a short hash, enough to see repeats.
       const attempted = createHash("sha256").update(input.operatorId, "utf8").digest("hex").slice(0, 16);
       await this.deps.audit.append({ ...base, actor: "unknown-operator", subject: null, outcome: "failure", detail: { ...base.detail, reason: "unknown-operator", attemptedIdSha256: attempted } });
@@ -127,44 +162,52 @@ export class OperatorAuth {
     }
     const actor = `operator:${op.operatorId}`;
     const subject = `operator:${op.operatorId}`;
-    const passwordOk = await this.passwords.verify(input.password, op.passwordHash);
     if (op.lockedAt !== null) {
       await this.deps.audit.append({ ...base, actor, subject, outcome: "denied", detail: { ...base.detail, reason: "locked" } });
-      throw new CaError("locked", LOCKED);
+      throw new CaError("unauthenticated", BAD_CREDENTIALS);
     }
     if (!op.active) {
       await this.deps.audit.append({ ...base, actor, subject, outcome: "failure", detail: { ...base.detail, reason: "inactive" } });
       throw new CaError("unauthenticated", BAD_CREDENTIALS);
     }
+    if (kind !== undefined && usableRoles(op.roles, kind).length === 0) {
+      // Not counted towards the lockout, whatever the password: from here the operator cannot work anyway.
+      await this.deps.audit.append({ ...base, actor, subject, outcome: "denied", detail: { ...base.detail, reason: "role-not-usable-on-this-workstation-kind" } });
+      throw new CaError("unauthenticated", BAD_CREDENTIALS);
+    }
     if (!passwordOk) {
-      const lockedNow = await this.countFailure(op, now, "operator.login", { ...base.detail, reason: "wrong-password" });
-      throw lockedNow ? new CaError("locked", LOCKED) : new CaError("unauthenticated", BAD_CREDENTIALS);
+      await this.countFailure(op, now, "operator.login", { ...base.detail, reason: "wrong-password" });
+      throw new CaError("unauthenticated", BAD_CREDENTIALS);
     }
     const token = Buffer.from(this.deps.random.bytes(32)).toString("base64url");
     const mustChangePassword = this.passwordChangeDue(op, now);
     await this.deps.transactions.transaction(async (tx) => {
       // Conditional reset: a lock set by a concurrent failure wins over this success.
-      if (!(await this.deps.operators.recordSuccess(op.operatorId, now, tx))) throw new CaError("locked", LOCKED);
+      if (!(await this.deps.operators.recordSuccess(op.operatorId, now, tx))) throw new CaError("unauthenticated", BAD_CREDENTIALS);
       await this.deps.sessions.insert({ tokenHash: tokenHash(token), operatorId: op.operatorId, terminalFingerprint: fingerprint, createdAt: now }, tx);
       await this.deps.audit.append({ ...base, actor, subject, outcome: "success", detail: { ...base.detail, mustChangePassword } }, tx);
     });
+    // A success is not a guess: give its count back (ca/login-throttle.ts).
+    await attempt?.release();
     return { token, expiresAt: new Date(now.getTime() + this.settings.idleTimeoutMs), mustChangePassword };
   }
 
   /**
    * The operator of a bearer token presented with the client certificate `terminalFingerprint`.
-   * CaError "unauthenticated" when the session is unknown or ended, was opened on another
-   * certificate, has been idle longer than the timeout ("session expired"), or its operator is locked
-   * or inactive. Slides the idle timeout. An idle time of exactly the timeout is still valid.
+   * CaError "unauthenticated" when the session is unknown or ended, was opened on another certificate
+   * (the same answer as an unknown token: nothing confirms a token is real), has been idle longer than
+   * the timeout ("session expired"), or its operator is locked or inactive. Slides the idle timeout. An
+   * idle time of exactly the timeout is still valid. With `kind` (the certificate's machine role), the
+   * principal carries only the roles usable on that kind of workstation (ca/workstation-roles.ts).
    */
-  async authenticate(token: string, terminalFingerprint: string): Promise<OperatorPrincipal> {
+  async authenticate(token: string, terminalFingerprint: string, kind?: string): Promise<OperatorPrincipal> {
     if (typeof token !== "string" || !TOKEN.test(token)) throw new CaError("unauthenticated", INVALID_SESSION);
     const hash = tokenHash(token);
     const session = await this.deps.sessions.get(hash);
     if (session === undefined || session.endedAt !== null) throw new CaError("unauthenticated", INVALID_SESSION);
     // CONTRACT §4: a token from one terminal does not work on another.
     if (session.terminalFingerprint !== normalizeFingerprint(terminalFingerprint)) {
-      throw new CaError("unauthenticated", "this session was opened on another terminal certificate");
+      throw new CaError("unauthenticated", INVALID_SESSION);
     }
     const now = this.deps.clock.now();
     const idleSince = new Date(now.getTime() - this.settings.idleTimeoutMs);
@@ -177,7 +220,7 @@ export class OperatorAuth {
     const lastSeen = slide ? now : session.lastSeenAt;
     return {
       operatorId: op.operatorId,
-      roles: op.roles,
+      roles: kind === undefined ? op.roles : usableRoles(op.roles, kind),
       mustChangePassword: this.passwordChangeDue(op, now),
       sessionTokenHash: hash,
       terminalFingerprint: session.terminalFingerprint,

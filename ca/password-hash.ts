@@ -99,3 +99,87 @@ function parseEncoded(encoded: string): { params: ScryptParams; salt: Buffer; ha
   if (salt.length < 8 || hash.length < 16 || hash.length > 64) return undefined;
   return { params, salt, hash };
 }
+
+/**
+ * How many password hashes may run at once and wait in line, per process (issue 12 item 4).
+ *
+ * scrypt runs on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which file
+ * reads, DNS lookups and other crypto share. Sizing: `concurrency` 2 keeps half the pool free whatever
+ * a login flood does, and caps the memory at 2 × 32 MiB (N = 2^15, r = 8); `maxQueued` 16 bounds the
+ * wait of an honest login at about 16 / 2 × 60–100 ms ≈ 0.5–0.8 s; past it a login is refused at once
+ * (503 with Retry-After) instead of piling up. No database connection is held while a hash runs or
+ * waits (ca/operator-auth.ts reads the operator first, then hashes, then writes).
+ */
+export interface HashLimits {
+  readonly concurrency: number;
+  readonly maxQueued: number;
+}
+
+export const defaultHashLimits: HashLimits = Object.freeze({ concurrency: 2, maxQueued: 16 });
+
+/** Observes the hash queue (the api wires a prom-client gauge and counter). */
+export interface HashQueueObserver {
+  depth(running: number, queued: number): void;
+  rejected(): void;
+}
+
+/** The CaError of a full hash queue: 503, try again in a second. */
+export class PasswordHashBusy extends CaError {
+  readonly retryAfterSeconds = 1;
+  constructor() {
+    super("unavailable", "too many logins in progress: try again in a moment");
+  }
+}
+
+/** A PasswordHasher that runs at most `concurrency` hashes at once, with at most `maxQueued` waiting. */
+export class BoundedPasswordHasher implements PasswordHasher {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  readonly limits: HashLimits;
+
+  constructor(
+    private readonly inner: PasswordHasher,
+    limits: Partial<HashLimits> = {},
+    private readonly observer?: HashQueueObserver,
+  ) {
+    this.limits = Object.freeze({ ...defaultHashLimits, ...limits });
+    if (!Number.isInteger(this.limits.concurrency) || this.limits.concurrency < 1 || !Number.isInteger(this.limits.maxQueued) || this.limits.maxQueued < 0) {
+      throw new CaError("invalid-input", "hash limits: concurrency ≥ 1 and maxQueued ≥ 0, whole numbers", { field: "hashLimits" });
+    }
+  }
+
+  hash(password: string): Promise<string> {
+    return this.run(() => this.inner.hash(password));
+  }
+
+  verify(password: string, encoded: string): Promise<boolean> {
+    return this.run(() => this.inner.verify(password, encoded));
+  }
+
+  /** Hashes running and waiting now. */
+  get load(): { running: number; queued: number } {
+    return { running: this.running, queued: this.waiting.length };
+  }
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limits.concurrency) {
+      if (this.waiting.length >= this.limits.maxQueued) {
+        this.observer?.rejected();
+        throw new PasswordHashBusy();
+      }
+      // The slot is handed over by the finishing hash (running is not decremented in between).
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    this.observer?.depth(this.running, this.waiting.length);
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+      this.observer?.depth(this.running, this.waiting.length);
+    }
+  }
+}

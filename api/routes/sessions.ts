@@ -1,11 +1,15 @@
 import Router from "@koa/router";
+import type { Context, Middleware, Next } from "koa";
 import { z } from "zod";
+import type { ClientCertificateStore } from "../../ca/client-register.js";
 import { CaError } from "../../ca/errors.js";
 import type { HolidayCalendar, OperatingSchedule } from "../../ca/operating-hours.js";
 import type { OperatorAuth } from "../../ca/operator-auth.js";
 import type { TerminalStore } from "../../ca/operator-ports.js";
 import type { OperatorPrincipal } from "../../ca/operator-principal.js";
 import type { Clock } from "../../ca/ports.js";
+import type { AuditStore } from "../../ca/stores.js";
+import { auditLoginRefusal, requireRegisteredClient } from "../client-register-guard.js";
 import { requireClient, type ClientIdentity } from "../client-identity.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -14,8 +18,15 @@ import { requireActiveTerminal, requireOperatorSession } from "../operator-sessi
 export interface SessionRoutesDeps {
   readonly auth: Pick<OperatorAuth, "login" | "authenticate" | "logout" | "changePassword">;
   readonly terminals: Pick<TerminalStore, "get">;
+  /** The admin-workstation register: an unregistered or revoked admin certificate cannot log in. */
+  readonly clients: Pick<ClientCertificateStore, "get">;
   readonly clock: Clock;
   readonly holidays: HolidayCalendar;
+  /**
+   * Where a login refused before any password check (unregistered or revoked certificate, terminal
+   * outside its hours) is audited as a failed "operator.login", so the anomaly monitor sees it too.
+   */
+  readonly audit?: { readonly store: Pick<AuditStore, "append">; readonly clock: Clock };
   /** Schedule of terminals without their own; default 08:30–17:15 JST on working days. */
   readonly defaultSchedule?: OperatingSchedule;
 }
@@ -33,12 +44,18 @@ const passwordBody = z.object({ currentPassword: z.string().min(1).max(1024), ne
 export function sessionRoutes(deps: SessionRoutesDeps): (openapi: OpenApiDocument) => Router {
   return (openapi) => {
     const router = new Router();
-    const fromWorkstation = [requireClient("terminal", "admin"), requireActiveTerminal(deps.terminals, deps.clock, deps.holidays, deps.defaultSchedule)];
+    const fromWorkstation = [
+      requireClient("terminal", "admin"),
+      requireRegisteredClient({ clients: deps.clients, terminals: deps.terminals }),
+      requireActiveTerminal(deps.terminals, deps.clock, deps.holidays, deps.defaultSchedule),
+    ];
 
-    router.post("/sessions", ...fromWorkstation, async (ctx) => {
+    router.post("/sessions", auditedGates(fromWorkstation, deps.audit), async (ctx) => {
       const body = await readJson(ctx, loginBody);
       const client = ctx.state.client as ClientIdentity;
-      const result = await deps.auth.login({ operatorId: body.operatorId, password: body.password, terminal: { id: client.id, fingerprint: client.fingerprint256 } });
+      const result = await withRetryAfter(ctx, () =>
+        deps.auth.login({ operatorId: body.operatorId, password: body.password, terminal: { id: client.id, fingerprint: client.fingerprint256, kind: client.role }, source: ctx.ip || undefined }),
+      );
       ctx.status = 201;
       ctx.set("Cache-Control", "no-store"); // a bearer token (RFC 6749 §5.1)
       ctx.body = { token: result.token, expiresAt: result.expiresAt.toISOString(), mustChangePassword: result.mustChangePassword };
@@ -55,9 +72,10 @@ export function sessionRoutes(deps: SessionRoutesDeps): (openapi: OpenApiDocumen
       responses: {
         "201": "session opened: {token, expiresAt, mustChangePassword}; with mustChangePassword only password change and logoff are allowed",
         "400": "malformed body (the problem names the field)",
-        "401": "operator id or password is wrong, or the account is inactive (one answer for all)",
-        "403": "terminal not enrolled, revoked, or outside operating hours",
-        "423": "account locked after 3 consecutive failures (告示334号 第4-4(8)); the security officer unlocks it",
+        "401": "operator id or password is wrong, the account is inactive or locked (after 3 consecutive failures, 告示334号 第4-4(8)), or none of the operator's roles may be used on this kind of workstation: one answer for all",
+        "403": "client certificate not registered or revoked; terminal outside operating hours",
+        "429": "too many login attempts from this client certificate or source address (Retry-After)",
+        "503": "too many logins in progress on this node (Retry-After)",
       },
     });
 
@@ -98,4 +116,40 @@ export function sessionRoutes(deps: SessionRoutesDeps): (openapi: OpenApiDocumen
     });
     return router;
   };
+}
+
+/**
+ * Runs `gates` in order; a refusal by one of them (not by what follows) is audited as a failed login.
+ * The denial audit of createApp skips POST /v1/sessions (OperatorAuth audits logins itself), so without
+ * this a certificate refused at the door would leave no trace.
+ */
+function auditedGates(gates: readonly Middleware[], audit: SessionRoutesDeps["audit"]): Middleware {
+  return async function gatedLogin(ctx: Context, next: Next): Promise<void> {
+    let passed = false;
+    const run = async (i: number): Promise<void> => {
+      const gate = gates[i];
+      if (gate === undefined) {
+        passed = true;
+        return next();
+      }
+      await gate(ctx, () => run(i + 1));
+    };
+    try {
+      await run(0);
+    } catch (err) {
+      if (!passed && audit !== undefined && err instanceof CaError) await auditLoginRefusal(audit, ctx, err);
+      throw err;
+    }
+  };
+}
+
+/** Sets Retry-After (RFC 9110 §10.2.3) for a refusal that says when to come back (429 throttle, 503 busy hasher). */
+async function withRetryAfter<T>(ctx: Context, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const seconds = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (err instanceof CaError && typeof seconds === "number") ctx.set("Retry-After", String(seconds));
+    throw err;
+  }
 }

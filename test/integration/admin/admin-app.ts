@@ -8,7 +8,7 @@ import { OpenApiDocument } from "../../../api/openapi.js";
 import { buildAdminControls, type AdminControls } from "../../../api/routes/admin-controls.js";
 import type { OperatorRole } from "../../../ca/roles.js";
 import { request, requestJson, type ClientCredentials, type HttpAnswer } from "../../support/https-client.js";
-import type { TestService } from "../../support/service-harness.js";
+import { defaultWorkstation, type TestService } from "../../support/service-harness.js";
 
 /**
  * The service's app with the admin routers, over its own listeners, on a started test service
@@ -63,7 +63,7 @@ export async function startAdminApp(ts: TestService): Promise<AdminTestApp> {
     controls,
     clients,
     call,
-    login: async (role, client = "admin", credentials = ts.demo.operators[role]) => {
+    login: async (role, client = defaultWorkstation(role), credentials = ts.demo.operators[role]) => {
       const res = await call("POST", "/v1/sessions", { client, body: credentials });
       if (res.status !== 201) throw new Error(`login of ${role} failed: ${res.status} ${res.body.toString("utf8")}`);
       return res.json<{ token: string }>().token;

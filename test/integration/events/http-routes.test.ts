@@ -27,6 +27,9 @@ import { MemorySigner } from "../../../hsm/memory-signer.js";
 import { openTestDatabase, requirePostgresUrl, type TestDatabase } from "../../support/database.js";
 import { request, type ClientCredentials, type HttpAnswer } from "../../support/https-client.js";
 import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
+import { MemoryClientCertificateStore } from "../../support/memory-client-certificates.js";
+import { certificateFingerprint } from "../../../ca/certificate-fingerprint.js";
+import { clientRegisterGuardRouter } from "../../../api/client-register-guard.js";
 import { changesFor, event, residentCode, T0, wire } from "../../support/resident-event-fixtures.js";
 import { authSerial, seedCaGenerations, seedResidents, signSerial } from "../../support/resident-event-seed.js";
 
@@ -62,9 +65,12 @@ describe("resident events and revocation over HTTPS with PostgreSQL", function (
     const leaf = { caCertificate: caDer, caSigner, notBefore: new Date("2026-01-01T00:00:00Z") };
     const serverKey = MemorySigner.generate({ type: "ec", curve: "P-256" });
     const serverCert = await buildServerCertificate({ ...leaf, serial: 2n, subjectPublicKey: serverKey.publicKey, dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    // Issue 12: admin and feed certificates count only while registered (ca/client-register.ts).
+    const clients = new MemoryClientCertificateStore();
     const client = async (role: "feed" | "admin", id: string, serial: bigint): Promise<ClientCredentials> => {
       const key = MemorySigner.generate({ type: "ec", curve: "P-256" });
       const der = await buildClientCertificate({ ...leaf, serial, subjectPublicKey: key.publicKey, role, id });
+      await clients.register({ kind: role, clientId: id, clientCertSerial: serial.toString(16), clientCertFingerprint: certificateFingerprint(der), description: null, enrolledAt: T0 });
       return { ca: tlsCa, cert: pem(der, "CERTIFICATE"), key: keyPem(key) };
     };
     who.feed = await client("feed", "register-feed", 10n);
@@ -97,7 +103,8 @@ describe("resident events and revocation over HTTPS with PostgreSQL", function (
       caGenerations: { list: async () => [], get: async () => undefined },
       readiness: [],
       v1Routers: [
-        sessionRoutes({ auth, terminals: ops.terminals, clock, holidays }),
+        clientRegisterGuardRouter({ clients, terminals: ops.terminals }),
+        sessionRoutes({ auth, terminals: ops.terminals, clients, clock, holidays }),
         ...events.routers({ requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: requireActiveTerminal(ops.terminals, clock, holidays) }),
       ],
     });

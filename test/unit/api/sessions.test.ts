@@ -17,6 +17,9 @@ import { TerminalRegistry } from "../../../ca/terminal-registry.js";
 import { pem } from "../../../ca/x509/pem.js";
 import { MemorySigner } from "../../../hsm/memory-signer.js";
 import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
+import { certificateFingerprint } from "../../../ca/certificate-fingerprint.js";
+import { fromPem } from "../../../ca/x509/pem.js";
+import { MemoryClientCertificateStore } from "../../support/memory-client-certificates.js";
 
 const random: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 const T0 = new Date("2026-11-24T00:30:00Z"); // Tuesday 09:30 JST
@@ -47,6 +50,7 @@ describe("api/routes/sessions over mTLS", function () {
   let revoked: Credentials;
   let stranger: Credentials;
   let admin: Credentials;
+  let unregisteredAdmin: Credentials;
   let clock: FixedClock;
   let auth: OperatorAuth;
 
@@ -64,6 +68,7 @@ describe("api/routes/sessions over mTLS", function () {
     auth = new OperatorAuth({ ...stores, clock, random, passwords: new ScryptPasswordHasher(random, { N: 1024, r: 8, p: 1 }) });
     await auth.addOperator("cli", { operatorId: "tanaka", roles: ["terminal-operator"], password: GOOD, ready: true });
     await auth.addOperator("cli", { operatorId: "suzuki", roles: ["ca-operator"], password: GOOD });
+    await auth.addOperator("cli", { operatorId: "ito", roles: ["ca-operator"], password: GOOD, ready: true });
     const registry = new TerminalRegistry({ ...stores, clock: new FixedClock(new Date("2026-01-05T00:00:00Z")), random, serviceCa: { signer: caSigner, certificate: caDer } });
     const enrol = async (id: string): Promise<Credentials> => {
       const e = await registry.enrol("cli", { terminalId: id, municipalityCode: "131041" });
@@ -80,6 +85,11 @@ describe("api/routes/sessions over mTLS", function () {
     };
     stranger = await client("terminal", "counter-77", 77n);
     admin = await client("admin", "ws-01", 78n);
+    unregisteredAdmin = await client("admin", "ws-99", 79n);
+    // Issue 12: admin workstations are registered like terminals (ca/client-register.ts).
+    const clients = new MemoryClientCertificateStore();
+    const adminDer = fromPem(admin.cert, "CERTIFICATE");
+    await clients.register({ kind: "admin", clientId: "ws-01", clientCertSerial: "4e", clientCertFingerprint: certificateFingerprint(adminDer), description: null, enrolledAt: T0 });
 
     // A stand-in for later routes: one for any operator, one for CA operators.
     const probe = () => {
@@ -97,7 +107,7 @@ describe("api/routes/sessions over mTLS", function () {
       metrics: new Metrics({ defaultMetrics: false }),
       caGenerations: { list: async () => [], get: async () => undefined },
       readiness: [],
-      v1Routers: [sessionRoutes({ auth, terminals: stores.terminals, clock, holidays: parseHolidayCalendar(["2026-11-23"]) }), probe],
+      v1Routers: [sessionRoutes({ auth, terminals: stores.terminals, clients, clock, holidays: parseHolidayCalendar(["2026-11-23"]) }), probe],
     });
     listeners = await listen(app, {
       http: { host: "127.0.0.1", port: 0 },
@@ -151,23 +161,28 @@ describe("api/routes/sessions over mTLS", function () {
     assert.equal(r.body?.mustChangePassword, false);
     const token = r.body?.token as string;
     assert.deepEqual((await call("GET", "/v1/probe/any", terminal, { token })).body, { operator: "tanaka" });
+    // Issue 12: the same 401, body and header as a token that never existed (nothing confirms it is real).
     const elsewhere = await call("GET", "/v1/probe/any", terminal2, { token });
+    const bogus = await call("GET", "/v1/probe/any", terminal2, { token: "A".repeat(43) });
     assert.equal(elsewhere.status, 401);
-    assert.match(String(elsewhere.body?.detail), /another terminal/);
+    assert.deepEqual(elsewhere.body, bogus.body);
+    assert.equal(elsewhere.headers["www-authenticate"], bogus.headers["www-authenticate"]);
   });
 
-  it("answers 401 with one message for a wrong password and an unknown operator, 423 on the 3rd failure", async () => {
+  it("answers the same 401 for a wrong password, an unknown operator, the 3rd failure and a locked account (issue 12)", async () => {
     await auth.addOperator("cli", { operatorId: "kato", roles: ["terminal-operator"], password: GOOD, ready: true });
     const wrong = await loginAs("kato", terminal, "wrong");
     const unknown = await loginAs("nobody", terminal, "wrong");
     assert.deepEqual([wrong.status, unknown.status], [401, 401]);
-    assert.equal(wrong.body?.detail, unknown.body?.detail);
+    assert.deepEqual(wrong.body, unknown.body);
     assert.match(String(wrong.headers["content-type"]), /^application\/problem\+json/);
     assert.equal((await loginAs("kato", terminal, "wrong")).status, 401);
     const third = await loginAs("kato", terminal, "wrong");
-    assert.equal(third.status, 423);
-    assert.equal(third.body?.type, "urn:jpki-ca:problem:locked");
-    assert.equal((await loginAs("kato")).status, 423);
+    const unknownThird = await loginAs("nobody", terminal, "wrong");
+    assert.deepEqual([third.status, third.body], [401, unknownThird.body]);
+    const locked = await loginAs("kato");
+    assert.deepEqual([locked.status, locked.body], [401, unknownThird.body]);
+    assert.match(String(locked.body?.detail), /locked/); // the operator learns it may be a lock
   });
 
   it("validates the body with zod: 400 naming the field; 400 for non-JSON", async () => {
@@ -185,9 +200,10 @@ describe("api/routes/sessions over mTLS", function () {
 
   it("refuses terminals that are revoked, not enrolled, or outside operating hours (403)", async () => {
     const r1 = await loginAs("tanaka", revoked);
-    assert.deepEqual([r1.status, r1.body?.detail], [403, "terminal is revoked"]);
+    // One answer for a revoked and a never-enrolled certificate (api/client-register-guard.ts).
+    assert.deepEqual([r1.status, r1.body?.detail], [403, "client certificate is not registered, or has been revoked"]);
     const r2 = await loginAs("tanaka", stranger);
-    assert.deepEqual([r2.status, r2.body?.detail], [403, "terminal is not enrolled"]);
+    assert.deepEqual([r2.status, r2.body?.detail], [403, "client certificate is not registered, or has been revoked"]);
     clock.set(new Date("2026-11-24T08:15:01Z")); // 17:15:01 JST
     const r3 = await loginAs("tanaka");
     assert.deepEqual([r3.status, r3.body?.detail], [403, "outside operating hours"]);
@@ -197,25 +213,35 @@ describe("api/routes/sessions over mTLS", function () {
     assert.equal((await loginAs("tanaka")).status, 201);
   });
 
-  it("opens sessions from an admin workstation at any hour", async () => {
+  it("opens sessions from a registered admin workstation at any hour; an unregistered one is refused (403)", async () => {
     clock.set(new Date("2026-11-28T13:00:00Z")); // Saturday 22:00 JST
-    assert.equal((await loginAs("tanaka", admin)).status, 201);
+    assert.equal((await loginAs("ito", admin)).status, 201);
+    const r = await loginAs("ito", unregisteredAdmin);
+    assert.deepEqual([r.status, r.body?.detail], [403, "client certificate is not registered, or has been revoked"]);
+  });
+
+  it("binds roles to the kind of workstation: no terminal operator at an admin workstation, no CA operator at a counter (401, as a bad password)", async () => {
+    const unknown = await loginAs("nobody", admin, "wrong");
+    const clerkAtAdmin = await loginAs("tanaka", admin);
+    const opAtCounter = await loginAs("ito", terminal);
+    assert.deepEqual([clerkAtAdmin.status, clerkAtAdmin.body], [401, unknown.body]);
+    assert.deepEqual([opAtCounter.status, opAtCounter.body], [401, unknown.body]);
   });
 
   it("forces the password change first: other routes 403, then 204 and the routes open", async () => {
-    const r = await loginAs("suzuki");
+    const r = await loginAs("suzuki", admin);
     assert.equal(r.body?.mustChangePassword, true);
     const token = r.body?.token as string;
-    const blocked = await call("GET", "/v1/probe/ca", terminal, { token });
+    const blocked = await call("GET", "/v1/probe/ca", admin, { token });
     assert.equal(blocked.status, 403);
     assert.match(String(blocked.body?.detail), /password change required/);
-    const bad = await call("POST", "/v1/operators/me/password", terminal, { token, body: { currentPassword: GOOD, newPassword: "short" } });
+    const bad = await call("POST", "/v1/operators/me/password", admin, { token, body: { currentPassword: GOOD, newPassword: "short" } });
     assert.deepEqual([bad.status, bad.body?.field], [422, "newPassword"]);
-    const missing = await call("POST", "/v1/operators/me/password", terminal, { token, body: { currentPassword: GOOD } });
+    const missing = await call("POST", "/v1/operators/me/password", admin, { token, body: { currentPassword: GOOD } });
     assert.deepEqual([missing.status, missing.body?.field], [400, "newPassword"]);
-    const changed = await call("POST", "/v1/operators/me/password", terminal, { token, body: { currentPassword: GOOD, newPassword: NEW } });
+    const changed = await call("POST", "/v1/operators/me/password", admin, { token, body: { currentPassword: GOOD, newPassword: NEW } });
     assert.equal(changed.status, 204);
-    assert.deepEqual((await call("GET", "/v1/probe/ca", terminal, { token })).body, { ok: true });
+    assert.deepEqual((await call("GET", "/v1/probe/ca", admin, { token })).body, { ok: true });
   });
 
   it("checks operator roles: 403 naming the role needed", async () => {

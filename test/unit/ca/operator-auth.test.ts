@@ -70,11 +70,11 @@ describe("ca/operator-auth", function () {
       assert.deepEqual([last?.action, last?.actor, last?.outcome, last?.detail], ["operator.login", "operator:tanaka", "success", { terminal: "counter-01", mustChangePassword: false }]);
     });
 
-    it("locks the account on the 3rd consecutive failure (423) and then refuses the right password too", async () => {
+    it("locks the account on the 3rd consecutive failure and then refuses the right password too, with the same 401 as a wrong password (issue 12: no enumeration)", async () => {
       await assert.rejects(login("wrong-1"), rejectsWith("unauthenticated"));
       await assert.rejects(login("wrong-2"), rejectsWith("unauthenticated"));
-      await assert.rejects(login("wrong-3"), rejectsWith("locked", /locked/));
-      await assert.rejects(login(GOOD), rejectsWith("locked"));
+      await assert.rejects(login("wrong-3"), rejectsWith("unauthenticated", /locked/));
+      await assert.rejects(login(GOOD), rejectsWith("unauthenticated"));
       const op = await stores.operators.get("tanaka");
       assert.equal(op?.failedAttempts, 3);
       assert.deepEqual(op?.lockedAt, T0);
@@ -85,7 +85,8 @@ describe("ca/operator-auth", function () {
     it("keeps the lockout for a new service instance over the same store (restart)", async () => {
       for (const pw of ["x1", "x2", "x3"]) await login(pw).catch(() => undefined);
       const restarted = new OperatorAuth(deps());
-      await assert.rejects(restarted.login({ operatorId: "tanaka", password: GOOD, terminal: T1 }), rejectsWith("locked"));
+      await assert.rejects(restarted.login({ operatorId: "tanaka", password: GOOD, terminal: T1 }), rejectsWith("unauthenticated"));
+      assert.notEqual((await stores.operators.get("tanaka"))?.lockedAt, null);
     });
 
     it("resets the counter on success: failures must be consecutive", async () => {
@@ -160,9 +161,10 @@ describe("ca/operator-auth", function () {
       }
     });
 
-    it("refuses a session used with another terminal's certificate", async () => {
+    it("refuses a session used with another terminal's certificate, with the message of an unknown token (issue 12)", async () => {
       const { token } = await login();
-      await assert.rejects(auth.authenticate(token, T2.fingerprint), rejectsWith("unauthenticated", /another terminal/));
+      const unknown = (await auth.authenticate("A".repeat(43), T2.fingerprint).catch((e: Error) => e)) as Error;
+      await assert.rejects(auth.authenticate(token, T2.fingerprint), rejectsWith("unauthenticated", new RegExp(`^${unknown.message}$`)));
       assert.equal((await auth.authenticate(token, T1.fingerprint)).operatorId, "tanaka");
     });
 
@@ -230,7 +232,8 @@ describe("ca/operator-auth", function () {
       await assert.rejects(auth.changePassword(p, "guess-1", NEW), (e: unknown) => e instanceof CaError && e.kind === "forbidden" && e.field === "currentPassword");
       await assert.rejects(auth.changePassword(p, "guess-2", NEW), rejectsWith("forbidden"));
       await assert.rejects(auth.changePassword(p, "guess-3", NEW), rejectsWith("locked"));
-      await assert.rejects(login(), rejectsWith("locked"));
+      await assert.rejects(login(), rejectsWith("unauthenticated"));
+      assert.notEqual((await stores.operators.get("tanaka"))?.lockedAt, null);
     });
   });
 
