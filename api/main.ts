@@ -14,10 +14,18 @@ import { KnexOutboxStore } from "../db/outbox-store.js";
 import { KnexOperatorStore } from "../db/operator-store.js";
 import { KnexOperatorSessionStore } from "../db/operator-session-store.js";
 import { KnexTerminalStore } from "../db/terminal-store.js";
+import { KnexClientCertificateStore } from "../db/client-certificate-store.js";
+import { clientRegisterGuardRouter } from "./client-register-guard.js";
+import { adminClientCertificateRoutes } from "./routes/admin-client-certificates.js";
+import { buildOperatorAuth } from "./operator-auth-wiring.js";
+import type { OperatorAuth } from "../ca/operator-auth.js";
 import { KnexRelyingPartyStore } from "../db/relying-party-store.js";
 import { RelyingPartyRegistry } from "../ca/relying-party.js";
-import { OperatorAuth } from "../ca/operator-auth.js";
 import { IssuanceService } from "../ca/issuance-service.js";
+import { CertificateLookup } from "../ca/certificate-lookup.js";
+import { assertTerminalsHaveMunicipality } from "../ca/terminal-access.js";
+import { KnexResidentMunicipalityStore } from "../db/resident-municipality-store.js";
+import { KnexRevocationWindowStore } from "../db/revocation-window-store.js";
 import { createAliasFormatter } from "../ca/alias-format.js";
 import type { ServiceCaMaterial } from "../ca/terminal-registry.js";
 import { defaultAlgorithm } from "../ca/algorithms.js";
@@ -45,7 +53,7 @@ import { caGenerationExecutor } from "./ca-generations.js";
 import { adminCaGenerationRoutes } from "./routes/admin-ca-generations.js";
 import { eventsResumeExecutor, massRevocationExecutor, massRevocationRoutes } from "./mass-revocation.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
-import { createApp } from "./app.js";
+import { createApp, createMetricsApp } from "./app.js";
 import type { Config } from "./config.js";
 import { listen, type Listeners } from "./listeners.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -76,6 +84,8 @@ export interface Service {
     readonly operatorSessions: KnexOperatorSessionStore;
     readonly terminals: KnexTerminalStore;
     readonly relyingParties: KnexRelyingPartyStore;
+    /** Admin-workstation and feed client certificates (issue 12 item 2). */
+    readonly clientCertificates: KnexClientCertificateStore;
   };
   /** Registered relying parties (CRL/OCSP access in `registered` mode). */
   readonly relyingParties: RelyingPartyRegistry;
@@ -147,6 +157,7 @@ export async function openService(config: Config, options: { logger?: Logger; cl
       operatorSessions: new KnexOperatorSessionStore(db),
       terminals: new KnexTerminalStore(db),
       relyingParties: rpStore,
+      clientCertificates: new KnexClientCertificateStore(db),
     },
     relyingParties: new RelyingPartyRegistry({ store: rpStore, audit: auditStore, transactions: db, clock: options.clock ?? systemClock, random: systemRandom }),
     close: async () => {
@@ -180,6 +191,8 @@ export interface Handlers {
 type Routers = NonNullable<Parameters<typeof createApp>[0]["v1Routers"]>;
 
 export async function buildHandlers(service: Service): Promise<{ handlers: Handlers; v1Routers: Routers; publicRouters: Routers }> {
+  // Issue 12 §1: a terminal is enrolled for exactly one municipality; refuse to start with one that is not.
+  assertTerminalsHaveMunicipality(await service.stores.terminals.list());
   // The CA generations in use, each key checked; a generation made while running joins them.
   const live = await LiveCaGenerations.load(service);
   const { signers, current: generations, authorities } = live;
@@ -187,7 +200,8 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   checkPartitionCounts(generations, service.config.ca.partitions);
   const holidays = loadHolidayCalendar(service.config.holidaysFile);
   const { stores, clock, random, db } = service;
-  const auth = new OperatorAuth({ operators: stores.operators, sessions: stores.operatorSessions, audit: stores.audit, transactions: db, clock, random });
+  // Issue 12 items 2 and 4: throttled logins, bounded hashing, the admin/feed certificate register.
+  const { auth, clientRegister } = buildOperatorAuth(service);
   const issuance = new IssuanceService({
     clock,
     random,
@@ -198,6 +212,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     audit: stores.audit,
     authorities,
     aliasFormatter: createAliasFormatter(),
+    residentMunicipalities: new KnexResidentMunicipalityStore(db),
   });
   const activeTerminal = requireActiveTerminal(stores.terminals, clock, holidays);
   // Admin API and operating controls (CONTRACT §7): finds or generates the audit checkpoint key in the HSM.
@@ -265,13 +280,21 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
       crlRoutes({ crls: crlStore, clock, access: crl.settings.access, relyingParties: service.relyingParties, maxCacheSeconds: crl.settings.maxCacheSeconds, recordRead }),
     ],
     v1Routers: [
+      // First: every /v1 request of an admin, feed or terminal certificate must match its register.
+      clientRegisterGuardRouter({ clients: stores.clientCertificates, terminals: stores.terminals, audit: { store: stores.audit, clock } }),
       ...events.routers({ requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
-      massRevocationRoutes({ approvals: admin.approvals, revocation: events.revocation, requireOperator: (...roles) => requireOperator(auth, ...roles) }),
+      massRevocationRoutes({ approvals: admin.approvals, revocation: events.revocation, window: new KnexRevocationWindowStore(db), clock, requireOperator: (...roles) => requireOperator(auth, ...roles) }),
       adminCaGenerationRoutes({ approvals: admin.approvals, requireOperator: (...roles) => requireOperator(auth, ...roles) }),
       crlAdminRoutes({ scheduler: crl.scheduler, requireOperator: (...roles) => requireOperator(auth, ...roles), audit: stores.audit, clock }),
       ...admin.v1Routers,
-      sessionRoutes({ auth, terminals: stores.terminals, clock, holidays }),
-      issuanceRoutes({ issuance, certificates: stores.certificates, requireOperator: (...roles) => requireOperator(auth, ...roles), requireActiveTerminal: activeTerminal }),
+      sessionRoutes({ auth, terminals: stores.terminals, clients: stores.clientCertificates, clock, holidays, audit: { store: stores.audit, clock } }),
+      adminClientCertificateRoutes({ register: clientRegister, requireOperator: (...roles) => requireOperator(auth, ...roles), serviceCaCertificate: () => service.serviceCa.certificate }),
+      issuanceRoutes({
+        issuance,
+        lookup: new CertificateLookup({ certificates: stores.certificates, residents: new KnexResidentMunicipalityStore(db), audit: stores.audit, clock }),
+        requireOperator: (...roles) => requireOperator(auth, ...roles),
+        requireActiveTerminal: activeTerminal,
+      }),
     ],
   };
 }
@@ -302,6 +325,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
   const app = createApp({
     logger,
     metrics,
+    metricsToken: config.metrics.token,
     caGenerations: service.stores.caGenerations,
     audit: { store: service.stores.audit, clock: service.clock },
     readiness: [
@@ -348,6 +372,7 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
     https: config.https,
     tls: { cert, key, clientCa },
     wrap: (next) => ocspFastPath(handlers.ocspRoutes, next, (status) => metrics.countOcspGet(status)),
+    metrics: config.metrics.listen ? { ...config.metrics.listen, app: createMetricsApp({ logger, metrics, token: config.metrics.token }) } : null,
   });
   return {
     ...listeners,

@@ -3,8 +3,11 @@ import { z } from "zod";
 import type { ApprovalEngine } from "../ca/approval-engine.js";
 import type { ApprovalExecutor } from "../ca/approval.js";
 import { CaError } from "../ca/errors.js";
-import type { Actor } from "../ca/operator-principal.js";
-import type { RevocationService } from "../ca/revocation-service.js";
+import { actorName, type Actor } from "../ca/operator-principal.js";
+import type { Clock } from "../ca/ports.js";
+import type { AccessScope } from "../ca/resident-access.js";
+import type { RevocationContext, RevocationService } from "../ca/revocation-service.js";
+import { defaultRevocationWindow, remainingInWindow, type RevocationWindowLimits, type RevocationWindowStore } from "../ca/revocation-window.js";
 import type { ResidentEventProcessor } from "../events/resident-event-processor.js";
 import { readJson } from "./json-body.js";
 import type { OpenApiDocument } from "./openapi.js";
@@ -17,8 +20,11 @@ import { approvalJson } from "./routes/admin-approvals.js";
  */
 export const MASS_REVOCATION = "mass-revocation";
 export const EVENTS_RESUME = "events-resume";
-/** Above this many certificates, an operator's revocation needs a second operator's approval. */
-export const DEFAULT_MASS_REVOCATION_THRESHOLD = 10;
+/**
+ * Above this many certificates within the window (per operator, every route together: issue 12 §3,
+ * ca/revocation-window.ts), an operator's revocation needs a second operator's approval.
+ */
+export const DEFAULT_MASS_REVOCATION_THRESHOLD = defaultRevocationWindow.limit;
 
 const massBody = z.strictObject({
   serials: z.array(z.string().regex(/^[0-9a-f]{2,40}$/, "lower-case hex serial")).min(1).max(10_000),
@@ -27,12 +33,17 @@ const massBody = z.strictObject({
 });
 type MassParams = z.infer<typeof massBody>;
 
-async function revokeAll(revocation: Pick<RevocationService, "revoke">, actor: Actor, p: MassParams): Promise<Record<string, unknown>> {
+/** The CA-side scope of a bulk revocation: its reason (and comment) is the stated purpose. */
+function bulkScope(clientId: string, p: MassParams): AccessScope {
+  return { kind: "ca-side", clientId, purpose: p.comment ? `${p.reason}: ${p.comment}` : p.reason };
+}
+
+async function revokeAll(revocation: Pick<RevocationService, "revoke">, actor: Actor, p: MassParams, context: RevocationContext): Promise<Record<string, unknown>> {
   const revoked: string[] = [];
   const refused: Array<{ serial: string; problem: string }> = [];
   for (const serial of new Set(p.serials)) {
     try {
-      await revocation.revoke(actor, serial, { reason: p.reason, comment: p.comment ?? null });
+      await revocation.revoke(actor, serial, { reason: p.reason, comment: p.comment ?? null }, context);
       revoked.push(serial);
     } catch (e) {
       if (!(e instanceof CaError)) throw e;
@@ -54,7 +65,8 @@ export function massRevocationExecutor(revocation: Pick<RevocationService, "revo
       return r.data;
     },
     auditDetail: (p) => ({ count: p.serials.length, reason: p.reason }),
-    execute: (approval, approver) => revokeAll(revocation, approver, approval.params),
+    // Approved by a second operator: outside the approver's window (the audit entries carry approvalId).
+    execute: (approval, approver) => revokeAll(revocation, approver, approval.params, { clientId: `approval:${approval.id}`, scope: bulkScope(`approval:${approval.id}`, approval.params), approvalId: approval.id }),
   };
 }
 
@@ -80,27 +92,45 @@ async function processorResume(processor: Pick<ResidentEventProcessor, "resume">
   return { ...(await processor.resume(actor, { deferred })) } as Record<string, unknown>;
 }
 
-/** `POST /v1/admin/revocations` (CA operator): up to the threshold at once, above it through an approval (202). */
-export function massRevocationRoutes(deps: AdminRouteAuth & { approvals: Pick<ApprovalEngine, "request">; revocation: Pick<RevocationService, "revoke">; threshold?: number }) {
-  const threshold = deps.threshold ?? DEFAULT_MASS_REVOCATION_THRESHOLD;
+export interface MassRevocationRouteDeps extends AdminRouteAuth {
+  readonly approvals: Pick<ApprovalEngine, "request">;
+  readonly revocation: Pick<RevocationService, "revoke">;
+  /** The operator's revocations of the window, counted in the database (db/revocation-window-store.ts). */
+  readonly window: RevocationWindowStore;
+  readonly clock: Clock;
+  /** Default: more than 10 within an hour. */
+  readonly windowLimits?: RevocationWindowLimits;
+}
+
+/**
+ * `POST /v1/admin/revocations` (CA operator): at once while the operator stays within the sliding
+ * window (ca/revocation-window.ts: 10 within an hour, counting single revocations and holds too), through
+ * an approval (202) when this request would take the operator past it — so 6 + 6 needs approval as 12 does.
+ */
+export function massRevocationRoutes(deps: MassRevocationRouteDeps) {
+  const limits = deps.windowLimits ?? defaultRevocationWindow;
   return (openapi: OpenApiDocument): Router => {
     const router = new Router();
     router.post("/admin/revocations", ...adminOnly(deps, "ca-operator"), async (ctx) => {
       const body = await readJson(ctx, massBody);
-      if (new Set(body.serials).size > threshold) {
+      const operator = operatorOf(ctx);
+      const remaining = await remainingInWindow(deps.window, limits, actorName(operator), deps.clock.now());
+      if (new Set(body.serials).size > remaining) {
         const record = await deps.approvals.request(operatorOf(ctx), MASS_REVOCATION, body);
         ctx.status = 202;
         ctx.set("Location", `/v1/admin/approvals/${record.id}`);
         ctx.body = approvalJson(record);
         return;
       }
-      ctx.body = await revokeAll(deps.revocation, operatorOf(ctx), body);
+      const client = ctx.state.client as { role: string; id: string };
+      const clientId = `${client.role}:${client.id}`;
+      ctx.body = await revokeAll(deps.revocation, operator, body, { clientId, scope: bulkScope(clientId, body) });
     });
     openapi.add("post", "/v1/admin/revocations", {
-      summary: `Revoke several certificates; more than ${threshold} need a second operator's approval (202)`,
+      summary: `Revoke several certificates. An operator may revoke (and hold) at most ${limits.limit} certificates within ${Math.round(limits.windowMs / 60_000)} minutes, all routes together; a request that would go past that needs a second operator's approval (202), however it is split`,
       roles: ["admin", "ca-operator"],
-      requestBody: { type: "object", required: ["serials", "reason"] },
-      responses: { "200": "{revoked, refused}", "202": "the pending approval request", "400": "malformed field" },
+      requestBody: { type: "object", required: ["serials", "reason"], additionalProperties: false, properties: { serials: { type: "array", items: { type: "string" } }, reason: { type: "string" }, comment: { type: "string" } } },
+      responses: { "200": "{revoked, refused}", "202": "the pending approval request (this request would take the operator past the window)", "400": "malformed field" },
     });
     return router;
   };

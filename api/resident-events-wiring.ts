@@ -10,6 +10,9 @@ import type { OutboxWriter } from "../ca/outbox.js";
 import type { Database } from "../db/database.js";
 import { isTransientDatabaseError, KnexResidentEventStore } from "../db/resident-event-store.js";
 import { KnexResidentMirrorStore } from "../db/resident-mirror-store.js";
+import { KnexResidentMunicipalityStore } from "../db/resident-municipality-store.js";
+import { KnexRevocationWindowStore } from "../db/revocation-window-store.js";
+import { checkRevocationWindow, type RevocationWindowLimits } from "../ca/revocation-window.js";
 import { promEventMetrics } from "../events/event-metrics.js";
 import { NatsEventConsumer, type ConsumerLogger, type NatsConsumerOptions } from "../events/nats-consumer.js";
 import { ResidentEventProcessor } from "../events/resident-event-processor.js";
@@ -35,6 +38,8 @@ export interface ResidentEventsConfig {
   readonly historyRetentionYears?: number;
   /** NATS stream, durable consumer and batching, beyond the server URL. */
   readonly nats?: Omit<NatsConsumerOptions, "servers">;
+  /** Manual revocations per operator without approval (default: 10 per hour; ca/revocation-window.ts). */
+  readonly revocationWindow?: RevocationWindowLimits;
 }
 
 export interface ResidentEventsHost {
@@ -66,7 +71,16 @@ export function buildResidentEvents(host: ResidentEventsHost, config: ResidentEv
     { clock, transactions: db, events, valve: events, revocations: events, mirror, audit: host.stores.audit, metrics: promEventMetrics(host.metrics.registry), isTransient: isTransientDatabaseError },
     { limits: config.limits ?? defaultSafetyValveLimits, isMinor: minorCorrectionPredicates[config.minorCorrection ?? "certified-fields-unchanged"], ...(config.batchSize ? { batchSize: config.batchSize } : {}) },
   );
-  const revocation = new RevocationService({ clock, transactions: db, certificates: host.stores.certificates, audit: host.stores.audit, outbox: host.stores.outbox });
+  const revocation = new RevocationService({
+    clock,
+    transactions: db,
+    certificates: host.stores.certificates,
+    audit: host.stores.audit,
+    outbox: host.stores.outbox,
+    residents: new KnexResidentMunicipalityStore(db),
+    window: new KnexRevocationWindowStore(db),
+    ...(config.revocationWindow ? { windowLimits: checkRevocationWindow(config.revocationWindow) } : {}),
+  });
   return {
     processor,
     revocation,

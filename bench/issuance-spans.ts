@@ -28,6 +28,7 @@ import { createAliasFormatter } from "../ca/alias-format.js";
 import { parseCsr } from "../ca/csr.js";
 import type { AuthorityResolver, IssuingAuthority } from "../ca/issuing-authority.js";
 import { IssuanceService } from "../ca/issuance-service.js";
+import { KnexResidentMunicipalityStore } from "../db/resident-municipality-store.js";
 import { runCeremony } from "../cli/ceremony.js";
 import { createTestToken } from "../test/support/softhsm.js";
 import { cardCsrPool } from "./card-csr-pool.js";
@@ -155,6 +156,7 @@ async function wire(service: Service): Promise<Wired> {
     audit: timed("audit", stores.audit, spans),
     authorities: timedAuthorities(authorities, spans),
     aliasFormatter: createAliasFormatter(),
+    residentMunicipalities: new KnexResidentMunicipalityStore(service.db),
   });
   return {
     issuance: {
@@ -217,7 +219,7 @@ export async function profileIssuanceSpans(opts: { count: number; concurrency: n
     let next = 0;
     const issueOne = async (): Promise<void> => {
       const i = next++;
-      await w.issuance.issue({ terminalId: "demo-terminal-1", operatorId: "demo-terminal-operator", idempotencyKey: `spans-${i}` }, JSON.parse(issuanceBody(i, today, cards[2 * i]!, cards[2 * i + 1]!)));
+      await w.issuance.issue({ terminalId: "demo-terminal-1", operatorId: "demo-terminal-operator", idempotencyKey: `spans-${i}`, municipalityCode: "131041" }, JSON.parse(issuanceBody(i, today, cards[2 * i]!, cards[2 * i + 1]!)));
     };
     for (let k = 0; k < 30; k++) await issueOne(); // warm-up: JIT, pool connections, key handles
     w.spans.reset();

@@ -1,18 +1,17 @@
 import { createHash } from "node:crypto";
 import type { AliasFormatter } from "./alias-format.js";
-import { parseCsr, type ParsedCsr } from "./csr.js";
-import { formatJpkiDateOfBirth } from "./era.js";
+import { parseCsr } from "./csr.js";
 import { CaError } from "./errors.js";
-import type { IssuanceRecord, IssuanceStore, ResidentRecord, ResidentStore } from "./issuance-ports.js";
-import { parseIssuanceRequest, type IssuanceRequest } from "./issuance-request.js";
-import type { AuthorityResolver, IssuingAuthority, PersonalFields } from "./issuing-authority.js";
+import { PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type ResidentRecord, type ResidentStore } from "./issuance-ports.js";
+import { pendingOf, planCertificates, type Planned } from "./issuance-plan.js";
+import { parseIssuanceRequest } from "./issuance-request.js";
+import type { AuthorityResolver } from "./issuing-authority.js";
 import type { Clock, Random } from "./ports.js";
+import { AccessDenied, auditDenials, type AccessScope, type ResidentMunicipalities } from "./resident-access.js";
 import type { ResidentApplication } from "./resident-fields.js";
-import { generateSerial, partitionOf } from "./serial.js";
-import type { AuditStore, CertificateStore, NewPendingCertificate, TransactionRunner, Tx } from "./stores.js";
+import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "./stores.js";
 import { PUBLIC_KEY_IN_USE } from "./stores.js";
-import type { CaId, CaKind, CertificateRecord } from "./types.js";
-import { computeValidity } from "./validity.js";
+import type { CaId, CaKind } from "./types.js";
 import { pem } from "./x509/pem.js";
 
 /** Who asks: the terminal (mTLS) and the operator (session) — recorded with every certificate. */
@@ -21,6 +20,8 @@ export interface IssuanceContext {
   readonly operatorId: string;
   /** CONTRACT §4: required; scoped to the terminal. */
   readonly idempotencyKey: string;
+  /** The terminal's enrolled municipality: it issues only for its own residents (ca/resident-access.ts). */
+  readonly municipalityCode: string;
 }
 
 export interface IssuanceDeps {
@@ -33,24 +34,14 @@ export interface IssuanceDeps {
   readonly audit: AuditStore;
   readonly authorities: AuthorityResolver;
   readonly aliasFormatter: AliasFormatter;
+  /** The resident's current municipality on file (object-level authorization, issue 12 §1). */
+  readonly residentMunicipalities: ResidentMunicipalities;
 }
 
 /** The 201 answer of CONTRACT §4. */
 export interface IssuanceAnswer {
   readonly issuanceId: string;
   readonly certificates: ReadonlyArray<Record<string, unknown>>;
-}
-
-interface Planned {
-  readonly authority: IssuingAuthority;
-  readonly csr: ParsedCsr;
-  readonly serial: string;
-  readonly tbs: Uint8Array;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly partition: number;
-  readonly subjectId: string;
-  readonly recorded: Record<string, unknown>;
 }
 
 /** A certificate of an issuance with its signature: what step (3) stores and answers. */
@@ -77,7 +68,11 @@ export class IssuanceService {
   async issue(ctx: IssuanceContext, body: unknown): Promise<{ answer: IssuanceAnswer; replayed: boolean }> {
     const { clock, issuances } = this.deps;
     const now = truncate(clock.now());
+    // The body is parsed (400) before any decision that depends on it (issue 12 §6).
     const request = parseIssuanceRequest(body, now);
+    // 告示334号 第4-4(5): a terminal applies for the municipality it is enrolled for, never another.
+    if (request.application.municipalityCode !== ctx.municipalityCode) throw new CaError("forbidden", "this terminal is enrolled for another municipality", { field: "municipalityCode" });
+    const scope: AccessScope = { kind: "terminal", terminalId: ctx.terminalId, municipalityCode: ctx.municipalityCode };
 
     const previous = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey);
     if (previous) return { answer: await this.replay(previous, request.bodySha256), replayed: true };
@@ -94,17 +89,17 @@ export class IssuanceService {
     const issuanceId = newId(this.deps.random);
     let planned: Planned[];
     try {
-      planned = await this.deps.transactions.transaction(async (tx) => {
+      planned = await auditDenials(this.deps, `operator:${ctx.operatorId}`, scope, () => this.deps.transactions.transaction(async (tx) => {
         // The resident lock first, then the read in a statement of its own: a statement that waited for the
         // lock would read certificates from a snapshot taken before a concurrent issuance committed.
-        await this.checkResident(request.application, now, tx);
+        await this.checkResident(request.application, now, tx, `issuance:${issuanceId}`);
         const residentCode = request.application.residentCode;
         const seen = await this.deps.certificates.findLiveByResidentOrKeys(residentCode, csrs.map((c) => c.csr.publicKeySha256), tx);
         for (const c of csrs) {
           if (seen.some((x) => x.publicKeySha256 === c.csr.publicKeySha256)) throw new CaError("conflict", PUBLIC_KEY_IN_USE, { field: c.field });
         }
         const live = seen.filter((x) => x.residentCode === residentCode);
-        const plans = this.plan(request, csrs, live, ctx, issuanceId, now);
+        const plans = planCertificates(this.deps, request, csrs, live, ctx, issuanceId, now);
         await issuances.insertWithCertificates(
           {
             issuanceId,
@@ -124,7 +119,7 @@ export class IssuanceService {
           tx,
         );
         return plans;
-      });
+      }));
     } catch (e) {
       // A concurrent request with the same key won the race: answer as a retry would be answered.
       if (e instanceof CaError && e.kind === "conflict" && /idempotency/.test(e.message)) {
@@ -137,6 +132,10 @@ export class IssuanceService {
         let taken: (typeof csrs)[number] | undefined;
         for (const c of csrs) if (!taken && (await this.deps.certificates.findLiveByPublicKey(c.csr.publicKeySha256)).length > 0) taken = c;
         throw new CaError("conflict", PUBLIC_KEY_IN_USE, { field: taken?.field ?? csrs[0]?.field ?? "requests", cause: e });
+      }
+      // A blocked key, or one certified before (migration 0019, refused by the database): name its field.
+      if (e instanceof PublicKeyRefusedError && e.field === undefined) {
+        throw e.withField(csrs.find((c) => c.csr.publicKeySha256 === e.publicKeySha256)?.field ?? csrs[0]?.field ?? "requests");
       }
       throw e;
     }
@@ -170,7 +169,7 @@ export class IssuanceService {
   }
 
   /** DOMAIN §3: the four items of an application must agree with the CA's copy of the resident record. */
-  private async checkResident(app: ResidentApplication, now: Date, tx: Tx): Promise<void> {
+  private async checkResident(app: ResidentApplication, now: Date, tx: Tx, subject: string): Promise<void> {
     const r = app.resident;
     const candidate: ResidentRecord = {
       residentCode: app.residentCode,
@@ -186,6 +185,12 @@ export class IssuanceService {
     };
     // A first application creates the CA's copy from the application itself: nothing to compare.
     const { record: onFile, inserted } = await this.deps.residents.lockOrInsert(candidate, tx);
+    // Whose resident (ca/resident-access.ts), before any comparison: a field-by-field answer would let a
+    // terminal probe another municipality's residents' names and dates of birth. The answer names no
+    // field compared; the app's municipality equals the terminal's (checked above).
+    const current = inserted ? undefined : await this.deps.residentMunicipalities.currentMunicipality(app.residentCode, tx);
+    if (typeof current === "string" && current !== app.municipalityCode) throw new AccessDenied("issue", subject, "does not match the resident record on file", "conflict", "residentCode");
+    if (typeof current !== "string") await this.deps.residentMunicipalities.setMunicipality(app.residentCode, app.municipalityCode, tx);
     if (inserted) return;
     // DOMAIN §3: a resident who died, was removed or left the register gets no new certificate.
     if (onFile.status !== undefined && onFile.status !== "registered") {
@@ -201,125 +206,6 @@ export class IssuanceService {
     for (const [field, same] of checks) {
       if (!same) throw new CaError("conflict", "does not match the resident record on file", { field });
     }
-  }
-
-  private plan(
-    request: IssuanceRequest,
-    csrs: ReadonlyArray<{ kind: CaKind; authority: IssuingAuthority; csr: ParsedCsr; field: string }>,
-    live: readonly CertificateRecord[],
-    ctx: IssuanceContext,
-    issuanceId: string,
-    now: Date,
-  ): Planned[] {
-    const app = request.application;
-    const r = app.resident;
-    const plans: Planned[] = [];
-    let authNotAfter: Date | null = null;
-    for (const c of csrs) {
-      // Previous certificates of this kind (the renewal rule looks at the newest one still valid).
-      const previous = live.filter((x) => x.kind === c.kind && x.status === "valid").sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0];
-      let userAuthNotAfter: Date | null = null;
-      if (c.kind === "sign") {
-        const currentAuth = live.filter((x) => x.kind === "auth" && x.status === "valid" && x.notAfter > now).sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0];
-        userAuthNotAfter = authNotAfter ?? currentAuth?.notAfter ?? null;
-        // DOMAIN §2/§5: the signing certificate may not outlive the user-authentication one.
-        if (userAuthNotAfter === null) {
-          throw new CaError("unprocessable", "a signing certificate needs a valid user-authentication certificate: request both", { field: "requests" });
-        }
-      }
-      const validity = computeValidity(
-        {
-          kind: c.kind,
-          issuedAt: now,
-          applicationDate: app.applicationDate,
-          dateOfBirth: r.dateOfBirth,
-          cardExpiry: r.cardExpiry,
-          residencePeriodEnd: r.residencePeriodEnd,
-          underGuardianship: r.underGuardianship,
-          previousCertificateNotAfter: previous?.notAfter ?? null,
-          userAuthNotAfter,
-        },
-        c.authority.validityRules,
-      );
-      if (c.kind === "auth") authNotAfter = validity.notAfter;
-      const serial = generateSerial(c.authority.ca.serialPrefix, this.deps.random);
-      const partition = partitionOf(serial, c.authority.ca.partitionCount);
-      const subjectId = Buffer.from(this.deps.random.bytes(12)).toString("hex").toUpperCase();
-      const personal: PersonalFields | null = c.kind === "sign" ? this.personalFields(app) : null;
-      const tbs = c.authority.prepare({
-        serial,
-        notBefore: validity.notBefore,
-        notAfter: validity.notAfter,
-        partition,
-        subjectId,
-        subjectPublicKey: c.csr.publicKey,
-        municipalityCode: app.municipalityCode,
-        personal,
-      });
-      const answer = {
-        kind: c.kind,
-        caId: c.authority.ca.id,
-        serialNumber: serial,
-        issuer: c.authority.issuerName,
-        notBefore: validity.notBefore.toISOString(),
-        notAfter: validity.notAfter.toISOString(),
-        policyOid: c.authority.policyOid,
-        keyUsage: c.authority.keyUsage,
-        publicKey: Buffer.from(c.csr.publicKey).toString("base64"),
-        ...(personal
-          ? {
-              subject: {
-                name: personal.name,
-                nameSubstituteFlags: personal.nameSubstituteFlags,
-                dateOfBirth: personal.dateOfBirth,
-                gender: personal.gender,
-                address: personal.address,
-                addressSubstituteFlags: personal.addressSubstituteFlags,
-              },
-            }
-          : {}),
-      };
-      plans.push({
-        authority: c.authority,
-        csr: c.csr,
-        serial,
-        tbs,
-        notBefore: validity.notBefore,
-        notAfter: validity.notAfter,
-        partition,
-        subjectId,
-        recorded: {
-          answer,
-          resident: { ...r },
-          municipalityCode: app.municipalityCode,
-          applicationDate: app.applicationDate,
-          terminalId: ctx.terminalId,
-          operatorId: ctx.operatorId,
-          issuanceId,
-          cappedBy: validity.cappedBy,
-          renewal: validity.renewal,
-        },
-      });
-    }
-    return plans;
-  }
-
-  private personalFields(app: ResidentApplication): PersonalFields {
-    const r = app.resident;
-    const rendered = this.deps.aliasFormatter.render({
-      name: r.name,
-      nameSubstituteFlags: r.nameSubstituteFlags,
-      alias: r.alias,
-      ...(r.aliasSubstituteFlags !== null ? { aliasSubstituteFlags: r.aliasSubstituteFlags } : {}),
-    });
-    return {
-      name: rendered.name,
-      nameSubstituteFlags: rendered.nameSubstituteFlags,
-      gender: String(r.gender) as PersonalFields["gender"],
-      dateOfBirth: formatJpkiDateOfBirth(r.dateOfBirth),
-      address: r.address,
-      addressSubstituteFlags: r.addressSubstituteFlags,
-    };
   }
 
   /**
@@ -451,25 +337,6 @@ export class IssuanceService {
     }
     return { completed, failed };
   }
-}
-
-/** A planned certificate as the pending row that reserves its serial (invariant 1). */
-function pendingOf(p: Planned, residentCode: string, issuanceId: string, now: Date): NewPendingCertificate {
-  return {
-    serial: p.serial,
-    caId: p.authority.ca.id,
-    kind: p.authority.kind,
-    notBefore: p.notBefore,
-    notAfter: p.notAfter,
-    partition: p.partition,
-    tbs: p.tbs,
-    publicKeySha256: p.csr.publicKeySha256,
-    subjectId: p.subjectId,
-    residentCode,
-    issuanceId,
-    recorded: p.recorded,
-    createdAt: now,
-  };
 }
 
 function truncate(d: Date): Date {

@@ -27,6 +27,8 @@ export interface FieldVersion {
 }
 
 export interface MirrorRecord extends ResidentRecord {
+  /** The resident's current municipality (residents.municipality_code); null before the first issuance set it. */
+  readonly municipalityCode?: string | null;
   readonly status: ResidentStatus;
   /** Absent for values from issuance: those count as of the record's creation. */
   readonly fieldVersions: Readonly<Partial<Record<MirrorFieldGroup, FieldVersion>>>;
@@ -61,7 +63,7 @@ export function baselineVersion(record: Pick<MirrorRecord, "createdAt">): FieldV
   return { effectiveDate: formatIsoDate(jstDateOf(record.createdAt)), recordedAt: record.createdAt.toISOString() };
 }
 
-type Values = Pick<MirrorRecord, "name" | "nameSubstituteFlags" | "alias" | "aliasSubstituteFlags" | "dateOfBirth" | "gender" | "address" | "addressSubstituteFlags" | "status">;
+type Values = Pick<MirrorRecord, "name" | "nameSubstituteFlags" | "alias" | "aliasSubstituteFlags" | "dateOfBirth" | "gender" | "address" | "addressSubstituteFlags" | "municipalityCode" | "status">;
 
 /** The values an event sets, per group. */
 function proposedValues(event: ResidentEvent): Partial<Record<MirrorFieldGroup, Partial<Values>>> {
@@ -71,7 +73,10 @@ function proposedValues(event: ResidentEvent): Partial<Record<MirrorFieldGroup, 
   if (c.alias !== undefined) out.alias = { alias: c.alias, aliasSubstituteFlags: c.alias === null ? null : (c.aliasSubstituteFlags ?? null) };
   if (c.dateOfBirth !== undefined) out.dateOfBirth = { dateOfBirth: c.dateOfBirth };
   if (c.gender !== undefined) out.gender = { gender: c.gender };
-  if (c.address !== undefined && c.addressSubstituteFlags !== undefined) out.address = { address: c.address, addressSubstituteFlags: c.addressSubstituteFlags };
+  if (c.address !== undefined && c.addressSubstituteFlags !== undefined) {
+    // A move across a municipal border carries the new municipality: it travels with the address.
+    out.address = { address: c.address, addressSubstituteFlags: c.addressSubstituteFlags, ...(c.municipalityCode === undefined ? {} : { municipalityCode: c.municipalityCode }) };
+  }
   const status = statusOfType[event.type];
   if (status !== undefined) out.status = { status };
   return out;

@@ -42,6 +42,12 @@ export interface ResidentFieldChanges {
 }
 
 export interface ResidentEventChanges extends ResidentFieldChanges {
+  /**
+   * ADDRESS_CHANGED (and its corrections): the 6-digit code of the municipality the resident now lives
+   * in, when the move crossed a municipal border. The record's municipality decides which counter
+   * terminals may act on the resident (ca/resident-access.ts, docs/security.md).
+   */
+  readonly municipalityCode?: string;
   /** CARD_INVALIDATED only: the card was re-issued (superseded) rather than returned or abolished. */
   readonly cardReplaced?: boolean;
 }

@@ -25,3 +25,20 @@ export function assertTerminalMayOperate(
     throw new CaError("forbidden", "outside operating hours");
   }
 }
+
+/**
+ * Start-up check (issue 12 §1, DESIGN invariant 8): every active terminal is enrolled for exactly one
+ * municipality, whose residents alone it acts on (ca/resident-access.ts). A terminal enrolled before
+ * that rule without one would have no scope; the service refuses to start and names the terminals (ids
+ * only) so an operator revokes them and enrols them again with their municipality.
+ */
+export function assertTerminalsHaveMunicipality(terminals: readonly Pick<TerminalRecord, "terminalId" | "municipalityCode" | "status">[]): void {
+  const missing = terminals.filter((t) => t.status === "active" && (t.municipalityCode === null || !/^\d{6}$/.test(t.municipalityCode))).map((t) => t.terminalId);
+  if (missing.length === 0) return;
+  const named = missing.slice(0, 20).join(", ") + (missing.length > 20 ? `, … (${missing.length} in all)` : "");
+  throw new CaError(
+    "invalid-input",
+    `active terminals enrolled without a municipality: ${named}. Revoke each (terminal revoke <id>) and enrol it again with --municipality <code>`,
+    { field: "terminals.municipalityCode" },
+  );
+}

@@ -6,6 +6,7 @@ import type { OperatingSchedule } from "./operating-hours.js";
 import type { OperatorSessionStore, TerminalRecord, TerminalStore } from "./operator-ports.js";
 import { actorName, assertActorRole, type Actor } from "./operator-principal.js";
 import type { Clock, Random, Signer } from "./ports.js";
+import { isMunicipalityCode } from "./resident-fields.js";
 import { buildClientCertificate } from "./service-ca.js";
 import type { AuditStore, TransactionRunner } from "./stores.js";
 
@@ -30,8 +31,11 @@ export interface TerminalRegistryDeps {
 
 export interface EnrolTerminalInput {
   readonly terminalId: string;
-  /** 6-digit 全国地方公共団体コード, written into the certificate's L. */
-  readonly municipalityCode?: string;
+  /**
+   * 6-digit 全国地方公共団体コード (check digit verified), written into the certificate's L. Required:
+   * a terminal acts for exactly one municipality (issue 12 §1, ca/resident-access.ts).
+   */
+  readonly municipalityCode: string;
   /** null / absent = the default schedule. */
   readonly operatingHours?: OperatingSchedule | null;
   /** Default 397 days (ca/service-ca.ts). */
@@ -57,6 +61,9 @@ export class TerminalRegistry {
   /** Issues a client certificate and records the terminal. CaError("conflict") when the id is enrolled and active. */
   async enrol(actor: Actor, input: EnrolTerminalInput): Promise<EnrolledTerminal> {
     assertActorRole(actor, "ca-operator");
+    if (typeof input.municipalityCode !== "string" || !isMunicipalityCode(input.municipalityCode)) {
+      throw new CaError("invalid-input", "municipalityCode is required: the 6-digit code (with its check digit) of the one municipality the terminal serves", { field: "municipalityCode" });
+    }
     const existing = await this.deps.terminals.get(input.terminalId);
     if (existing?.status === "active") throw new CaError("conflict", "terminal is already enrolled and active: revoke it first");
     const now = this.deps.clock.now();
@@ -70,12 +77,12 @@ export class TerminalRegistry {
       notBefore: now,
       role: "terminal",
       id: input.terminalId, // checked by clientSubject: 1–64 of [A-Za-z0-9._:-]
-      ...(input.municipalityCode === undefined ? {} : { municipalityCode: input.municipalityCode }),
+      municipalityCode: input.municipalityCode,
       ...(input.validityDays === undefined ? {} : { validityDays: input.validityDays }),
     });
     const record: TerminalRecord = {
       terminalId: input.terminalId,
-      municipalityCode: input.municipalityCode ?? null,
+      municipalityCode: input.municipalityCode,
       clientCertSerial: serial,
       clientCertFingerprint: certificateFingerprint(certificate),
       status: "active",

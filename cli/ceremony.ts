@@ -10,8 +10,9 @@ import { buildClientCertificate, buildServerCertificate, buildServiceCaCertifica
 import { caIdOf, type KeySpec } from "../ca/types.js";
 import { fromPem, pem } from "../ca/x509/pem.js";
 import { TerminalRegistry } from "../ca/terminal-registry.js";
-import { operatorRoles } from "../ca/roles.js";
-import { operatorAuthOf } from "./operator-commands.js";
+import { ClientRegister } from "../ca/client-register.js";
+import { operatorRoles, type OperatorRole } from "../ca/roles.js";
+import { confirmOnHost, operatorAuthOf } from "./operator-commands.js";
 import { ceremonySerial, ensureCaGeneration, tokenKey } from "../api/ca-generations.js";
 
 /**
@@ -153,18 +154,29 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     log(`demo credential: ${terminalCert} (enrolled terminal demo-terminal-1)`);
   }
   const operatorsFile = join(dir, "operators.json");
-  if (!existsSync(operatorsFile)) {
+  {
     const auth = operatorAuthOf(service);
-    const operators: Record<string, { operatorId: string; password: string }> = {};
-    for (const role of operatorRoles) {
-      const operatorId = `demo-${role}`;
-      const result = await auth.addOperator("cli", { operatorId, roles: [role], displayName: `demo ${role}`, ready: true });
+    const had = existsSync(operatorsFile);
+    const operators = had ? (JSON.parse(await readFile(operatorsFile, "utf8")) as Record<string, { operatorId: string; password: string }>) : {};
+    // Issue 12: two security officers, so account changes can be four-eyes from the start (key
+    // "security-officer-2", also added to a demo set-up made before); ceremony accounts are confirmed
+    // by the ceremony (nobody exists to confirm them).
+    const demoAccounts: Array<[string, OperatorRole, string]> = [...operatorRoles.map((r): [string, OperatorRole, string] => [r, r, `demo-${r}`]), ["security-officer-2", "security-officer", "demo-security-officer-2"]];
+    let added = 0;
+    for (const [key, role, operatorId] of demoAccounts) {
+      if (operators[key] !== undefined) continue;
+      if (await service.stores.operators.get(operatorId)) throw new Error(`operator ${operatorId} exists but is not in ${operatorsFile}: remove the account or restore the file`);
+      const result = await auth.addOperator("cli", { operatorId, roles: [role], displayName: `demo ${key}`, ready: true });
       if (!result.oneTimePassword) throw new Error(`no password generated for ${operatorId}`);
-      operators[role] = { operatorId, password: result.oneTimePassword };
+      await confirmOnHost(service, operatorId, "cli:init");
+      operators[key] = { operatorId, password: result.oneTimePassword };
+      added++;
     }
-    await writeSecret(operatorsFile, JSON.stringify(operators, null, 2) + "\n", 0o600);
-    made.push("demo/operators.json");
-    log(`demo operators (one per role): ${operatorsFile}`);
+    if (added > 0) {
+      await writeSecret(operatorsFile, JSON.stringify(operators, null, 2) + "\n", 0o600);
+      made.push("demo/operators.json");
+      log(`demo operators (one per role, two security officers): ${operatorsFile}`);
+    }
   }
   const rpFile = join(dir, "relying-party.json");
   if (!existsSync(rpFile)) {
@@ -181,10 +193,20 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     { file: "feed", role: "feed", id: "demo-feed" },
     { file: "relying-party", role: "relying-party", id: "demo-relying-party" },
   ];
+  // Issue 12: admin and feed certificates are honoured only while registered (ca/client-register.ts).
+  const register = new ClientRegister({ store: service.stores.clientCertificates, sessions: service.stores.operatorSessions, audit: service.stores.audit, transactions: service.db, clock: service.clock, random: service.random });
   for (const c of clients) {
     const certFile = join(dir, `${c.file}.pem`);
-    if (existsSync(certFile) && !ca.created) continue;
+    const registered = c.role === "admin" || c.role === "feed" ? c.role : undefined;
+    if (existsSync(certFile) && !ca.created) {
+      // A var dir from before the register: register the certificate already handed out.
+      if (registered && (await service.stores.clientCertificates.get(registered, c.id))?.status !== "active") {
+        await register.register("cli", { kind: registered, certificate: fromPem(await readFile(certFile, "utf8"), "CERTIFICATE"), description: `demo ${c.file}` });
+      }
+      continue;
+    }
     const cred = await issueClientCredential(service, ca, c);
+    if (registered) await register.register("cli", { kind: registered, certificate: cred.certificate, description: `demo ${c.file}`, replace: true });
     await writeSecret(join(dir, `${c.file}.key`), cred.keyPem, 0o600);
     await writeSecret(certFile, cred.certPem, 0o644);
     made.push(`demo/${c.file}`);

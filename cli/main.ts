@@ -7,10 +7,12 @@ import { ConfigError, loadConfig } from "../api/config.js";
 import { openService, serve } from "../api/main.js";
 import { workerMetricsSource } from "../api/cluster-metrics.js";
 import { reportServing, superviseWorkers, workerRole } from "./workers.js";
+import { checkVarPermissions, VarPermissionError } from "./var-permissions.js";
 import { isCaError } from "../ca/errors.js";
 import { runCeremony, caExists } from "./ceremony.js";
 import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
+import { clientCertificateCommand, clientCertificateUsage } from "./client-certificate-commands.js";
 import type { Service } from "../api/main.js";
 import { crlCheck, crlRun, crlUsage } from "./crl-commands.js";
 import { createNextCaGeneration } from "../api/ca-generations.js";
@@ -62,6 +64,14 @@ const commands: Record<string, { help: string; run: Command }> = {
         if (sub === "revoke") return terminalRevoke(s, rest);
         throw new Error("usage: terminal enrol|revoke …");
       }),
+  },
+  workstation: {
+    help: `${clientCertificateUsage("admin")} (admin workstation client certificates)`,
+    run: async (args) => withService((s) => clientCertificateCommand(s, "admin", args)),
+  },
+  feed: {
+    help: `${clientCertificateUsage("feed")} (resident feed client certificates)`,
+    run: async (args) => withService((s) => clientCertificateCommand(s, "feed", args)),
   },
   "relying-party": {
     help: `${relyingPartyAddUsage} | relying-party deactivate <id>`,
@@ -138,6 +148,8 @@ const commands: Record<string, { help: string; run: Command }> = {
 
 async function startServing(initIfMissing: boolean): Promise<number> {
   const config = loadConfig();
+  // Issue 12: refuse to serve with generated state open to other users (repaired with a warning when possible).
+  checkVarPermissions(config.varDir, (line) => console.warn(line));
   const role = workerRole();
   const service = await openService(config);
   let closed = false;
@@ -151,7 +163,8 @@ async function startServing(initIfMissing: boolean): Promise<number> {
       // The supervisor: the database is migrated and the CA exists; the workers serve.
       await service.close().finally(() => (closed = true));
       const urls = await superviseWorkers(config, (line) => console.log(line));
-      console.log(`serving ${urls.httpUrl} (relying parties, health, metrics) and ${urls.httpsUrl} (mTLS: terminals, operators, feed) with ${config.workers} workers`);
+      console.log(`serving ${urls.httpUrl} (relying parties, health) and ${urls.httpsUrl} (mTLS: terminals, operators, feed) with ${config.workers} workers`);
+      if (config.metrics.listen) console.log(`metrics on http://${config.metrics.listen.host}:${config.metrics.listen.port}/metrics (every worker; port 0 means a free one)`);
       if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
       return -1; // keep running
     }
@@ -160,7 +173,8 @@ async function startServing(initIfMissing: boolean): Promise<number> {
     if (role !== undefined) {
       reportServing(listeners.httpUrl, listeners.httpsUrl);
     } else {
-      console.log(`serving ${listeners.httpUrl} (relying parties, health, metrics) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);
+      console.log(`serving ${listeners.httpUrl} (relying parties, health) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);
+      if (listeners.metricsUrl) console.log(`metrics on ${listeners.metricsUrl}/metrics${config.metrics.token ? " (scrape token required)" : ""}`);
       if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
     }
     const stop = async (signal: string): Promise<void> => {
@@ -179,6 +193,9 @@ async function startServing(initIfMissing: boolean): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Issue 12: everything this process creates (database, token, keys, demo credentials, exports) is
+  // owner-only, 0700/0600, before any command opens a file.
+  process.umask(0o077);
   const [name = "help", ...args] = argv;
   const command = commands[name];
   if (!command) {
@@ -190,6 +207,7 @@ async function main(argv: string[]): Promise<void> {
     if (code >= 0) process.exit(code);
   } catch (e) {
     if (e instanceof ConfigError) console.error(`configuration error: ${e.message}`);
+    else if (e instanceof VarPermissionError) console.error(`${name}: ${e.message}`);
     else if (isCaError(e)) console.error(`${name}: ${e.message}`);
     else console.error(`${name} failed: ${(e as Error).message ?? String(e)}`);
     process.exit(1);

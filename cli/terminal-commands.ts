@@ -35,19 +35,21 @@ function registryOf(service: TerminalCliService): TerminalRegistry {
   });
 }
 
-export const terminalEnrolUsage = "terminal enrol <id> [--municipality 131041] [--out <dir>]";
+export const terminalEnrolUsage = "terminal enrol <id> --municipality <code> [--out <dir>]";
 
 /**
- * `terminal enrol <id> [--municipality 131041] [--out dir]`: makes an EC P-256 key, issues a client
+ * `terminal enrol <id> --municipality 131041 [--out dir]`: makes an EC P-256 key, issues a client
  * certificate (OU=terminal) from the service CA, records the terminal and writes `<dir>/<id>.pem`
  * (certificate) and `<dir>/<id>.key` (PKCS#8, mode 600). Default dir: `<varDir>/terminals`.
- * Refuses to overwrite existing files. Returns the exit code.
+ * Refuses to overwrite existing files. The municipality is required: a terminal serves exactly one
+ * (issue 12 §1). Returns the exit code.
  */
 export async function terminalEnrol(service: TerminalCliService, args: string[], print: Print = console.log): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { municipality: { type: "string" }, out: { type: "string" } } });
   const [terminalId, ...extra] = positionals;
   if (terminalId === undefined || extra.length > 0) throw new CaError("invalid-input", `usage: ${terminalEnrolUsage}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(terminalId)) throw new CaError("invalid-input", "terminal id must be 1–64 of [A-Za-z0-9._:-]", { field: "id" });
+  if (values.municipality === undefined) throw new CaError("invalid-input", `--municipality is required: ${terminalEnrolUsage}`, { field: "municipality" });
   const dir = resolve(values.out ?? join(service.config.varDir, "terminals"));
   // ':' is allowed in ids but not in every file system's names.
   const base = terminalId.replace(/:/g, "_");
@@ -56,7 +58,7 @@ export async function terminalEnrol(service: TerminalCliService, args: string[],
   for (const f of [certFile, keyFile]) if (existsSync(f)) throw new CaError("conflict", `${f} exists: move it away first`);
   const enrolled = await registryOf(service).enrol("cli", {
     terminalId,
-    ...(values.municipality === undefined ? {} : { municipalityCode: values.municipality }),
+    municipalityCode: values.municipality,
   });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(keyFile, pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"), { mode: 0o600, flag: "wx" });

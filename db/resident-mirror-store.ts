@@ -77,6 +77,7 @@ export class KnexResidentMirrorStore implements ResidentMirrorStore {
       gender: n.gender,
       address: n.address,
       address_substitute_flags: n.addressSubstituteFlags,
+      municipality_code: n.municipalityCode ?? null,
       status: n.status,
       field_versions: n.fieldVersions,
       updated_at: n.updatedAt.toISOString(),
@@ -89,11 +90,12 @@ export class KnexResidentMirrorStore implements ResidentMirrorStore {
            alias = v.alias, alias_substitute_flags = v.alias_substitute_flags,
            date_of_birth = v.date_of_birth, gender = v.gender,
            address = v.address, address_substitute_flags = v.address_substitute_flags,
+           municipality_code = coalesce(v.municipality_code, r.municipality_code),
            status = v.status, field_versions = v.field_versions, updated_at = v.updated_at
          from jsonb_to_recordset(?::jsonb) as v(
            resident_code text, name text, name_substitute_flags text, alias text, alias_substitute_flags text,
-           date_of_birth text, gender smallint, address text, address_substitute_flags text, status text,
-           field_versions jsonb, updated_at timestamptz)
+           date_of_birth text, gender smallint, address text, address_substitute_flags text, municipality_code text,
+           status text, field_versions jsonb, updated_at timestamptz)
          where r.resident_code = v.resident_code`,
         [jsonToParameter(records.slice(i, i + CHUNK))],
       );
@@ -130,6 +132,7 @@ function mirrorFromRow(row: Row): MirrorRecord {
   const versions = row.field_versions;
   return {
     ...residentFieldsFromRow(row),
+    municipalityCode: row.municipality_code === null || row.municipality_code === undefined ? null : String(row.municipality_code),
     status: String(row.status ?? "registered") as ResidentStatus,
     fieldVersions: (versions !== null && typeof versions === "object" ? versions : {}) as Partial<Record<MirrorFieldGroup, FieldVersion>>,
     createdAt: dateFromColumn(row.created_at),

@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseIsoDate } from "../ca/calendar-date.js";
 import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "../ca/full-width.js";
+import { firstUnsubstitutedOutsideJis } from "../ca/jis-x0208.js";
 import { isResidentEventType, type ResidentEvent, type ResidentEventType } from "../ca/resident-event.js";
-import { residentFieldLimits } from "../ca/resident-fields.js";
+import { isMunicipalityCode, residentFieldLimits } from "../ca/resident-fields.js";
 
 /**
  * CONTRACT §5: one schema on every transport. Turns an event as received (bytes from NATS or a file
@@ -50,6 +51,8 @@ export type ParsedEvent = ValidEvent | RejectedEvent;
 const EVENT_ID = /^[\x21-\x7e]{1,128}$/;
 
 const isoDate = z.string().refine((s) => parseIsoDate(s) !== undefined, "must be an ISO date YYYY-MM-DD");
+/** A date of birth: 明治 (1868) onwards, as in ca/resident-fields.ts (EARLIEST_DATE_OF_BIRTH). */
+const birthDate = isoDate.refine((s) => s >= "1868-01-01", "must not be before 1868-01-01");
 
 function fullWidth(max: number) {
   return z
@@ -71,19 +74,21 @@ const fields = {
   nameSubstituteFlags: flags,
   alias: fullWidth(residentFieldLimits.alias).nullable(),
   aliasSubstituteFlags: flags.nullable(),
-  dateOfBirth: isoDate,
+  dateOfBirth: birthDate,
   gender: z.union([z.literal(1), z.literal(2), z.literal(3)], { error: "must be 1 (male), 2 (female) or 3 (unknown)" }),
   address: fullWidth(residentFieldLimits.address),
   addressSubstituteFlags: flags,
 };
 const anyFields = z.strictObject(fields).partial();
+/** The municipality a move leads to (全国地方公共団体コード, JIS X 0402 check digit). */
+const municipalityCode = z.string().refine(isMunicipalityCode, "must be a 6-digit municipality code with a valid check digit");
 
 const changesOfType: Readonly<Record<ResidentEventType, z.ZodType<Record<string, unknown>>>> = {
-  ADDRESS_CHANGED: z.strictObject({ address: fields.address, addressSubstituteFlags: flags }),
+  ADDRESS_CHANGED: z.strictObject({ address: fields.address, addressSubstituteFlags: flags, municipalityCode: municipalityCode.optional() }),
   NAME_CHANGED: z.strictObject({ name, nameSubstituteFlags: flags }),
   ALIAS_CHANGED: z.strictObject({ alias: fields.alias, aliasSubstituteFlags: flags.nullable().optional() }),
   GENDER_CHANGED: z.strictObject({ gender: fields.gender }),
-  BIRTHDATE_CORRECTED: z.strictObject({ dateOfBirth: isoDate }),
+  BIRTHDATE_CORRECTED: z.strictObject({ dateOfBirth: birthDate }),
   MINOR_CORRECTION: anyFields.refine((c) => Object.keys(c).length > 0, "must correct at least one field"),
   RECORD_ERROR: anyFields,
   DECEASED: z.strictObject({}),
@@ -103,6 +108,12 @@ const envelope = z.strictObject({
   changes: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** DOMAIN §2: a character outside JIS X 0208 arrives substituted, flag 1 (as in ca/resident-fields.ts). */
+function jisProblem(text: string, flags: string, field: string): string | undefined {
+  const at = firstUnsubstitutedOutsideJis(text, flags);
+  return at === undefined ? undefined : `changes.${field}: has a character outside JIS X 0208 at position ${at + 1} whose substitute flag is 0`;
+}
+
 /** Text and flags travel together; flags have one digit per character (DOMAIN §2). */
 function pairProblem(c: Record<string, unknown>): string | undefined {
   const pair = (text: string, flagKey: string, optionalFlags: boolean): string | undefined => {
@@ -111,9 +122,9 @@ function pairProblem(c: Record<string, unknown>): string | undefined {
     if (t === undefined && f === undefined) return undefined;
     if (t === undefined || (t === null && f !== undefined && f !== null)) return `changes.${flagKey}: is only allowed together with changes.${text}`;
     if (t === null) return undefined;
-    if (f === undefined || f === null) return optionalFlags ? undefined : `changes.${flagKey}: is required together with changes.${text}`;
+    if (f === undefined || f === null) return optionalFlags ? jisProblem(t as string, "", text) : `changes.${flagKey}: is required together with changes.${text}`;
     if ((f as string).length !== codePointLength(t as string)) return `changes.${flagKey}: must have exactly one digit per character of changes.${text}`;
-    return undefined;
+    return jisProblem(t as string, f as string, text);
   };
   return pair("name", "nameSubstituteFlags", false) ?? pair("address", "addressSubstituteFlags", false) ?? pair("alias", "aliasSubstituteFlags", true);
 }

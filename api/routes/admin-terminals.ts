@@ -18,7 +18,8 @@ export interface AdminTerminalRouteDeps extends AdminRouteAuth {
 const enrolBody = z
   .object({
     terminalId: z.string().min(1).max(64),
-    municipalityCode: z.string().regex(/^[0-9]{6}$/).optional(),
+    // Issue 12 §1: a terminal serves exactly one municipality (check digit verified by the registry).
+    municipalityCode: z.string().regex(/^[0-9]{6}$/),
     operatingHours: z.unknown().optional(),
     validityDays: z.number().int().min(1).max(825).optional(),
   })
@@ -52,7 +53,7 @@ export function adminTerminalRoutes(deps: AdminTerminalRouteDeps) {
       const body = await readJson(ctx, enrolBody);
       const enrolled = await deps.registry.enrol(operatorOf(ctx), {
         terminalId: body.terminalId,
-        ...(body.municipalityCode ? { municipalityCode: body.municipalityCode } : {}),
+        municipalityCode: body.municipalityCode,
         ...(body.operatingHours !== undefined && body.operatingHours !== null ? { operatingHours: parseOperatingSchedule(body.operatingHours) } : {}),
         ...(body.validityDays ? { validityDays: body.validityDays } : {}),
       });
@@ -69,8 +70,13 @@ export function adminTerminalRoutes(deps: AdminTerminalRouteDeps) {
     openapi.add("post", "/v1/admin/terminals", {
       summary: "Enrol a counter terminal: answers its client certificate and private key (PKCS#8), once",
       roles: ROLES,
-      requestBody: { type: "object", required: ["terminalId"], additionalProperties: false, properties: { terminalId: { type: "string" }, municipalityCode: { type: "string" }, operatingHours: { type: "object" }, validityDays: { type: "integer" } } },
-      responses: { "201": "{terminal, certificate, privateKey, caCertificate} (PEM); Cache-Control: no-store", "400": "malformed field", "409": "terminal enrolled and active" },
+      requestBody: {
+        type: "object",
+        required: ["terminalId", "municipalityCode"],
+        additionalProperties: false,
+        properties: { terminalId: { type: "string" }, municipalityCode: { type: "string", pattern: "^[0-9]{6}$", description: "the one municipality the terminal serves" }, operatingHours: { type: "object" }, validityDays: { type: "integer" } },
+      },
+      responses: { "201": "{terminal, certificate, privateKey, caCertificate} (PEM); Cache-Control: no-store", "400": "malformed or missing field (municipalityCode is required)", "409": "terminal enrolled and active" },
     });
 
     router.delete("/admin/terminals/:id", ...caOperator, async (ctx) => {

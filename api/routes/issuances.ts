@@ -1,18 +1,20 @@
 import Router from "@koa/router";
 import type { Middleware } from "koa";
+import type { CertificateLookup } from "../../ca/certificate-lookup.js";
 import { CaError } from "../../ca/errors.js";
 import type { IssuanceService } from "../../ca/issuance-service.js";
 import type { OperatorPrincipal } from "../../ca/operator-principal.js";
 import type { OperatorRole } from "../../ca/roles.js";
-import type { CertificateStore } from "../../ca/stores.js";
+import { accessScopeOf, purposeQuery } from "../access-scope.js";
 import type { ClientIdentity } from "../client-identity.js";
 import { requireClient } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { certificateView, serialParam } from "../certificate-view.js";
 
 export interface IssuanceRouteDeps {
-  readonly issuance: IssuanceService;
-  readonly certificates: Pick<CertificateStore, "get">;
+  readonly issuance: Pick<IssuanceService, "issue">;
+  /** The object-level policy's read of one certificate (ca/certificate-lookup.ts). */
+  readonly lookup: Pick<CertificateLookup, "read">;
   /** Operator session middleware (api/operator-session.ts), bound to its auth service. */
   readonly requireOperator: (...roles: OperatorRole[]) => Middleware;
   /** Terminal enrolment + operating hours check (api/operator-session.ts). */
@@ -31,14 +33,13 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
       if (!key) throw new CaError("invalid-input", "the Idempotency-Key header is required", { field: "Idempotency-Key" });
       if (!IDEMPOTENCY_KEY.test(key)) throw new CaError("invalid-input", "must be 1–128 visible ASCII characters", { field: "Idempotency-Key" });
       const client = ctx.state.client as ClientIdentity;
-      // A terminal acts for the municipality it is enrolled for (告示334号 第4-4(5): only assigned duties).
-      const terminal = ctx.state.terminal as { municipalityCode: string | null } | undefined;
-      const body = ctx.request.body as { municipalityCode?: unknown } | undefined;
-      if (terminal?.municipalityCode && body && typeof body === "object" && body.municipalityCode !== terminal.municipalityCode) {
-        throw new CaError("forbidden", "this terminal is enrolled for another municipality", { field: "municipalityCode" });
-      }
+      // The terminal acts for the municipality it is enrolled for (告示334号 第4-4(5)); the service parses
+      // the body first (400) and only then compares its municipality (ca/resident-access.ts).
+      const scope = accessScopeOf(ctx, () => "issuance");
+      if (scope.kind !== "terminal") throw new CaError("forbidden", "issuance is requested from a counter terminal");
       const operator = ctx.state.operator as OperatorPrincipal;
-      const { answer, replayed } = await deps.issuance.issue({ terminalId: client.id, operatorId: operator.operatorId, idempotencyKey: key }, ctx.request.body);
+      const { answer, replayed } = await deps.issuance.issue({ terminalId: client.id, operatorId: operator.operatorId, idempotencyKey: key, municipalityCode: scope.municipalityCode }, (ctx.request as { body?: unknown }).body);
+      ctx.set("Cache-Control", "no-store");
       ctx.status = 201;
       if (replayed) ctx.set("Idempotent-Replayed", "true");
       ctx.set("Location", `/v1/issuances/${answer.issuanceId}`);
@@ -49,19 +50,35 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
       roles: ["terminal", "terminal-operator"],
       parameters: [{ name: "Idempotency-Key", in: "header", required: true, description: "retry key, scoped to the terminal" }],
       requestBody: { type: "object", required: ["municipalityCode", "applicationDate", "residentCode", "resident", "requests"] },
-      responses: { "201": "the issued certificates", "400": "malformed field", "409": "key reuse, record mismatch or idempotency conflict", "413": "body too large", "422": "refused by the profile", "423": "operator locked" },
+      responses: {
+        "201": "the issued certificates (Cache-Control: no-store)",
+        "400": "malformed field (checked before any decision that depends on the body)",
+        "403": "municipalityCode is not the terminal's enrolled municipality",
+        "409": "key reuse, record mismatch (including a resident on file in another municipality: the same answer, no field compared), or idempotency conflict",
+        "413": "body too large",
+        "415": "body not application/json",
+        "422": "refused by the profile",
+        "423": "operator locked",
+      },
     });
 
-    router.get("/certificates/:serial", requireClient("terminal", "admin"), deps.requireOperator("terminal-operator", "ca-operator", "auditor"), async (ctx) => {
-      const cert = await deps.certificates.get(serialParam(ctx));
-      if (!cert) throw new CaError("not-found", "no such certificate");
+    router.get("/certificates/:serial", requireClient("terminal", "admin"), deps.requireActiveTerminal, deps.requireOperator("terminal-operator", "ca-operator", "auditor"), async (ctx) => {
+      for (const name of Object.keys(ctx.query)) if (name !== "purpose") throw new CaError("invalid-input", "unknown query parameter", { field: name.length <= 40 && /^[A-Za-z]+$/.test(name) ? name : "query" });
+      const serial = serialParam(ctx);
+      const scope = accessScopeOf(ctx, () => purposeQuery(ctx));
+      const cert = await deps.lookup.read(ctx.state.operator as OperatorPrincipal, scope, serial);
+      ctx.set("Cache-Control", "no-store");
       ctx.body = certificateView(cert);
     });
     openapi.add("get", "/v1/certificates/{serial}", {
-      summary: "A certificate's record and status",
+      summary:
+        "A certificate's record and status. A counter terminal reads only certificates of residents of its municipality (another one's answers 404 like an unknown serial, audited); an admin workstation states a purpose. Every read is audited.",
       roles: ["terminal", "admin", "terminal-operator", "ca-operator", "auditor"],
-      parameters: [{ name: "serial", in: "path", required: true }],
-      responses: { "200": "the record", "400": "malformed serial", "404": "unknown serial" },
+      parameters: [
+        { name: "serial", in: "path", required: true },
+        { name: "purpose", in: "query", required: false, description: "required from an admin workstation: why the record is read (4–200 characters, recorded)" },
+      ],
+      responses: { "200": "the record (Cache-Control: no-store)", "400": "malformed serial, unknown query parameter, missing purpose (admin workstation)", "404": "unknown serial, or a certificate the terminal may not see" },
     });
     return router;
   };

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { OperatorPrincipal } from "../../ca/operator-principal.js";
 import { MAX_COMMENT_LENGTH, type RevocationService } from "../../ca/revocation-service.js";
 import type { OperatorRole } from "../../ca/roles.js";
+import { accessScopeOf } from "../access-scope.js";
 import { certificateView, serialParam } from "../certificate-view.js";
 import { requireClient, type ClientIdentity } from "../client-identity.js";
 import { readJson } from "../json-body.js";
@@ -27,6 +28,11 @@ const holdBody = z.strictObject({ comment: z.string().max(MAX_COMMENT_LENGTH).nu
  * both certificates of the card). From a counter terminal (terminal operators: unspecified,
  * keyCompromise) or an admin workstation (ca-operators: any reason of CONTRACT §6). 409 when the
  * certificate is revoked already (or, for a hold, held already).
+ *
+ * Whose (ca/resident-access.ts): a counter terminal acts only on certificates of its municipality's
+ * residents (another serial answers 404 as an unknown one, audited); an admin workstation acts on any,
+ * the stated reason (and comment) being its recorded purpose. How many (ca/revocation-window.ts): past
+ * the operator's sliding window a revocation or hold answers 409 and needs the approved bulk route.
  */
 export function revocationRoutes(deps: RevocationRouteDeps) {
   return (openapi: OpenApiDocument): Router => {
@@ -38,7 +44,9 @@ export function revocationRoutes(deps: RevocationRouteDeps) {
       const body = await readJson(ctx, revocationBody);
       const operator = ctx.state.operator as OperatorPrincipal;
       const client = ctx.state.client as ClientIdentity;
-      const cert = await deps.revocation.revoke(operator, serial, body, { clientId: `${client.role}:${client.id}` });
+      const scope = accessScopeOf(ctx, () => (body.comment ? `${body.reason}: ${body.comment}` : body.reason));
+      const cert = await deps.revocation.revoke(operator, serial, body, { clientId: `${client.role}:${client.id}`, scope });
+      ctx.set("Cache-Control", "no-store");
       ctx.body = certificateView(cert);
     });
     openapi.add("post", "/v1/certificates/{serial}/revocation", {
@@ -46,7 +54,14 @@ export function revocationRoutes(deps: RevocationRouteDeps) {
       roles: ["terminal", "admin", "terminal-operator", "ca-operator"],
       parameters: [{ name: "serial", in: "path", required: true }],
       requestBody: { type: "object", required: ["reason"], properties: { reason: { type: "string", enum: ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation"] }, comment: { type: "string" } } },
-      responses: { "200": "the certificate's record after the revocation", "400": "unknown reason", "403": "reason not allowed for the role", "404": "unknown serial", "409": "already revoked", "422": "certificateHold: use /hold" },
+      responses: {
+        "200": "the certificate's record after the revocation (Cache-Control: no-store)",
+        "400": "unknown reason",
+        "403": "reason not allowed for the role",
+        "404": "unknown serial, or a certificate of a resident of another municipality (terminal)",
+        "409": "already revoked, or more than 10 revocations and holds by this operator within an hour: POST /v1/admin/revocations with a second operator's approval",
+        "422": "certificateHold: use /hold",
+      },
     });
 
     router.post("/certificates/:serial/hold", ...guard, async (ctx) => {
@@ -54,7 +69,9 @@ export function revocationRoutes(deps: RevocationRouteDeps) {
       const body = ctx.request.length ? await readJson(ctx, holdBody) : {};
       const operator = ctx.state.operator as OperatorPrincipal;
       const client = ctx.state.client as ClientIdentity;
-      const held = await deps.revocation.hold(operator, serial, body, { clientId: `${client.role}:${client.id}` });
+      const scope = accessScopeOf(ctx, () => (body.comment ? `certificateHold: ${body.comment}` : "certificateHold"));
+      const held = await deps.revocation.hold(operator, serial, body, { clientId: `${client.role}:${client.id}`, scope });
+      ctx.set("Cache-Control", "no-store");
       ctx.body = { certificates: held.map(certificateView) };
     });
     openapi.add("post", "/v1/certificates/{serial}/hold", {
@@ -62,7 +79,11 @@ export function revocationRoutes(deps: RevocationRouteDeps) {
       roles: ["terminal", "admin", "terminal-operator", "ca-operator"],
       parameters: [{ name: "serial", in: "path", required: true }],
       requestBody: { type: "object", properties: { comment: { type: "string" } } },
-      responses: { "200": "the certificates put on hold", "404": "unknown serial", "409": "revoked or already on hold" },
+      responses: {
+        "200": "the certificates put on hold (Cache-Control: no-store)",
+        "404": "unknown serial, or a certificate of a resident of another municipality (terminal)",
+        "409": "revoked or already on hold, or past the operator's revocation window (as for /revocation)",
+      },
     });
     return router;
   };

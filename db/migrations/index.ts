@@ -14,6 +14,10 @@ import { adminControlsMigration } from "./0013-admin-controls.js";
 import { certificatesIssuanceIndexMigration } from "./0014-certificates-issuance-index.js";
 import { livePublicKeyUniqueMigration } from "./0015-live-public-key-unique.js";
 import { crlAccessLogMigration } from "./0016-crl-access-log.js";
+import { residentScopeMigration } from "./0017-resident-scope.js";
+import { clientCertificatesMigration } from "./0018-client-certificates.js";
+import { blockedKeysMigration } from "./0019-blocked-keys.js";
+import { operatorConfirmationMigration } from "./0020-operator-confirmation.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -39,4 +43,8 @@ export const migrations: readonly Migration[] = Object.freeze([
   certificatesIssuanceIndexMigration,
   livePublicKeyUniqueMigration,
   crlAccessLogMigration,
+  residentScopeMigration,
+  clientCertificatesMigration,
+  blockedKeysMigration,
+  operatorConfirmationMigration,
 ]);

@@ -8,6 +8,7 @@ import { checkCaKeys } from "../../api/main.js";
 import { buildAuthorities } from "../../api/issuing-authorities.js";
 import { createAliasFormatter } from "../../ca/alias-format.js";
 import { IssuanceService } from "../../ca/issuance-service.js";
+import { KnexResidentMunicipalityStore } from "../../db/resident-municipality-store.js";
 import type { TransactionRunner } from "../../ca/stores.js";
 import { operatorAuthOf } from "../../cli/operator-commands.js";
 import { pem } from "../../ca/x509/pem.js";
@@ -471,13 +472,13 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
   });
 
   describe("recovery of an issuance left pending (DESIGN invariant 1: a crash between reserve and store)", () => {
-    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey });
+    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey, municipalityCode: "131041" });
     /** The service as buildHandlers wires it, with a runner that can "crash" before the completing transaction. */
     const serviceWith = async (transactions: TransactionRunner): Promise<IssuanceService> => {
       const s = t.service;
       const authorities = buildAuthorities(await s.stores.caGenerations.list(), await checkCaKeys(s), { publicBaseUrl: s.config.publicBaseUrl });
       const { certificates, issuances, residents, audit } = s.stores;
-      return new IssuanceService({ clock: s.clock, random: s.random, transactions, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter() });
+      return new IssuanceService({ clock: s.clock, random: s.random, transactions, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter(), residentMunicipalities: new KnexResidentMunicipalityStore(s.db) });
     };
     /** Runs step (1) only: the second transaction (step 3) fails as a process dying after signing would. */
     const crashAfterReserve = async (key: string, body: unknown): Promise<string> => {
@@ -551,8 +552,8 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     const s = t.service;
     const authorities = buildAuthorities(await s.stores.caGenerations.list(), await checkCaKeys(s), { publicBaseUrl: s.config.publicBaseUrl });
     const { certificates, issuances, residents, audit } = s.stores;
-    const service = new IssuanceService({ clock: s.clock, random: s.random, transactions: together, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter() });
-    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey });
+    const service = new IssuanceService({ clock: s.clock, random: s.random, transactions: together, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter(), residentMunicipalities: new KnexResidentMunicipalityStore(s.db) });
+    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey, municipalityCode: "131041" });
     const answers = await Promise.all([keys[10]!, keys[11]!].map((k) => service.issue(ctx(newKey()), application([{ kind: "auth", csr: k.csr }], { residentCode: code }))));
     const serials = answers.map((a) => (a.answer as unknown as IssuanceAnswer).certificates[0]!.serialNumber);
     const statuses = await Promise.all(serials.map(async (serial) => (await getCertificate(serial)).json<{ status: string; revocationReason?: string }>()));
@@ -561,7 +562,8 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
   });
 
   describe("bad input: a 4xx problem naming the field, and the service stays ready", () => {
-    // keys[0] is in no valid certificate any more (superseded), so it may be offered again.
+    // keys[0] was superseded, so its key would be refused as certified before (docs/issuance.md, "Key
+    // reuse"); every case below is refused earlier, for its own reason.
     const good = (): string => keys[0]!.csr;
     afterEach(async () => {
       const ready = await request(`${t.httpUrl}/readyz`);
@@ -633,7 +635,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
       assert.match(String(res.headers["www-authenticate"]), /^Bearer /);
     });
 
-    it("a wrong password three times → 401, 401, 423; then the right one is still 423", async () => {
+    it("a wrong password three times → 401, 401, 401 (locked, issue 12: same answer); then the right one is refused too", async () => {
       const { oneTimePassword } = await operatorAuthOf(t.service).addOperator("cli", { operatorId: "e2e-lockout", roles: ["terminal-operator"], ready: true });
       assert.ok(oneTimePassword);
       const login = (password: string): Promise<HttpAnswer> => requestJson(`${t.httpsUrl}/v1/sessions`, "POST", { operatorId: "e2e-lockout", password }, t.tls("terminal"));
@@ -641,8 +643,9 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
       assert.equal((await login(oneTimePassword)).status, 201);
       assertProblem(await login("wrong-password-1"), 401);
       assertProblem(await login("wrong-password-2"), 401);
-      assertProblem(await login("wrong-password-3"), 423);
-      assertProblem(await login(oneTimePassword), 423);
+      assertProblem(await login("wrong-password-3"), 401);
+      assertProblem(await login(oneTimePassword), 401);
+      assert.notEqual((await t.service.stores.operators.get("e2e-lockout"))?.lockedAt, null);
       // The demo operator is not affected.
       assert.match(await t.login("terminal-operator"), /^[A-Za-z0-9_-]{43}$/);
     });

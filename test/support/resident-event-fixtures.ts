@@ -37,6 +37,8 @@ export function recordedOf(kind: CaKind, resident: Partial<typeof sampleResident
   const r = { ...sampleResident, ...resident };
   const rendered = r.alias ? `${r.name}（${r.alias}）` : r.name;
   return {
+    // The issuing municipality (a counter terminal of 131041 may act on these: ca/resident-access.ts).
+    municipalityCode: "131041",
     resident: { ...r, cardExpiry: "2035-02-17", residencePeriodEnd: null, underGuardianship: false },
     answer: kind === "sign" ? { kind, subject: { name: rendered, dateOfBirth: "319800217", gender: String(r.gender), address: r.address } } : { kind },
   };

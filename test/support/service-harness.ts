@@ -58,19 +58,28 @@ export interface TestService {
   readonly config: Config;
   readonly httpUrl: string;
   readonly httpsUrl: string;
+  /** The metrics listener (config `metrics.listen`; /metrics is not on the public port). */
+  readonly metricsUrl: string;
   readonly demo: DemoCredentials;
   /** What the start-up ceremony created, and the lines it printed. */
   readonly ceremony: CeremonyReport;
   readonly ceremonyLog: readonly string[];
   /** TLS options of a request from the demo terminal, the demo admin workstation, or with no client certificate. */
   tls(client?: "terminal" | "admin" | "none"): ClientCredentials;
-  /** Logs the demo operator of `role` in from `client` (default the terminal); returns the bearer token. */
+  /**
+   * Logs the demo operator of `role` in from `client` (default: where the role may work — the terminal
+   * for terminal-operator, the admin workstation for the others; ca/workstation-roles.ts); returns the
+   * bearer token.
+   */
   login(role?: OperatorRole, client?: "terminal" | "admin"): Promise<string>;
   /** Everything the service logged so far (pino NDJSON). */
   logs(): string;
   /** Closes the listeners and the service, drops the database and removes the var dir. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Where an operator of `role` may log in (issue 12: roles are bound to the kind of workstation). */
+export const defaultWorkstation = (role: OperatorRole): "terminal" | "admin" => (role === "terminal-operator" ? "terminal" : "admin");
 
 /** A Writable that keeps what pino writes, for assertions on the log. */
 class MemoryLog extends Writable {
@@ -118,6 +127,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
       SOFTHSM2_CONF: token.confPath,
       CA_HTTP_PORT: "0",
       CA_HTTPS_PORT: "0",
+      CA_METRICS_PORT: "0", // the metrics listener (issue 12), on a free port too
       CA_LOG_LEVEL: options.logLevel ?? "silent",
       ...(testDb?.url ? { DATABASE_URL: testDb.url } : {}),
     };
@@ -152,11 +162,12 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
       config,
       httpUrl: listeners.httpUrl,
       httpsUrl: listeners.httpsUrl,
+      metricsUrl: listeners.metricsUrl ?? "",
       demo,
       ceremony,
       ceremonyLog,
       tls,
-      login: async (role: OperatorRole = "terminal-operator", client: "terminal" | "admin" = "terminal") => {
+      login: async (role: OperatorRole = "terminal-operator", client: "terminal" | "admin" = defaultWorkstation(role)) => {
         const operator = demo.operators[role];
         const res = await requestJson(`${listeners.httpsUrl}/v1/sessions`, "POST", { operatorId: operator.operatorId, password: operator.password }, tls(client));
         if (res.status !== 201) throw new Error(`login of ${role} failed: ${res.status} ${res.body.toString("utf8")}`);

@@ -11,6 +11,7 @@ import { operatorAdd, operatorAuthOf, operatorUnlock } from "../../../cli/operat
 import { terminalEnrol, terminalRevoke, type TerminalCliService } from "../../../cli/terminal-commands.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";
 import { KnexTerminalStore } from "../../../db/terminal-store.js";
+import { KnexOperatorStore } from "../../../db/operator-store.js";
 import { MemorySigner } from "../../../hsm/memory-signer.js";
 import { openTestDatabase, type TestDatabase } from "../../support/database.js";
 
@@ -75,7 +76,9 @@ describe("cli operator and terminal commands", function () {
   it("operator unlock clears a lockout", async () => {
     const auth = operatorAuthOf(service);
     for (const pw of ["x1", "x2", "x3"]) await auth.login({ operatorId: "suzuki", password: pw, terminal }).catch(() => undefined);
-    await assert.rejects(auth.login({ operatorId: "suzuki", password: "Kq7#mZp2xW9v", terminal }), (e: unknown) => e instanceof CaError && e.kind === "locked");
+    // Issue 12: a locked account answers like a wrong password (401); the lock is in the record.
+    await assert.rejects(auth.login({ operatorId: "suzuki", password: "Kq7#mZp2xW9v", terminal }), (e: unknown) => e instanceof CaError && e.kind === "unauthenticated");
+    assert.notEqual((await new KnexOperatorStore(t.db).get("suzuki"))?.lockedAt, null);
     assert.equal(await operatorUnlock(service, ["suzuki"], print), 0);
     await auth.login({ operatorId: "suzuki", password: "Kq7#mZp2xW9v", terminal });
     await assert.rejects(operatorUnlock(service, ["nobody"], print), (e: unknown) => e instanceof CaError && e.kind === "not-found");
@@ -95,13 +98,15 @@ describe("cli operator and terminal commands", function () {
     assert.deepEqual([record?.status, record?.clientCertSerial, record?.municipalityCode], ["active", x.serialNumber.toLowerCase(), "131041"]);
     assert.equal(record?.clientCertFingerprint, x.fingerprint256.replace(/:/g, "").toLowerCase());
 
-    await assert.rejects(terminalEnrol(service, ["shinjuku-01"], print), (e: unknown) => e instanceof CaError && e.kind === "conflict");
+    // Issue 12 §1: a terminal serves exactly one municipality; enrolment without one is refused.
+    await assert.rejects(terminalEnrol(service, ["shinjuku-02"], print), (e: unknown) => e instanceof CaError && e.kind === "invalid-input" && e.field === "municipality");
+    await assert.rejects(terminalEnrol(service, ["shinjuku-01", "--municipality", "131041"], print), (e: unknown) => e instanceof CaError && e.kind === "conflict");
     assert.equal(await terminalRevoke(service, ["shinjuku-01"], print), 0);
     assert.equal((await new KnexTerminalStore(t.db).get("shinjuku-01"))?.status, "revoked");
     await assert.rejects(terminalRevoke(service, ["shinjuku-01"], print), (e: unknown) => e instanceof CaError && e.kind === "not-found");
     // Re-enrolment after revocation needs the old files moved away first.
-    await assert.rejects(terminalEnrol(service, ["shinjuku-01"], print), /exists: move it away/);
-    assert.equal(await terminalEnrol(service, ["shinjuku-01", "--out", join(dir, "new")], print), 0);
+    await assert.rejects(terminalEnrol(service, ["shinjuku-01", "--municipality", "131041"], print), /exists: move it away/);
+    assert.equal(await terminalEnrol(service, ["shinjuku-01", "--municipality", "131041", "--out", join(dir, "new")], print), 0);
     assert.equal((await new KnexTerminalStore(t.db).get("shinjuku-01"))?.status, "active");
   });
 });

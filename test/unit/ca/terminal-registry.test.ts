@@ -47,14 +47,14 @@ describe("ca/terminal-registry and ca/terminal-access", () => {
   });
 
   it("refuses a second enrolment while active, re-enrols after revocation, ends sessions on revoke", async () => {
-    await assert.rejects(registry.enrol("cli", { terminalId: "shinjuku-01" }), (e: unknown) => e instanceof CaError && e.kind === "conflict");
+    await assert.rejects(registry.enrol("cli", { terminalId: "shinjuku-01", municipalityCode: "131041" }), (e: unknown) => e instanceof CaError && e.kind === "conflict");
     const old = (await stores.terminals.get("shinjuku-01"))!;
     await stores.operators.insert({ operatorId: "op", displayName: null, roles: ["terminal-operator"], passwordHash: "x", mustChangePassword: false, createdAt: T0 });
     await stores.sessions.insert({ tokenHash: "a".repeat(64), operatorId: "op", terminalFingerprint: old.clientCertFingerprint, createdAt: T0 });
     await registry.revoke("cli", "shinjuku-01");
     assert.equal((await stores.sessions.get("a".repeat(64)))?.endedAt?.getTime(), T0.getTime());
     await assert.rejects(registry.revoke("cli", "shinjuku-01"), (e: unknown) => e instanceof CaError && e.kind === "not-found");
-    const again = await registry.enrol("cli", { terminalId: "shinjuku-01" });
+    const again = await registry.enrol("cli", { terminalId: "shinjuku-01", municipalityCode: "131041" });
     assert.notEqual(again.record.clientCertSerial, old.clientCertSerial);
     // The old certificate still passes TLS; the app refuses it.
     assert.throws(() => assertTerminalMayOperate(again.record, { fingerprint: old.clientCertFingerprint }, T0, holidays), /not the one enrolled/);
@@ -62,7 +62,7 @@ describe("ca/terminal-registry and ca/terminal-access", () => {
 
   it("needs the ca-operator role", async () => {
     const auditor = { operatorId: "a", roles: ["auditor"] } as unknown as OperatorPrincipal;
-    await assert.rejects(registry.enrol(auditor, { terminalId: "x-1" }), (e: unknown) => e instanceof CaError && e.kind === "forbidden" && /ca-operator/.test(e.message));
+    await assert.rejects(registry.enrol(auditor, { terminalId: "x-1", municipalityCode: "131041" }), (e: unknown) => e instanceof CaError && e.kind === "forbidden" && /ca-operator/.test(e.message));
   });
 
   describe("assertTerminalMayOperate", () => {

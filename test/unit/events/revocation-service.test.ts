@@ -3,10 +3,13 @@ import { CaError } from "../../../ca/errors.js";
 import type { OperatorPrincipal } from "../../../ca/operator-principal.js";
 import type { OutboxTopic, OutboxWriter } from "../../../ca/outbox.js";
 import { FixedClock } from "../../../ca/ports.js";
-import { RevocationService } from "../../../ca/revocation-service.js";
+import type { Actor } from "../../../ca/operator-principal.js";
+import type { AccessScope } from "../../../ca/resident-access.js";
+import { RevocationService, type ManualRevocationRequest, type RevocationContext } from "../../../ca/revocation-service.js";
 import type { OperatorRole } from "../../../ca/roles.js";
 import type { Tx } from "../../../ca/stores.js";
 import { createMemoryStores } from "../../support/memory-stores.js";
+import { MemoryResidentMunicipalities, memoryRevocationWindow } from "../../support/memory-resident-access.js";
 import { certificate, residentCode, T0 } from "../../support/resident-event-fixtures.js";
 
 const operator = (...roles: OperatorRole[]): OperatorPrincipal => ({
@@ -23,6 +26,12 @@ const auditor = operator("auditor");
 
 const kind = (e: unknown): string => (e instanceof CaError ? e.kind : "not a CaError");
 
+/** Terminal operators at a counter of 131041 (the residents' municipality); others CA-side. */
+const scopeOf = (actor: Actor): AccessScope =>
+  actor !== "cli" && actor.roles.includes("terminal-operator")
+    ? { kind: "terminal", terminalId: "counter-01", municipalityCode: "131041" }
+    : { kind: "ca-side", clientId: "admin:ws-01", purpose: "test" };
+
 function setup(options: { failOutbox?: boolean } = {}) {
   const stores = createMemoryStores();
   const outbox: Array<{ topic: OutboxTopic; payload: Record<string, unknown> }> = [];
@@ -37,8 +46,23 @@ function setup(options: { failOutbox?: boolean } = {}) {
   for (const c of [certificate("0a07", "sign", { residentCode: code }), certificate("0b07", "auth", { residentCode: code }), certificate("0c07", "auth", { residentCode: code, status: "pending" })]) {
     stores.db.state.certificates.set(c.serial, c);
   }
-  const service = new RevocationService({ clock: new FixedClock(new Date(T0.getTime() + 123)), transactions: stores.db, certificates: stores.certificates, audit: stores.audit, outbox: writer });
-  return { stores, outbox, service, status: (s: string) => stores.db.state.certificates.get(s)! };
+  const residents = new MemoryResidentMunicipalities();
+  residents.byResident.set(code, "131041");
+  const real = new RevocationService({
+    clock: new FixedClock(new Date(T0.getTime() + 123)),
+    transactions: stores.db,
+    certificates: stores.certificates,
+    audit: stores.audit,
+    outbox: writer,
+    residents,
+    window: memoryRevocationWindow(() => stores.db.state.audit),
+  });
+  // The scope follows from the operator's role unless a test gives one.
+  const service = {
+    revoke: (actor: Actor, serial: string, request: ManualRevocationRequest, context?: Partial<RevocationContext>) => real.revoke(actor, serial, request, { scope: scopeOf(actor), ...context }),
+    hold: (actor: Actor, serial: string, request: { comment?: string | null } = {}, context?: Partial<RevocationContext>) => real.hold(actor, serial, request, { scope: scopeOf(actor), ...context }),
+  };
+  return { stores, outbox, service, residents, status: (s: string) => stores.db.state.certificates.get(s)! };
 }
 
 /** DOMAIN §3, the lines decided by operators rather than events. */
