@@ -1,11 +1,11 @@
 import type { Context } from "koa";
 import { CaError } from "../ca/errors.js";
-import type { TerminalRecord } from "../ca/operator-ports.js";
-import { parsePurpose, terminalScope, type AccessScope } from "../ca/resident-access.js";
+import type { TerminalRecord } from "../ca/operators/operator-ports.js";
+import { parsePurpose, terminalScope, type AccessScope } from "../ca/access/resident-access.js";
 import type { ClientIdentity } from "./client-identity.js";
 
 /**
- * The AccessScope of a request (ca/resident-access.ts) from what the middleware proved: a counter
+ * The AccessScope of a request (ca/access/resident-access.ts) from what the middleware proved: a counter
  * terminal (requireActiveTerminal put its enrolled record in ctx.state.terminal) acts for its
  * municipality; an admin workstation acts CA-wide with `purpose`, which the caller takes from the
  * request (a query parameter, or the revocation's reason). Any other client gets no scope (403).

@@ -1,11 +1,11 @@
 import type { Service } from "./main.js";
-import { defaultAlgorithm } from "../ca/algorithms.js";
-import { buildCaCertificate } from "../ca/ca-certificate.js";
-import { defaultCaProfiles, type CaProfile } from "../ca/ca-profile.js";
+import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
+import { buildCaCertificate } from "../ca/profiles/ca-certificate.js";
+import { defaultCaProfiles, type CaProfile } from "../ca/profiles/ca-profile.js";
 import { CaError } from "../ca/errors.js";
-import { buildOcspResponderCertificate } from "../ca/ocsp-responder-certificate.js";
+import { buildOcspResponderCertificate } from "../ca/profiles/ocsp-responder-certificate.js";
 import type { Random } from "../ca/ports.js";
-import type { ApprovalExecutor } from "../ca/approval.js";
+import type { ApprovalExecutor } from "../ca/approvals/approval.js";
 import { caIdOf, type CaGeneration, type CaKind, type KeySpec } from "../ca/types.js";
 
 /**

@@ -2,7 +2,7 @@ import type { TLSSocket } from "node:tls";
 import type { Context, Next } from "koa";
 import { CaError } from "../ca/errors.js";
 
-/** Machine roles carried by service-CA client certificates in their OU (see ca/service-ca.ts). */
+/** Machine roles carried by service-CA client certificates in their OU (see ca/operators/service-ca.ts). */
 export type ClientRole = "terminal" | "admin" | "feed" | "relying-party";
 const clientRoles: readonly ClientRole[] = ["terminal", "admin", "feed", "relying-party"];
 

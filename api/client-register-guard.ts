@@ -1,9 +1,9 @@
 import Router from "@koa/router";
 import type { Context, Next } from "koa";
-import { assertClientRegistered, type ClientCertificateStore } from "../ca/client-register.js";
-import { normalizeFingerprint } from "../ca/certificate-fingerprint.js";
+import { assertClientRegistered, type ClientCertificateStore } from "../ca/operators/client-register.js";
+import { normalizeFingerprint } from "../ca/operators/certificate-fingerprint.js";
 import { CaError } from "../ca/errors.js";
-import type { TerminalStore } from "../ca/operator-ports.js";
+import type { TerminalStore } from "../ca/operators/operator-ports.js";
 import type { Clock } from "../ca/ports.js";
 import type { AuditStore } from "../ca/stores.js";
 import type { ClientIdentity } from "./client-identity.js";

@@ -1,6 +1,6 @@
 import type { Context, Next } from "koa";
 import { isCaError } from "../ca/errors.js";
-import type { OperatorPrincipal } from "../ca/operator-principal.js";
+import type { OperatorPrincipal } from "../ca/operators/operator-principal.js";
 import type { Clock } from "../ca/ports.js";
 import type { AuditStore } from "../ca/stores.js";
 import type { ClientIdentity } from "./client-identity.js";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseHolidayCalendar, type HolidayCalendar } from "../ca/operating-hours.js";
+import { parseHolidayCalendar, type HolidayCalendar } from "../ca/operators/operating-hours.js";
 import { ConfigError } from "./config.js";
 
 /** The shipped calendar: Japan's national holidays 2026–2027 and the New Year closure. */

@@ -1,8 +1,8 @@
-import { EndEntityIssuer } from "../ca/end-entity-issuer.js";
-import { endEntityProfile, type EndEntityProfile } from "../ca/end-entity-profile.js";
+import { EndEntityIssuer } from "../ca/issuance/end-entity-issuer.js";
+import { endEntityProfile, type EndEntityProfile } from "../ca/profiles/end-entity-profile.js";
 import { CaError } from "../ca/errors.js";
-import type { AuthorityResolver, IssuingAuthority } from "../ca/issuing-authority.js";
-import { localityOf, type MunicipalityNames } from "../ca/municipality.js";
+import type { AuthorityResolver, IssuingAuthority } from "../ca/issuance/issuing-authority.js";
+import { localityOf, type MunicipalityNames } from "../ca/residents/municipality.js";
 import type { Signer } from "../ca/ports.js";
 import type { CaGeneration, CaId, CaKind } from "../ca/types.js";
 import { parseIssuerCertificate } from "../ca/x509/issuer-certificate.js";

@@ -63,7 +63,7 @@ export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, lim
     const issue = parsed.error.issues[0];
     const field = issue?.path.map(String).join(".") || undefined;
     // zod's messages name types and limits, not the values sent; an unknown key is input too, so it is
-    // named only when it looks like a field name (as ca/resident-fields.ts does).
+    // named only when it looks like a field name (as ca/residents/resident-fields.ts does).
     if (issue?.code === "unrecognized_keys") {
       const keys = issue.keys.filter((k) => /^[A-Za-z][A-Za-z0-9_]{0,40}$/.test(k));
       const where = field ?? "body";

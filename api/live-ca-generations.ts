@@ -1,6 +1,6 @@
 import * as pkijs from "pkijs";
 import { CaError } from "../ca/errors.js";
-import type { AuthorityResolver } from "../ca/issuing-authority.js";
+import type { AuthorityResolver } from "../ca/issuance/issuing-authority.js";
 import type { Signer } from "../ca/ports.js";
 import type { CaGeneration, CaId } from "../ca/types.js";
 import { buildAuthorities } from "./issuing-authorities.js";

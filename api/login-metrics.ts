@@ -1,6 +1,6 @@
 import { Counter, Gauge } from "prom-client";
-import type { ThrottleScope } from "../ca/login-throttle.js";
-import type { HashQueueObserver } from "../ca/password-hash.js";
+import type { ThrottleScope } from "../ca/operators/login-throttle.js";
+import type { HashQueueObserver } from "../ca/operators/password-hash.js";
 import type { Metrics } from "./metrics.js";
 
 /**

@@ -1,13 +1,13 @@
 import Router from "@koa/router";
 import { z } from "zod";
-import type { ApprovalEngine } from "../ca/approval-engine.js";
-import type { ApprovalExecutor } from "../ca/approval.js";
+import type { ApprovalEngine } from "../ca/approvals/approval-engine.js";
+import type { ApprovalExecutor } from "../ca/approvals/approval.js";
 import { CaError } from "../ca/errors.js";
-import { actorName, type Actor } from "../ca/operator-principal.js";
+import { actorName, type Actor } from "../ca/operators/operator-principal.js";
 import type { Clock } from "../ca/ports.js";
-import type { AccessScope } from "../ca/resident-access.js";
-import type { RevocationContext, RevocationService } from "../ca/revocation-service.js";
-import { defaultRevocationWindow, remainingInWindow, type RevocationWindowLimits, type RevocationWindowStore } from "../ca/revocation-window.js";
+import type { AccessScope } from "../ca/access/resident-access.js";
+import type { RevocationContext, RevocationService } from "../ca/revocation/revocation-service.js";
+import { defaultRevocationWindow, remainingInWindow, type RevocationWindowLimits, type RevocationWindowStore } from "../ca/revocation/revocation-window.js";
 import type { ResidentEventProcessor } from "../events/resident-event-processor.js";
 import { readJson } from "./json-body.js";
 import type { OpenApiDocument } from "./openapi.js";
@@ -22,7 +22,7 @@ export const MASS_REVOCATION = "mass-revocation";
 export const EVENTS_RESUME = "events-resume";
 /**
  * Above this many certificates within the window (per operator, every route together: issue 12 §3,
- * ca/revocation-window.ts), an operator's revocation needs a second operator's approval.
+ * ca/revocation/revocation-window.ts), an operator's revocation needs a second operator's approval.
  */
 export const DEFAULT_MASS_REVOCATION_THRESHOLD = defaultRevocationWindow.limit;
 
@@ -104,7 +104,7 @@ export interface MassRevocationRouteDeps extends AdminRouteAuth {
 
 /**
  * `POST /v1/admin/revocations` (CA operator): at once while the operator stays within the sliding
- * window (ca/revocation-window.ts: 10 within an hour, counting single revocations and holds too), through
+ * window (ca/revocation/revocation-window.ts: 10 within an hour, counting single revocations and holds too), through
  * an approval (202) when this request would take the operator past it — so 6 + 6 needs approval as 12 does.
  */
 export function massRevocationRoutes(deps: MassRevocationRouteDeps) {

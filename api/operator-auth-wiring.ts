@@ -1,7 +1,7 @@
-import { ClientRegister } from "../ca/client-register.js";
-import { LoginThrottle } from "../ca/login-throttle.js";
-import { OperatorAuth } from "../ca/operator-auth.js";
-import { BoundedPasswordHasher, ScryptPasswordHasher } from "../ca/password-hash.js";
+import { ClientRegister } from "../ca/operators/client-register.js";
+import { LoginThrottle } from "../ca/operators/login-throttle.js";
+import { OperatorAuth } from "../ca/operators/operator-auth.js";
+import { BoundedPasswordHasher, ScryptPasswordHasher } from "../ca/operators/password-hash.js";
 import { KnexLoginAttemptStore } from "../db/login-attempt-store.js";
 import { loginMetrics } from "./login-metrics.js";
 import type { Service } from "./main.js";
@@ -9,7 +9,7 @@ import type { Service } from "./main.js";
 /**
  * Operator authentication and the register of admin-workstation and feed certificates, wired from the
  * opened Service (docs/security.md "Authentication"): login attempts limited per client certificate and
- * per source, shared through the database; password hashes bounded per process (ca/password-hash.ts
+ * per source, shared through the database; password hashes bounded per process (ca/operators/password-hash.ts
  * explains the sizing).
  */
 export function buildOperatorAuth(service: Pick<Service, "db" | "stores" | "clock" | "random" | "metrics" | "serviceCa">): { auth: OperatorAuth; clientRegister: ClientRegister } {

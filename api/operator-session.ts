@@ -1,12 +1,12 @@
 import type { Context, Next } from "koa";
 import { CaError } from "../ca/errors.js";
-import type { HolidayCalendar, OperatingSchedule } from "../ca/operating-hours.js";
-import type { OperatorAuth } from "../ca/operator-auth.js";
-import type { TerminalStore } from "../ca/operator-ports.js";
-import type { OperatorPrincipal } from "../ca/operator-principal.js";
+import type { HolidayCalendar, OperatingSchedule } from "../ca/operators/operating-hours.js";
+import type { OperatorAuth } from "../ca/operators/operator-auth.js";
+import type { TerminalStore } from "../ca/operators/operator-ports.js";
+import type { OperatorPrincipal } from "../ca/operators/operator-principal.js";
 import type { Clock } from "../ca/ports.js";
-import type { OperatorRole } from "../ca/roles.js";
-import { assertTerminalMayOperate } from "../ca/terminal-access.js";
+import type { OperatorRole } from "../ca/operators/roles.js";
+import { assertTerminalMayOperate } from "../ca/operators/terminal-access.js";
 import type { ClientIdentity } from "./client-identity.js";
 
 /**
@@ -36,7 +36,7 @@ async function principalOf(ctx: Context, auth: Pick<OperatorAuth, "authenticate"
     throw new CaError("unauthenticated", "an operator session is required: Authorization: Bearer <token> from POST /v1/sessions");
   }
   try {
-    // Only the roles usable on this kind of client certificate count (ca/workstation-roles.ts).
+    // Only the roles usable on this kind of client certificate count (ca/operators/workstation-roles.ts).
     return await auth.authenticate(token, client.fingerprint256, client.role);
   } catch (err) {
     if (err instanceof CaError && err.kind === "unauthenticated") ctx.set("WWW-Authenticate", 'Bearer realm="jpki-ca", error="invalid_token"');

@@ -1,18 +1,18 @@
 import type Router from "@koa/router";
 import type { Middleware } from "koa";
 import type { Clock } from "../ca/ports.js";
-import { minorCorrectionPredicates } from "../ca/revocation-policy.js";
-import { defaultSafetyValveLimits, type SafetyValveLimits } from "../ca/revocation-safety-valve.js";
-import { RevocationService } from "../ca/revocation-service.js";
-import type { OperatorRole } from "../ca/roles.js";
+import { minorCorrectionPredicates } from "../ca/revocation/revocation-policy.js";
+import { defaultSafetyValveLimits, type SafetyValveLimits } from "../ca/revocation/revocation-safety-valve.js";
+import { RevocationService } from "../ca/revocation/revocation-service.js";
+import type { OperatorRole } from "../ca/operators/roles.js";
 import type { AuditStore, CertificateStore } from "../ca/stores.js";
-import type { OutboxWriter } from "../ca/outbox.js";
+import type { OutboxWriter } from "../ca/revocation/outbox.js";
 import type { Database } from "../db/database.js";
 import { isTransientDatabaseError, KnexResidentEventStore } from "../db/resident-event-store.js";
 import { KnexResidentMirrorStore } from "../db/resident-mirror-store.js";
 import { KnexResidentMunicipalityStore } from "../db/resident-municipality-store.js";
 import { KnexRevocationWindowStore } from "../db/revocation-window-store.js";
-import { checkRevocationWindow, type RevocationWindowLimits } from "../ca/revocation-window.js";
+import { checkRevocationWindow, type RevocationWindowLimits } from "../ca/revocation/revocation-window.js";
 import { promEventMetrics } from "../events/event-metrics.js";
 import { NatsEventConsumer, type ConsumerLogger, type NatsConsumerOptions } from "../events/nats-consumer.js";
 import { ResidentEventProcessor } from "../events/resident-event-processor.js";
@@ -38,7 +38,7 @@ export interface ResidentEventsConfig {
   readonly historyRetentionYears?: number;
   /** NATS stream, durable consumer and batching, beyond the server URL. */
   readonly nats?: Omit<NatsConsumerOptions, "servers">;
-  /** Manual revocations per operator without approval (default: 10 per hour; ca/revocation-window.ts). */
+  /** Manual revocations per operator without approval (default: 10 per hour; ca/revocation/revocation-window.ts). */
   readonly revocationWindow?: RevocationWindowLimits;
 }
 

@@ -16,7 +16,7 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "nats";
 import { FixedClock, systemClock } from "../ca/ports.js";
-import { residentEventToJson } from "../ca/resident-event.js";
+import { residentEventToJson } from "../ca/residents/resident-event.js";
 import { openDatabase, type Database } from "../db/database.js";
 import { migrateLatest } from "../db/migrate.js";
 import { KnexAuditStore } from "../db/audit-store.js";

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { generateSerial, partitionOf } from "../ca/serial.js";
+import { generateSerial, partitionOf } from "../ca/issuance/serial.js";
 import { buildRequest, certIdUnder } from "../test/unit/ocsp/fixtures.js";
 import type { TestToken } from "../test/support/softhsm.js";
 import { runWrk, type LoadResult } from "./ocsp-load.js";

@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { defaultAlgorithm } from "../ca/algorithms.js";
+import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
 import type { KeySpec } from "../ca/types.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { formatBenchTable, withBaseline, type BenchResult } from "./result.js";

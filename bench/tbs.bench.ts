@@ -1,6 +1,6 @@
 /**
  * End-entity TBSCertificate encodings per second on one core: the pkijs reference builder
- * (ca/end-entity-certificate.ts) against the precomputed DER template (ca/end-entity-template.ts),
+ * (ca/profiles/end-entity-certificate.ts) against the precomputed DER template (ca/profiles/end-entity-template.ts),
  * for a signing certificate (six personal-data otherNames, locality in the DN) and a user-auth one.
  * Both get the same inputs: RSA-2048 subject keys, RSA-2048 CA, 64 partitions, fresh serial and
  * subject id per certificate. The template's ratio is against the reference measured in the same run.
@@ -8,10 +8,10 @@
  * Run alone: `npx tsx bench/tbs.bench.ts` (prints a table).
  */
 import { fileURLToPath } from "node:url";
-import { buildEndEntityTbsReference } from "../ca/end-entity-certificate.js";
-import { EndEntityTemplate, type EndEntityVariableFields } from "../ca/end-entity-template.js";
-import { partitionOf } from "../ca/serial.js";
-import { generateSubjectId } from "../ca/subject-id.js";
+import { buildEndEntityTbsReference } from "../ca/profiles/end-entity-certificate.js";
+import { EndEntityTemplate, type EndEntityVariableFields } from "../ca/profiles/end-entity-template.js";
+import { partitionOf } from "../ca/issuance/serial.js";
+import { generateSubjectId } from "../ca/profiles/subject-id.js";
 import type { CaKind } from "../ca/types.js";
 import { MemorySigner } from "../hsm/memory-signer.js";
 import { makeTestCa, samplePersonal, SeededRandom, templateContext } from "../test/support/end-entity-fixtures.js";

@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
 import type { Service } from "../api/main.js";
-import { AuditCheckpointer } from "../ca/audit-checkpoint.js";
-import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../ca/audit-checkpoint-key.js";
-import { AuditVerifier, type AuditVerification } from "../ca/audit-verifier.js";
+import { AuditCheckpointer } from "../ca/audit/audit-checkpoint.js";
+import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../ca/audit/audit-checkpoint-key.js";
+import { AuditVerifier, type AuditVerification } from "../ca/audit/audit-verifier.js";
 import { CaError } from "../ca/errors.js";
-import { defaultRetentionPeriods, RetentionService, type RetentionPeriods } from "../ca/retention.js";
+import { defaultRetentionPeriods, RetentionService, type RetentionPeriods } from "../ca/records/retention.js";
 import { KnexAuditCheckpointStore } from "../db/audit-checkpoint-store.js";
 import { KnexAuditLogReader } from "../db/audit-log-reader.js";
 import { standardRetentionTasks } from "../db/retention-standard-tasks.js";
@@ -12,7 +12,7 @@ import { standardRetentionTasks } from "../db/retention-standard-tasks.js";
 /**
  * `audit verify`, `audit checkpoint` and `retention run` (CONTRACT §8). The CLI runs on the CA host as
  * the local operator: its actions are audited with actor "cli". A purge from the CLI needs no second
- * operator (it is root on the CA host); from the API it does (ca/retention.ts).
+ * operator (it is root on the CA host); from the API it does (ca/records/retention.ts).
  */
 
 /** What these commands need of the Service (api/main.ts). */

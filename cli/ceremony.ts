@@ -3,15 +3,15 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Service } from "../api/main.js";
-import { defaultAlgorithm } from "../ca/algorithms.js";
-import type { ServiceRole } from "../ca/client-identity.js";
+import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
+import type { ServiceRole } from "../ca/operators/client-identity.js";
 import type { Signer } from "../ca/ports.js";
-import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../ca/service-ca.js";
+import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../ca/operators/service-ca.js";
 import { caIdOf, type KeySpec } from "../ca/types.js";
 import { fromPem, pem } from "../ca/x509/pem.js";
-import { TerminalRegistry } from "../ca/terminal-registry.js";
-import { ClientRegister } from "../ca/client-register.js";
-import { operatorRoles, type OperatorRole } from "../ca/roles.js";
+import { TerminalRegistry } from "../ca/operators/terminal-registry.js";
+import { ClientRegister } from "../ca/operators/client-register.js";
+import { operatorRoles, type OperatorRole } from "../ca/operators/roles.js";
 import { confirmOnHost, operatorAuthOf } from "./operator-commands.js";
 import { ceremonySerial, ensureCaGeneration, tokenKey } from "../api/ca-generations.js";
 
@@ -193,7 +193,7 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     { file: "feed", role: "feed", id: "demo-feed" },
     { file: "relying-party", role: "relying-party", id: "demo-relying-party" },
   ];
-  // Issue 12: admin and feed certificates are honoured only while registered (ca/client-register.ts).
+  // Issue 12: admin and feed certificates are honoured only while registered (ca/operators/client-register.ts).
   const register = new ClientRegister({ store: service.stores.clientCertificates, sessions: service.stores.operatorSessions, audit: service.stores.audit, transactions: service.db, clock: service.clock, random: service.random });
   for (const c of clients) {
     const certFile = join(dir, `${c.file}.pem`);

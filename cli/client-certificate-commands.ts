@@ -3,9 +3,9 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Service } from "../api/main.js";
-import { ClientRegister, type RegisteredClientKind } from "../ca/client-register.js";
+import { ClientRegister, type RegisteredClientKind } from "../ca/operators/client-register.js";
 import { CaError } from "../ca/errors.js";
-import type { ServiceCaMaterial } from "../ca/terminal-registry.js";
+import type { ServiceCaMaterial } from "../ca/operators/terminal-registry.js";
 import { pem } from "../ca/x509/pem.js";
 
 /**

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { CaError } from "../ca/errors.js";
-import { OperatorAuth } from "../ca/operator-auth.js";
+import { OperatorAuth } from "../ca/operators/operator-auth.js";
 import type { Service } from "../api/main.js";
 import { KnexOperatorSessionStore } from "../db/operator-session-store.js";
 import { KnexOperatorStore } from "../db/operator-store.js";

@@ -3,7 +3,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CaError } from "../ca/errors.js";
-import { TerminalRegistry, type ServiceCaMaterial } from "../ca/terminal-registry.js";
+import { TerminalRegistry, type ServiceCaMaterial } from "../ca/operators/terminal-registry.js";
 import { pem } from "../ca/x509/pem.js";
 import type { Service } from "../api/main.js";
 import { KnexOperatorSessionStore } from "../db/operator-session-store.js";

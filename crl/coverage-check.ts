@@ -1,7 +1,7 @@
 import type { Clock } from "../ca/ports.js";
 import type { CaId } from "../ca/types.js";
 import { noCrlMetrics, type CoverageCounts, type CrlMetrics } from "./crl-metrics.js";
-import type { CrlKind, CrlStore, PublishedCrl, RevokedEntrySource, SerialLookup } from "../ca/crl-ports.js";
+import type { CrlKind, CrlStore, PublishedCrl, RevokedEntrySource, SerialLookup } from "../ca/revocation/crl-ports.js";
 import { crlEntrySerials } from "./crl-reader.js";
 import { revokedEntryPages } from "./revoked-entry-pages.js";
 

@@ -1,4 +1,4 @@
-import { algorithmIdentifierDer } from "../ca/algorithms.js";
+import { algorithmIdentifierDer } from "../ca/profiles/algorithms.js";
 import { CaError } from "../ca/errors.js";
 import type { Signer } from "../ca/ports.js";
 import { derConcat, derContext, derInteger, derLength, derSequence } from "../ca/x509/der.js";

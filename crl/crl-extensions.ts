@@ -1,7 +1,7 @@
 import type * as pkijs from "pkijs";
 import { CaError } from "../ca/errors.js";
 import type { CaId } from "../ca/types.js";
-import { crlUrlOf } from "../ca/end-entity-profile.js";
+import { crlUrlOf } from "../ca/profiles/end-entity-profile.js";
 import { derBoolean, derContext, derInteger, derSequence } from "../ca/x509/der.js";
 import { extension } from "../ca/x509/extensions.js";
 import { generalNameDer } from "../ca/x509/general-names.js";

@@ -3,7 +3,7 @@ import { truncateToSecond } from "../ca/x509/time.js";
 import { buildCrl, type CrlFrame } from "./crl-builder.js";
 import type { CrlAuthority } from "./crl-authority.js";
 import { noCrlMetrics, type CrlMetrics } from "./crl-metrics.js";
-import type { CrlLease, CrlStore, PublishedCrlInfo, RevokedEntrySource } from "../ca/crl-ports.js";
+import type { CrlLease, CrlStore, PublishedCrlInfo, RevokedEntrySource } from "../ca/revocation/crl-ports.js";
 import type { CrlSettings } from "./crl-settings.js";
 import { revokedEntryPages } from "./revoked-entry-pages.js";
 

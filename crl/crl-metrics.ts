@@ -1,5 +1,5 @@
 import type { CaId } from "../ca/types.js";
-import type { CrlKind } from "../ca/crl-ports.js";
+import type { CrlKind } from "../ca/revocation/crl-ports.js";
 
 /**
  * What the CRL worker reports to monitoring. api/metrics.ts implements it with prom-client gauges and

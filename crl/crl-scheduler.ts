@@ -1,17 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { CaError } from "../ca/errors.js";
-import type { OutboxReader } from "../ca/outbox.js";
+import type { OutboxReader } from "../ca/revocation/outbox.js";
 import type { Clock } from "../ca/ports.js";
 import type { TransactionRunner } from "../ca/stores.js";
 import { parseCaId, type CaId } from "../ca/types.js";
 import type { CrlAuthority } from "./crl-authority.js";
 import type { CrlIssuer } from "./crl-issuer.js";
 import { noCrlMetrics, type CrlMetrics } from "./crl-metrics.js";
-import type { CrlPartitionState, CrlStore, PartitionRef } from "../ca/crl-ports.js";
+import type { CrlPartitionState, CrlStore, PartitionRef } from "../ca/revocation/crl-ports.js";
 import type { CrlSettings } from "./crl-settings.js";
 
-/** The outbox consumer name of the CRL worker (ca/outbox.ts: one cursor per consumer). */
+/** The outbox consumer name of the CRL worker (ca/revocation/outbox.ts: one cursor per consumer). */
 export const CRL_OUTBOX_CONSUMER = "crl";
 const OUTBOX_BATCH = 1000;
 

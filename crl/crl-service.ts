@@ -1,5 +1,5 @@
 import { CaError } from "../ca/errors.js";
-import type { OutboxReader } from "../ca/outbox.js";
+import type { OutboxReader } from "../ca/revocation/outbox.js";
 import type { Clock, Signer } from "../ca/ports.js";
 import type { TransactionRunner } from "../ca/stores.js";
 import type { CaGeneration, CaId } from "../ca/types.js";
@@ -7,7 +7,7 @@ import { checkCoverage, type CoverageReport } from "./coverage-check.js";
 import { crlAuthority, type CrlAuthority } from "./crl-authority.js";
 import { CrlIssuer } from "./crl-issuer.js";
 import type { CrlMetrics } from "./crl-metrics.js";
-import type { CrlStore, RevokedEntrySource, SerialLookup } from "../ca/crl-ports.js";
+import type { CrlStore, RevokedEntrySource, SerialLookup } from "../ca/revocation/crl-ports.js";
 import { CrlScheduler, type CrlLogger } from "./crl-scheduler.js";
 import type { CrlSettings } from "./crl-settings.js";
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { signatureHash } from "../ca/algorithms.js";
+import { signatureHash } from "../ca/profiles/algorithms.js";
 import type { Signer } from "../ca/ports.js";
 
 /**

@@ -1,7 +1,7 @@
-import type { RevokedEntry } from "../ca/crl-ports.js";
+import type { RevokedEntry } from "../ca/revocation/crl-ports.js";
 import { CaError } from "../ca/errors.js";
 
-export type { RevokedEntry } from "../ca/crl-ports.js";
+export type { RevokedEntry } from "../ca/revocation/crl-ports.js";
 
 /**
  * Direct DER of CRL entries (RFC 5280 §5.1.2.6), written straight into a byte buffer.
@@ -100,7 +100,7 @@ export class RevokedEntryWriter {
     buf[p++] = 0x02;
     buf[p++] = serialOctets;
     if (buf.write(serial, p, serialOctets, "hex") !== serialOctets) throw badEntry("serial is not hex");
-    // RFC 5280 §4.1.2.2 / X.690 §8.3.2: positive and minimal, as ca/serial.ts stores it.
+    // RFC 5280 §4.1.2.2 / X.690 §8.3.2: positive and minimal, as ca/issuance/serial.ts stores it.
     const first = buf[p]!;
     if (first >= 0x80 || (first === 0 && (serialOctets === 1 || buf[p + 1]! < 0x80))) throw badEntry("serial must be a minimal positive INTEGER");
     p += serialOctets;

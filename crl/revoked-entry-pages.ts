@@ -1,4 +1,4 @@
-import type { RevokedEntryQuery, RevokedEntrySource } from "../ca/crl-ports.js";
+import type { RevokedEntryQuery, RevokedEntrySource } from "../ca/revocation/crl-ports.js";
 import type { RevokedEntry } from "./revoked-entry-der.js";
 
 /**

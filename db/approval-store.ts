@@ -1,4 +1,4 @@
-import type { ApprovalChange, ApprovalListFilter, ApprovalRecord, ApprovalStatus, ApprovalStore } from "../ca/approval.js";
+import type { ApprovalChange, ApprovalListFilter, ApprovalRecord, ApprovalStatus, ApprovalStore } from "../ca/approvals/approval.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";

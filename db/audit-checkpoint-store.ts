@@ -1,4 +1,4 @@
-import type { AuditCheckpoint, AuditCheckpointStore, CheckpointKind, NewAuditCheckpoint } from "../ca/audit-checkpoint.js";
+import type { AuditCheckpoint, AuditCheckpointStore, CheckpointKind, NewAuditCheckpoint } from "../ca/audit/audit-checkpoint.js";
 import type { SignatureAlgorithmName } from "../ca/ports.js";
 import type { Tx } from "../ca/stores.js";
 import { bytesToParameter, dateFromColumn, requiredBytesFromColumn } from "./column-values.js";

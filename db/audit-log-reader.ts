@@ -1,5 +1,5 @@
-import type { AuditHead } from "../ca/audit-checkpoint.js";
-import type { AuditLogReader } from "../ca/audit-verifier.js";
+import type { AuditHead } from "../ca/audit/audit-checkpoint.js";
+import type { AuditLogReader } from "../ca/audit/audit-verifier.js";
 import type { Tx } from "../ca/stores.js";
 import type { AuditEntry } from "../ca/types.js";
 import { dateFromColumn, objectFromColumn } from "./column-values.js";

@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { hashEntry } from "../ca/audit-chain.js";
+import { hashEntry } from "../ca/audit/audit-chain.js";
 import { CaError } from "../ca/errors.js";
 import type { AuditStore, Tx } from "../ca/stores.js";
 import type { AuditEntry, AuditEntryInput } from "../ca/types.js";

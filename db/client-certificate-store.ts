@@ -1,4 +1,4 @@
-import type { ClientCertificateRecord, ClientCertificateStatus, ClientCertificateStore, NewClientCertificate, RegisteredClientKind } from "../ca/client-register.js";
+import type { ClientCertificateRecord, ClientCertificateStatus, ClientCertificateStore, NewClientCertificate, RegisteredClientKind } from "../ca/operators/client-register.js";
 import { CaError } from "../ca/errors.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, nullableDateFromColumn } from "./column-values.js";

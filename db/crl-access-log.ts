@@ -1,4 +1,4 @@
-import type { CrlAccessLog, CrlAccessRecord, CrlKind } from "../ca/crl-ports.js";
+import type { CrlAccessLog, CrlAccessRecord, CrlKind } from "../ca/revocation/crl-ports.js";
 import type { CaId } from "../ca/types.js";
 import { dateFromColumn, parseInt8 } from "./column-values.js";
 import type { Database } from "./database.js";

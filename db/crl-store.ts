@@ -16,7 +16,7 @@ import type {
   RevokedEntrySource,
   SerialLookup,
   SerialStatus,
-} from "../ca/crl-ports.js";
+} from "../ca/revocation/crl-ports.js";
 import { bytesToParameter, dateFromColumn, nullableDateFromColumn, requiredBytesFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 

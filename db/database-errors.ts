@@ -2,7 +2,7 @@ import { CaError } from "../ca/errors.js";
 import { PUBLIC_KEY_IN_USE } from "../ca/stores.js";
 import { LIVE_PUBLIC_KEY_INDEX } from "./migrations/0015-live-public-key-unique.js";
 import { BLOCKED_KEY_CONSTRAINT, CERTIFIED_KEY_CONSTRAINT } from "./migrations/0019-blocked-keys.js";
-import { PublicKeyRefusedError } from "../ca/issuance-ports.js";
+import { PublicKeyRefusedError } from "../ca/issuance/issuance-ports.js";
 
 /**
  * PostgreSQL SQLSTATE handling, identical on pg and PGlite (both surface `code`; PGlite's error class

@@ -1,4 +1,4 @@
-import type { DisclosureItem, DisclosureSection, DisclosureSource } from "../ca/disclosure.js";
+import type { DisclosureItem, DisclosureSection, DisclosureSource } from "../ca/records/disclosure.js";
 import { dateFromColumn, nullableDateFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 import { tableExists } from "./retention-tasks.js";

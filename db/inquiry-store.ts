@@ -1,10 +1,10 @@
-import type { InquirySource } from "../ca/inquiry.js";
+import type { InquirySource } from "../ca/records/inquiry.js";
 import type { CertificateRecord } from "../ca/types.js";
 import { certificateFromRow } from "./certificate-store.js";
 import type { Database } from "./database.js";
 
 /**
- * The exact-key lookups of limited inquiries and disclosure reports (ca/inquiry.ts, ca/disclosure.ts)
+ * The exact-key lookups of limited inquiries and disclosure reports (ca/records/inquiry.ts, ca/records/disclosure.ts)
  * on PostgreSQL / PGlite. Only equality predicates on indexed columns (certificates.serial, .resident_code;
  * residents (name, date_of_birth), migration 0013): there is no way to ask for a range or a pattern.
  */

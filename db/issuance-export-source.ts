@@ -1,4 +1,4 @@
-import type { IssuanceExportFilter, IssuanceExportRow, IssuanceExportSource } from "../ca/approval-export.js";
+import type { IssuanceExportFilter, IssuanceExportRow, IssuanceExportSource } from "../ca/approvals/approval-export.js";
 import { dateFromColumn, nullableDateFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 
@@ -6,7 +6,7 @@ type Row = Record<string, unknown>;
 const PAGE = 1000;
 
 /**
- * Issuance records for the approved bulk export (ca/approval-export.ts): keyset pages over
+ * Issuance records for the approved bulk export (ca/approvals/approval-export.ts): keyset pages over
  * (created_at, issuance_id) (index of migration 0013), each page with its certificates, so memory stays
  * flat however large the export and no transaction or cursor is held between pages (PGlite has one
  * connection; the HTTP client may read slowly).

@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import { CaError } from "../ca/errors.js";
-import type { IssuanceCompleted, IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance-ports.js";
+import type { IssuanceCompleted, IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance/issuance-ports.js";
 import type { NewPendingCertificate, Tx } from "../ca/stores.js";
 import { pendingCertificateRow } from "./certificate-store.js";
 import { bytesToParameter, dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";

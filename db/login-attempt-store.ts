@@ -1,4 +1,4 @@
-import type { LoginAttemptStore } from "../ca/login-throttle.js";
+import type { LoginAttemptStore } from "../ca/operators/login-throttle.js";
 import type { Database } from "./database.js";
 
 const TABLE = "login_attempts";

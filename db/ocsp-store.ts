@@ -9,7 +9,7 @@ import type {
   OcspResponseStore,
   StatusRank,
   StoredOcspResponse,
-} from "../ca/ocsp-ports.js";
+} from "../ca/revocation/ocsp-ports.js";
 import { bytesToParameter, dateFromColumn, parseInt8, requiredBytesFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 
@@ -80,7 +80,7 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
         produced_at: k.raw("excluded.produced_at"),
         seq: k.raw("excluded.seq"),
       })
-      // Never lower the status rank; at equal rank never go back in time (ca/ocsp-ports.ts put).
+      // Never lower the status rank; at equal rank never go back in time (ca/revocation/ocsp-ports.ts put).
       .where(
         k.raw(
           `${RESPONSES}.status_rank < excluded.status_rank or (${RESPONSES}.status_rank = excluded.status_rank and ${RESPONSES}.this_update <= excluded.this_update)`,

@@ -1,4 +1,4 @@
-import type { NewOperatorSession, OperatorSessionRecord, OperatorSessionStore } from "../ca/operator-ports.js";
+import type { NewOperatorSession, OperatorSessionRecord, OperatorSessionStore } from "../ca/operators/operator-ports.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, nullableDateFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";

@@ -1,6 +1,6 @@
 import { CaError } from "../ca/errors.js";
-import type { NewOperator, OperatorRecord, OperatorStore } from "../ca/operator-ports.js";
-import type { OperatorRole } from "../ca/roles.js";
+import type { NewOperator, OperatorRecord, OperatorStore } from "../ca/operators/operator-ports.js";
+import type { OperatorRole } from "../ca/operators/roles.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter, nullableDateFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";

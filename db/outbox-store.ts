@@ -1,4 +1,4 @@
-import type { OutboxMessage, OutboxReader, OutboxTopic, OutboxWriter } from "../ca/outbox.js";
+import type { OutboxMessage, OutboxReader, OutboxTopic, OutboxWriter } from "../ca/revocation/outbox.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter, objectFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";

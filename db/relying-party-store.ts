@@ -1,4 +1,4 @@
-import type { RelyingPartyRecord, RelyingPartyStore } from "../ca/relying-party.js";
+import type { RelyingPartyRecord, RelyingPartyStore } from "../ca/relying-parties/relying-party.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";

@@ -1,4 +1,4 @@
-import type { Gender } from "../ca/resident-fields.js";
+import type { Gender } from "../ca/residents/resident-fields.js";
 
 /** The resident columns the resident stores read (issuance's record check, the events' mirror and its history). */
 export function residentFieldsFromRow(row: Record<string, unknown>) {

@@ -1,4 +1,4 @@
-import type { OutboxTopic } from "../ca/outbox.js";
+import type { OutboxTopic } from "../ca/revocation/outbox.js";
 import type {
   ClaimedEventRow,
   EventSettlement,
@@ -10,8 +10,8 @@ import type {
   SafetyValveStore,
   StoredEventOutcome,
   StoredEventRow,
-} from "../ca/resident-event-ports.js";
-import type { SafetyValveState } from "../ca/revocation-safety-valve.js";
+} from "../ca/residents/resident-event-ports.js";
+import type { SafetyValveState } from "../ca/revocation/revocation-safety-valve.js";
 import type { Tx } from "../ca/stores.js";
 import type { CaId, CaKind, CertificateStatus } from "../ca/types.js";
 import { dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";

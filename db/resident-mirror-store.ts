@@ -1,5 +1,5 @@
-import type { MirrorChange, MirrorHistoryEntry, ResidentMirrorStore } from "../ca/resident-event-ports.js";
-import type { FieldVersion, MirrorFieldGroup, MirrorRecord, ResidentStatus } from "../ca/resident-event-mirror.js";
+import type { MirrorChange, MirrorHistoryEntry, ResidentMirrorStore } from "../ca/residents/resident-event-ports.js";
+import type { FieldVersion, MirrorFieldGroup, MirrorRecord, ResidentStatus } from "../ca/residents/resident-event-mirror.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter, rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";

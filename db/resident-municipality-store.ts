@@ -1,10 +1,10 @@
-import type { ResidentMunicipalities } from "../ca/resident-access.js";
+import type { ResidentMunicipalities } from "../ca/access/resident-access.js";
 import type { Tx } from "../ca/stores.js";
 import type { Database } from "./database.js";
 
 /**
  * ResidentMunicipalities on PostgreSQL / PGlite: residents.municipality_code (migration 0017), the
- * resident's current municipality as the CA's record on file knows it (ca/resident-access.ts).
+ * resident's current municipality as the CA's record on file knows it (ca/access/resident-access.ts).
  */
 export class KnexResidentMunicipalityStore implements ResidentMunicipalities {
   constructor(private readonly db: Database) {}

@@ -1,10 +1,10 @@
-import type { AuditPurgePort } from "../ca/retention-audit.js";
+import type { AuditPurgePort } from "../ca/records/retention-audit.js";
 import type { Database } from "./database.js";
 
 type Row = Record<string, unknown>;
 
 /**
- * The audit log's purge (ca/retention-audit.ts). The append-only trigger of migration 0003 lets the
+ * The audit log's purge (ca/records/retention-audit.ts). The append-only trigger of migration 0003 lets the
  * delete through only with `SET LOCAL ca.audit_purge = 'on'` inside the purging transaction, so no
  * other statement, session or transaction can delete entries. One transaction: the log is never seen
  * with part of the prefix gone and the cut's checkpoint not yet the anchor.

@@ -1,7 +1,7 @@
-import type { AuditCheckpointer } from "../ca/audit-checkpoint.js";
-import type { AuditVerification } from "../ca/audit-verifier.js";
-import { auditLogRetentionTask } from "../ca/retention-audit.js";
-import { daysBefore, yearsBefore, type RetentionPeriods, type RetentionTask } from "../ca/retention.js";
+import type { AuditCheckpointer } from "../ca/audit/audit-checkpoint.js";
+import type { AuditVerification } from "../ca/audit/audit-verifier.js";
+import { auditLogRetentionTask } from "../ca/records/retention-audit.js";
+import { daysBefore, yearsBefore, type RetentionPeriods, type RetentionTask } from "../ca/records/retention.js";
 import type { Database } from "./database.js";
 import { KnexAuditPurge } from "./retention-audit-log.js";
 import { certificatePersonalFieldsTask, tableAgeRetentionTask } from "./retention-tasks.js";

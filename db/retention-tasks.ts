@@ -1,4 +1,4 @@
-import { yearsBefore, type RetentionTask } from "../ca/retention.js";
+import { yearsBefore, type RetentionTask } from "../ca/records/retention.js";
 import type { Database } from "./database.js";
 
 type Row = Record<string, unknown>;

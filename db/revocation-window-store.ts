@@ -1,10 +1,10 @@
-import type { RevocationWindowStore } from "../ca/revocation-window.js";
+import type { RevocationWindowStore } from "../ca/revocation/revocation-window.js";
 import type { Tx } from "../ca/stores.js";
 import { rowsOf } from "./column-values.js";
 import type { Database } from "./database.js";
 
 /**
- * The per-operator revocation window (ca/revocation-window.ts) counted from the audit log: one
+ * The per-operator revocation window (ca/revocation/revocation-window.ts) counted from the audit log: one
  * `certificate.revoked` entry per certificate, one `certificate.held` entry per card with its serials.
  * Entries with an `approvalId` were approved by a second operator and do not count. The partial index
  * audit_log (actor, at) of migration 0017 keeps this to the operator's own entries of the window.

@@ -1,6 +1,6 @@
 import { CaError } from "../ca/errors.js";
-import { parseOperatingSchedule, type OperatingSchedule } from "../ca/operating-hours.js";
-import type { NewTerminal, TerminalRecord, TerminalStatus, TerminalStore } from "../ca/operator-ports.js";
+import { parseOperatingSchedule, type OperatingSchedule } from "../ca/operators/operating-hours.js";
+import type { NewTerminal, TerminalRecord, TerminalStatus, TerminalStore } from "../ca/operators/operator-ports.js";
 import type { Tx } from "../ca/stores.js";
 import { dateFromColumn, jsonToParameter, nullableDateFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { EventOutcome, EventTransport } from "../ca/resident-event-ports.js";
+import type { EventOutcome, EventTransport } from "../ca/residents/resident-event-ports.js";
 
 /** What the event intake reports; counted after commit, so rolled-back work is never counted. */
 export interface EventMetrics {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import type { EventOutcome } from "../ca/resident-event-ports.js";
+import type { EventOutcome } from "../ca/residents/resident-event-ports.js";
 import type { EventInput, ResidentEventProcessor } from "./resident-event-processor.js";
 
 /**

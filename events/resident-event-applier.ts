@@ -1,6 +1,6 @@
 import { JST_OFFSET_MS, parseIsoDate } from "../ca/calendar-date.js";
-import type { ResidentEvent } from "../ca/resident-event.js";
-import { applyEventToMirror } from "../ca/resident-event-mirror.js";
+import type { ResidentEvent } from "../ca/residents/resident-event.js";
+import { applyEventToMirror } from "../ca/residents/resident-event-mirror.js";
 import type {
   ClaimedEventRow,
   MirrorChange,
@@ -11,9 +11,9 @@ import type {
   RevocationChange,
   SafetyValveStore,
   StoredEventOutcome,
-} from "../ca/resident-event-ports.js";
-import { decideRevocations, type MinorCorrectionPredicate } from "../ca/revocation-policy.js";
-import { BreakerBudget, breakerWindowStart, type SafetyValveLimits, type SafetyValveState } from "../ca/revocation-safety-valve.js";
+} from "../ca/residents/resident-event-ports.js";
+import { decideRevocations, type MinorCorrectionPredicate } from "../ca/revocation/revocation-policy.js";
+import { BreakerBudget, breakerWindowStart, type SafetyValveLimits, type SafetyValveState } from "../ca/revocation/revocation-safety-valve.js";
 import type { Tx } from "../ca/stores.js";
 
 /**

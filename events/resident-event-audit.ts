@@ -1,4 +1,4 @@
-import type { EventTransport } from "../ca/resident-event-ports.js";
+import type { EventTransport } from "../ca/residents/resident-event-ports.js";
 import type { AuditStore, Tx } from "../ca/stores.js";
 import type { ApplyItem, ApplyResult } from "./resident-event-applier.js";
 import type { RejectedEvent } from "./resident-event-schema.js";

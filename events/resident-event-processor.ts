@@ -1,6 +1,6 @@
 import { CaError } from "../ca/errors.js";
 import type { Clock } from "../ca/ports.js";
-import { residentEventToJson } from "../ca/resident-event.js";
+import { residentEventToJson } from "../ca/residents/resident-event.js";
 import type {
   ClaimedEventRow,
   EventOutcome,
@@ -11,9 +11,9 @@ import type {
   RevocationBatchStore,
   SafetyValveStore,
   StoredEventRow,
-} from "../ca/resident-event-ports.js";
-import { certifiedFieldsUnchanged, type MinorCorrectionPredicate } from "../ca/revocation-policy.js";
-import { defaultSafetyValveLimits, validateSafetyValveLimits, type SafetyValveLimits, type SafetyValveState } from "../ca/revocation-safety-valve.js";
+} from "../ca/residents/resident-event-ports.js";
+import { certifiedFieldsUnchanged, type MinorCorrectionPredicate } from "../ca/revocation/revocation-policy.js";
+import { defaultSafetyValveLimits, validateSafetyValveLimits, type SafetyValveLimits, type SafetyValveState } from "../ca/revocation/revocation-safety-valve.js";
 import type { AuditStore, TransactionRunner, Tx } from "../ca/stores.js";
 import { noEventMetrics, type EventMetrics } from "./event-metrics.js";
 import { applyEvents, EventClaimRace, type ApplierDeps, type ApplyItem, type ApplyResult } from "./resident-event-applier.js";

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseIsoDate } from "../ca/calendar-date.js";
-import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "../ca/full-width.js";
-import { firstUnsubstitutedOutsideJis } from "../ca/jis-x0208.js";
-import { isResidentEventType, type ResidentEvent, type ResidentEventType } from "../ca/resident-event.js";
-import { isMunicipalityCode, residentFieldLimits } from "../ca/resident-fields.js";
+import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "../ca/residents/full-width.js";
+import { firstUnsubstitutedOutsideJis } from "../ca/residents/jis-x0208.js";
+import { isResidentEventType, type ResidentEvent, type ResidentEventType } from "../ca/residents/resident-event.js";
+import { isMunicipalityCode, residentFieldLimits } from "../ca/residents/resident-fields.js";
 
 /**
  * CONTRACT §5: one schema on every transport. Turns an event as received (bytes from NATS or a file
@@ -51,7 +51,7 @@ export type ParsedEvent = ValidEvent | RejectedEvent;
 const EVENT_ID = /^[\x21-\x7e]{1,128}$/;
 
 const isoDate = z.string().refine((s) => parseIsoDate(s) !== undefined, "must be an ISO date YYYY-MM-DD");
-/** A date of birth: 明治 (1868) onwards, as in ca/resident-fields.ts (EARLIEST_DATE_OF_BIRTH). */
+/** A date of birth: 明治 (1868) onwards, as in ca/residents/resident-fields.ts (EARLIEST_DATE_OF_BIRTH). */
 const birthDate = isoDate.refine((s) => s >= "1868-01-01", "must not be before 1868-01-01");
 
 function fullWidth(max: number) {
@@ -108,7 +108,7 @@ const envelope = z.strictObject({
   changes: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** DOMAIN §2: a character outside JIS X 0208 arrives substituted, flag 1 (as in ca/resident-fields.ts). */
+/** DOMAIN §2: a character outside JIS X 0208 arrives substituted, flag 1 (as in ca/residents/resident-fields.ts). */
 function jisProblem(text: string, flags: string, field: string): string | undefined {
   const at = firstUnsubstitutedOutsideJis(text, flags);
   return at === undefined ? undefined : `changes.${field}: has a character outside JIS X 0208 at position ${at + 1} whose substitute flag is 0`;

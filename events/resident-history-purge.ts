@@ -1,7 +1,7 @@
 import { CaError } from "../ca/errors.js";
 import type { Clock } from "../ca/ports.js";
-import { defaultRetentionPeriods } from "../ca/retention.js";
-import type { ResidentMirrorStore } from "../ca/resident-event-ports.js";
+import { defaultRetentionPeriods } from "../ca/records/retention.js";
+import type { ResidentMirrorStore } from "../ca/residents/resident-event-ports.js";
 import type { AuditStore, TransactionRunner } from "../ca/stores.js";
 
 /**
@@ -11,7 +11,7 @@ import type { AuditStore, TransactionRunner } from "../ca/stores.js";
  * its own transaction with its audit entry, so a long purge never holds locks for long.
  */
 
-/** The period of the `superseded-resident-records` retention task too (ca/retention.ts): one rule, two entry points. */
+/** The period of the `superseded-resident-records` retention task too (ca/records/retention.ts): one rule, two entry points. */
 export const DEFAULT_RESIDENT_HISTORY_RETENTION_YEARS = defaultRetentionPeriods.supersededResidentRecordYears;
 
 export interface PurgeOptions {

@@ -1,5 +1,5 @@
 import { createSign, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { defaultAlgorithm, signatureHash } from "../ca/algorithms.js";
+import { defaultAlgorithm, signatureHash } from "../ca/profiles/algorithms.js";
 import type { Signer, SignatureAlgorithmName } from "../ca/ports.js";
 import type { KeySpec } from "../ca/types.js";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type * as graphene from "graphene-pk11";
-import { signatureHash } from "../ca/algorithms.js";
+import { signatureHash } from "../ca/profiles/algorithms.js";
 import { CaError } from "../ca/errors.js";
 import type { SignatureAlgorithmName, Signer } from "../ca/ports.js";
 import type { KeySpec } from "../ca/types.js";

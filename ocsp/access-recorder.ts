@@ -1,4 +1,4 @@
-import type { OcspAccessRecord } from "../ca/ocsp-ports.js";
+import type { OcspAccessRecord } from "../ca/revocation/ocsp-ports.js";
 
 /**
  * Every answered request of a registered relying party is recorded (CONTRACT §3, DOMAIN §4: who asked
@@ -24,7 +24,7 @@ export interface AccessRecorderLog {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
-/** Where a recorder writes: OCSP answers (ca/ocsp-ports.ts OcspAccessLog), CRL reads (ca/crl-ports.ts CrlAccessLog). */
+/** Where a recorder writes: OCSP answers (ca/revocation/ocsp-ports.ts OcspAccessLog), CRL reads (ca/revocation/crl-ports.ts CrlAccessLog). */
 export interface AccessSink<R> {
   append(records: readonly R[]): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { derNull, derOctetString, derSequence, derTlv, DerTag } from "../ca/x509/der.js";
 import { DerReadError, elementContent, readChildren, readWhole } from "../ca/x509/der-reader.js";
-import type { CertIdHash } from "../ca/ocsp-ports.js";
+import type { CertIdHash } from "../ca/revocation/ocsp-ports.js";
 
 /**
  * CertID (RFC 6960 §4.1.1): how a relying party names a certificate, by the hash of its issuer's

@@ -1,6 +1,6 @@
 import type { CaId } from "../ca/types.js";
 import type { SingleStatus } from "./ocsp-response.js";
-import type { CertificateStatusSnapshot, StatusRank, StoredOcspResponse } from "../ca/ocsp-ports.js";
+import type { CertificateStatusSnapshot, StatusRank, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
 
 /**
  * From a certificate row to what OCSP says about it, for the CA generation the CertID named.
@@ -57,7 +57,7 @@ export function decide(snapshot: CertificateStatusSnapshot | undefined, caId: Ca
   }
 }
 
-/** The serial as stored in `certificates` (ca/serial.ts: 1–20 content octets, positive, minimal), or undefined. */
+/** The serial as stored in `certificates` (ca/issuance/serial.ts: 1–20 content octets, positive, minimal), or undefined. */
 export function storedSerialForm(serialHex: string): string | undefined {
   if (!/^(?:[0-9a-f]{2}){1,20}$/.test(serialHex)) return undefined;
   const first = parseInt(serialHex.slice(0, 2), 16);

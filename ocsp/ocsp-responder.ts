@@ -4,7 +4,7 @@ import { decide, storedSerialForm } from "./certificate-status.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
 import { parseOcspRequest, OcspRequestError, type OcspRequest } from "./ocsp-request.js";
 import { certStatusName, ocspErrorResponse, type CertStatusName, type OcspResponseStatus } from "./ocsp-response.js";
-import type { CertificateStatusSource } from "../ca/ocsp-ports.js";
+import type { CertificateStatusSource } from "../ca/revocation/ocsp-ports.js";
 import type { PresignedResponses } from "./presigned-responses.js";
 import type { IssuerEntry, OcspResponders } from "./responders.js";
 import type { CachedResponse } from "./response-cache.js";

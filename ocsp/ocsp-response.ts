@@ -1,5 +1,5 @@
-import { algorithmIdentifierDer } from "../ca/algorithms.js";
-import type { CertStatusName } from "../ca/ocsp-ports.js";
+import { algorithmIdentifierDer } from "../ca/profiles/algorithms.js";
+import type { CertStatusName } from "../ca/revocation/ocsp-ports.js";
 import { CaError } from "../ca/errors.js";
 import type { Signer } from "../ca/ports.js";
 import { revocationReasonCodes, type RevocationReason } from "../ca/types.js";

@@ -1,11 +1,11 @@
-import type { OutboxReader } from "../ca/outbox.js";
+import type { OutboxReader } from "../ca/revocation/outbox.js";
 import type { Clock, Random, Signer } from "../ca/ports.js";
 import type { AuditStore, CaGenerationStore, TransactionRunner } from "../ca/stores.js";
 import type { CaId } from "../ca/types.js";
 import { AccessRecorder, type AccessRecorderOptions } from "./access-recorder.js";
 import { noopOcspMetrics, type OcspMetrics } from "./ocsp-metrics.js";
 import { OcspResponder } from "./ocsp-responder.js";
-import type { CertificateStatusSource, OcspAccessLog, OcspResponseStore } from "../ca/ocsp-ports.js";
+import type { CertificateStatusSource, OcspAccessLog, OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
 import { PresignedResponses } from "./presigned-responses.js";
 import { OcspPresigner, type PresignerOptions } from "./presigner.js";
 import { defaultResponderRenewalOptions, renewDueResponders, type RenewalOutcome, type ResponderKeys, type ResponderRenewalOptions } from "./responder-renewal.js";

@@ -3,7 +3,7 @@ import { encodeCertId, type CertIdHash } from "./cert-id.js";
 import { decide, storedSerialForm } from "./certificate-status.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
 import { certStatusName } from "./ocsp-response.js";
-import type { CertificateStatusSnapshot, CertificateStatusSource, OcspResponseStore, StoredOcspResponse } from "../ca/ocsp-ports.js";
+import type { CertificateStatusSnapshot, CertificateStatusSource, OcspResponseStore, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
 import type { IssuerEntry, OcspResponders } from "./responders.js";
 import { cacheKey, toCachedResponse, type CachedResponse, type ResponseCache } from "./response-cache.js";
 import type { ResponseMaker } from "./response-maker.js";

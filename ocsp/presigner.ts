@@ -1,7 +1,7 @@
-import type { OutboxReader } from "../ca/outbox.js";
+import type { OutboxReader } from "../ca/revocation/outbox.js";
 import type { Clock } from "../ca/ports.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
-import type { OcspResponseStore } from "../ca/ocsp-ports.js";
+import type { OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
 import type { PresignedResponses } from "./presigned-responses.js";
 import { cacheKey, toCachedResponse, type ResponseCache } from "./response-cache.js";
 import type { ResponseValidity } from "./response-maker.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "../ca/ports.js";
-import type { RelyingParty, RelyingPartyAuthenticator } from "../ca/relying-party.js";
+import type { RelyingParty, RelyingPartyAuthenticator } from "../ca/relying-parties/relying-party.js";
 
 /**
  * The relying-party authenticator behind a short-lived, bounded cache: at OCSP rates a database

@@ -1,4 +1,4 @@
-import { buildOcspResponderCertificate } from "../ca/ocsp-responder-certificate.js";
+import { buildOcspResponderCertificate } from "../ca/profiles/ocsp-responder-certificate.js";
 import type { Clock, Random, Signer } from "../ca/ports.js";
 import type { AuditStore, CaGenerationStore, TransactionRunner } from "../ca/stores.js";
 import type { CaGeneration, CaId, KeySpec } from "../ca/types.js";

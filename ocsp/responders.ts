@@ -1,4 +1,4 @@
-import { defaultAlgorithm } from "../ca/algorithms.js";
+import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
 import type { Signer, SignatureAlgorithmName } from "../ca/ports.js";
 import type { CaGenerationStore } from "../ca/stores.js";
 import type { CaGeneration, CaId } from "../ca/types.js";

@@ -3,7 +3,7 @@ import type { CaId } from "../ca/types.js";
 import type { CertIdHash } from "./cert-id.js";
 import { statusOfStored } from "./certificate-status.js";
 import type { CertStatusName, SingleStatus } from "./ocsp-response.js";
-import type { StatusRank, StoredOcspResponse } from "../ca/ocsp-ports.js";
+import type { StatusRank, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
 
 /**
  * The in-memory side of pre-signed responses: bounded, least-recently-used first out, approximately
@@ -25,7 +25,7 @@ export interface CachedResponse {
   /** The complete OCSPResponse DER. */
   readonly der: Buffer;
   readonly certStatus: CertStatusName;
-  /** ca/ocsp-ports.ts StatusRank of the certificate status the response was made from. */
+  /** ca/revocation/ocsp-ports.ts StatusRank of the certificate status the response was made from. */
   readonly rank: StatusRank;
   /** What the response says, for a live answer (nonce, several CertIDs) without reading the database. */
   readonly status: SingleStatus;

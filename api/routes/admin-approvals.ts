@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
 import Router from "@koa/router";
 import { z } from "zod";
-import type { ApprovalEngine } from "../../ca/approval-engine.js";
-import { ISSUANCE_EXPORT, type IssuanceExport } from "../../ca/approval-export.js";
-import { approvalStatuses, type ApprovalRecord, type ApprovalStatus } from "../../ca/approval.js";
+import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
+import { ISSUANCE_EXPORT, type IssuanceExport } from "../../ca/approvals/approval-export.js";
+import { approvalStatuses, type ApprovalRecord, type ApprovalStatus } from "../../ca/approvals/approval.js";
 import { CaError } from "../../ca/errors.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";

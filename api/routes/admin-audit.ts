@@ -1,6 +1,6 @@
 import Router from "@koa/router";
-import type { AuditCheckpointer, AuditCheckpointStore } from "../../ca/audit-checkpoint.js";
-import type { AuditVerifier } from "../../ca/audit-verifier.js";
+import type { AuditCheckpointer, AuditCheckpointStore } from "../../ca/audit/audit-checkpoint.js";
+import type { AuditVerifier } from "../../ca/audit/audit-verifier.js";
 import { CaError } from "../../ca/errors.js";
 import type { AuditEntry } from "../../ca/types.js";
 import type { AuditSearch } from "../../db/audit-log-reader.js";

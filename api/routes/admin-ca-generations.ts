@@ -1,5 +1,5 @@
 import Router from "@koa/router";
-import type { ApprovalEngine } from "../../ca/approval-engine.js";
+import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
 import { CaError } from "../../ca/errors.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { adminOnly, operatorOf, type AdminRouteAuth } from "./admin-common.js";

@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import { CaError } from "../../ca/errors.js";
-import { MAX_INQUIRY_RESULTS, parseInquiry, type CertificateInquiry, type InquiryRequest } from "../../ca/inquiry.js";
+import { MAX_INQUIRY_RESULTS, parseInquiry, type CertificateInquiry, type InquiryRequest } from "../../ca/records/inquiry.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { adminOnly, operatorOf, type AdminRouteAuth } from "./admin-common.js";
 

@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import { z } from "zod";
-import type { ClientCertificateRecord, ClientRegister, RegisteredClientKind } from "../../ca/client-register.js";
+import type { ClientCertificateRecord, ClientRegister, RegisteredClientKind } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
 import { pem } from "../../ca/x509/pem.js";
 import type { ClientIdentity } from "../client-identity.js";
@@ -37,7 +37,7 @@ const json = (r: ClientCertificateRecord) => ({
 
 /**
  * Issue 12 item 2: admin workstations (`/v1/admin/workstations`) and resident feeds (`/v1/admin/feeds`)
- * are registered, listed and revoked like terminals (security officer: see ca/client-register.ts why).
+ * are registered, listed and revoked like terminals (security officer: see ca/operators/client-register.ts why).
  * Enrolment answers the certificate and its private key once (Cache-Control: no-store).
  */
 export function adminClientCertificateRoutes(deps: AdminClientCertificateRouteDeps) {

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from "koa";
 import { CaError } from "../../ca/errors.js";
-import type { OperatorPrincipal } from "../../ca/operator-principal.js";
-import type { OperatorRole } from "../../ca/roles.js";
+import type { OperatorPrincipal } from "../../ca/operators/operator-principal.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
 import { requireClient } from "../client-identity.js";
 
 /**

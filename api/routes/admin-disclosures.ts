@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import { CaError } from "../../ca/errors.js";
-import { disclosureCsv, type DisclosureService } from "../../ca/disclosure.js";
+import { disclosureCsv, type DisclosureService } from "../../ca/records/disclosure.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { adminOnly, operatorOf, queryParam, type AdminRouteAuth } from "./admin-common.js";
 

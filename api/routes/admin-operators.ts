@@ -1,7 +1,7 @@
 import Router from "@koa/router";
 import { z } from "zod";
 import type { Context } from "koa";
-import type { OperatorAdmin, PendingOperatorChange } from "../../ca/operator-admin.js";
+import type { OperatorAdmin, PendingOperatorChange } from "../../ca/operators/operator-admin.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { adminOnly, idParam, noStore, operatorOf, type AdminRouteAuth } from "./admin-common.js";
@@ -39,7 +39,7 @@ const idParamDoc = [{ name: "id", in: "path" as const, required: true }];
  * password is answered once), change roles (separation of duties: security-officer and ca-admin never
  * together), unlock, deactivate/reactivate, force a password change. Nobody administers their own account.
  * Issue 12: registering a four-eyes account, granting a four-eyes role and resetting a password answer
- * 202 with an approval request that a second security officer decides (ca/operator-approvals.ts).
+ * 202 with an approval request that a second security officer decides (ca/approvals/operator-approvals.ts).
  */
 export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
   return (openapi: OpenApiDocument): Router => {

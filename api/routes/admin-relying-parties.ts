@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import { z } from "zod";
-import type { RelyingPartyEnrolment } from "../../ca/relying-party-enrolment.js";
+import type { RelyingPartyEnrolment } from "../../ca/relying-parties/relying-party-enrolment.js";
 import { pem } from "../../ca/x509/pem.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";

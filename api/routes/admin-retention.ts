@@ -1,7 +1,7 @@
 import Router from "@koa/router";
 import { z } from "zod";
-import type { ApprovalEngine } from "../../ca/approval-engine.js";
-import { RETENTION_PURGE, type RetentionService } from "../../ca/retention.js";
+import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
+import { RETENTION_PURGE, type RetentionService } from "../../ca/records/retention.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { adminOnly, operatorOf, type AdminRouteAuth } from "./admin-common.js";

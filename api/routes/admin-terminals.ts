@@ -1,8 +1,8 @@
 import Router from "@koa/router";
 import { z } from "zod";
-import { parseOperatingSchedule } from "../../ca/operating-hours.js";
-import type { TerminalRecord, TerminalStore } from "../../ca/operator-ports.js";
-import type { TerminalRegistry } from "../../ca/terminal-registry.js";
+import { parseOperatingSchedule } from "../../ca/operators/operating-hours.js";
+import type { TerminalRecord, TerminalStore } from "../../ca/operators/operator-ports.js";
+import type { TerminalRegistry } from "../../ca/operators/terminal-registry.js";
 import { pem } from "../../ca/x509/pem.js";
 import { readJson } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";

@@ -2,11 +2,11 @@ import Router from "@koa/router";
 import type { Context, Middleware, Next } from "koa";
 import { CaError } from "../../ca/errors.js";
 import type { Clock } from "../../ca/ports.js";
-import type { RelyingPartyAuthenticator } from "../../ca/relying-party.js";
-import type { OperatorRole } from "../../ca/roles.js";
+import type { RelyingPartyAuthenticator } from "../../ca/relying-parties/relying-party.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
 import type { AuditStore } from "../../ca/stores.js";
 import { parseCaId, type CaId } from "../../ca/types.js";
-import type { CrlKind, CrlStore, PublishedCrlInfo } from "../../ca/crl-ports.js";
+import type { CrlKind, CrlStore, PublishedCrlInfo } from "../../ca/revocation/crl-ports.js";
 import type { CrlScheduler, RunReport } from "../../crl/crl-scheduler.js";
 import { clientIdentityOf } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -37,7 +37,7 @@ export interface CrlRouteDeps {
   readonly crls: Pick<CrlStore, "published" | "publishedDer">;
   readonly clock: Clock;
   readonly access: RevocationAccessMode;
-  /** Registered relying parties (ca/relying-party.ts RelyingPartyRegistry); unused in public mode. */
+  /** Registered relying parties (ca/relying-parties/relying-party.ts RelyingPartyRegistry); unused in public mode. */
   readonly relyingParties: Pick<RelyingPartyAuthenticator, "byApiKey" | "byCertificateId">;
   /** Cap on Cache-Control max-age (seconds); null or absent: up to nextUpdate. */
   readonly maxCacheSeconds?: number | null;

@@ -1,10 +1,10 @@
 import Router from "@koa/router";
 import type { Middleware } from "koa";
-import type { CertificateLookup } from "../../ca/certificate-lookup.js";
+import type { CertificateLookup } from "../../ca/access/certificate-lookup.js";
 import { CaError } from "../../ca/errors.js";
-import type { IssuanceService } from "../../ca/issuance-service.js";
-import type { OperatorPrincipal } from "../../ca/operator-principal.js";
-import type { OperatorRole } from "../../ca/roles.js";
+import type { IssuanceService } from "../../ca/issuance/issuance-service.js";
+import type { OperatorPrincipal } from "../../ca/operators/operator-principal.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
 import { accessScopeOf, purposeQuery } from "../access-scope.js";
 import type { ClientIdentity } from "../client-identity.js";
 import { requireClient } from "../client-identity.js";
@@ -13,7 +13,7 @@ import { certificateView, serialParam } from "../certificate-view.js";
 
 export interface IssuanceRouteDeps {
   readonly issuance: Pick<IssuanceService, "issue">;
-  /** The object-level policy's read of one certificate (ca/certificate-lookup.ts). */
+  /** The object-level policy's read of one certificate (ca/access/certificate-lookup.ts). */
   readonly lookup: Pick<CertificateLookup, "read">;
   /** Operator session middleware (api/operator-session.ts), bound to its auth service. */
   readonly requireOperator: (...roles: OperatorRole[]) => Middleware;
@@ -34,7 +34,7 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
       if (!IDEMPOTENCY_KEY.test(key)) throw new CaError("invalid-input", "must be 1–128 visible ASCII characters", { field: "Idempotency-Key" });
       const client = ctx.state.client as ClientIdentity;
       // The terminal acts for the municipality it is enrolled for (告示334号 第4-4(5)); the service parses
-      // the body first (400) and only then compares its municipality (ca/resident-access.ts).
+      // the body first (400) and only then compares its municipality (ca/access/resident-access.ts).
       const scope = accessScopeOf(ctx, () => "issuance");
       if (scope.kind !== "terminal") throw new CaError("forbidden", "issuance is requested from a counter terminal");
       const operator = ctx.state.operator as OperatorPrincipal;

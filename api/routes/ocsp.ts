@@ -2,13 +2,13 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import Router from "@koa/router";
 import type { Context } from "koa";
 import type { Clock } from "../../ca/ports.js";
-import type { RelyingPartyAuthenticator } from "../../ca/relying-party.js";
+import type { RelyingPartyAuthenticator } from "../../ca/relying-parties/relying-party.js";
 import type { AccessRecorder } from "../../ocsp/access-recorder.js";
 import { decodeGetRequest, OcspRequestError } from "../../ocsp/ocsp-request.js";
 import type { OcspAnswer, OcspResponder } from "../../ocsp/ocsp-responder.js";
 import type { CachedResponse } from "../../ocsp/response-cache.js";
 import type { CachedRelyingPartyAuthenticator } from "../../ocsp/relying-party-cache.js";
-import type { OcspAccessRecord } from "../../ca/ocsp-ports.js";
+import type { OcspAccessRecord } from "../../ca/revocation/ocsp-ports.js";
 import { clientIdentityOf, type ClientIdentity } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
 

@@ -1,9 +1,9 @@
 import Router from "@koa/router";
 import type { Middleware } from "koa";
 import { z } from "zod";
-import type { OperatorPrincipal } from "../../ca/operator-principal.js";
-import { MAX_COMMENT_LENGTH, type RevocationService } from "../../ca/revocation-service.js";
-import type { OperatorRole } from "../../ca/roles.js";
+import type { OperatorPrincipal } from "../../ca/operators/operator-principal.js";
+import { MAX_COMMENT_LENGTH, type RevocationService } from "../../ca/revocation/revocation-service.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
 import { accessScopeOf } from "../access-scope.js";
 import { certificateView, serialParam } from "../certificate-view.js";
 import { requireClient, type ClientIdentity } from "../client-identity.js";
@@ -29,9 +29,9 @@ const holdBody = z.strictObject({ comment: z.string().max(MAX_COMMENT_LENGTH).nu
  * keyCompromise) or an admin workstation (ca-operators: any reason of CONTRACT §6). 409 when the
  * certificate is revoked already (or, for a hold, held already).
  *
- * Whose (ca/resident-access.ts): a counter terminal acts only on certificates of its municipality's
+ * Whose (ca/access/resident-access.ts): a counter terminal acts only on certificates of its municipality's
  * residents (another serial answers 404 as an unknown one, audited); an admin workstation acts on any,
- * the stated reason (and comment) being its recorded purpose. How many (ca/revocation-window.ts): past
+ * the stated reason (and comment) being its recorded purpose. How many (ca/revocation/revocation-window.ts): past
  * the operator's sliding window a revocation or hold answers 409 and needs the approved bulk route.
  */
 export function revocationRoutes(deps: RevocationRouteDeps) {

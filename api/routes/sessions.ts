@@ -1,12 +1,12 @@
 import Router from "@koa/router";
 import type { Context, Middleware, Next } from "koa";
 import { z } from "zod";
-import type { ClientCertificateStore } from "../../ca/client-register.js";
+import type { ClientCertificateStore } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
-import type { HolidayCalendar, OperatingSchedule } from "../../ca/operating-hours.js";
-import type { OperatorAuth } from "../../ca/operator-auth.js";
-import type { TerminalStore } from "../../ca/operator-ports.js";
-import type { OperatorPrincipal } from "../../ca/operator-principal.js";
+import type { HolidayCalendar, OperatingSchedule } from "../../ca/operators/operating-hours.js";
+import type { OperatorAuth } from "../../ca/operators/operator-auth.js";
+import type { TerminalStore } from "../../ca/operators/operator-ports.js";
+import type { OperatorPrincipal } from "../../ca/operators/operator-principal.js";
 import type { Clock } from "../../ca/ports.js";
 import type { AuditStore } from "../../ca/stores.js";
 import { auditLoginRefusal, requireRegisteredClient } from "../client-register-guard.js";

@@ -4,9 +4,9 @@ import { DerReadError, elementBytes, elementContent, readChildren, readWhole, ty
  * The structure of a PKCS#10 CertificationRequest (RFC 2986 §4), read with the DER walker: every
  * issuance reads two, and asn1js + pkijs took ~0.8 ms of the ~1.5 ms each cost (docs/performance.md),
  * a tenth of the service's event loop under load. It accepts exactly what pkijs's CertificationRequest
- * schema accepts (test/unit/ca/certification-request.test.ts compares both over valid requests and
+ * schema accepts (test/unit/ca/x509/certification-request.test.ts compares both over valid requests and
  * thousands of truncated and corrupted ones); it only locates the parts, values are checked by the
- * caller (ca/csr.ts): the key by node:crypto and the profile, the signature by node:crypto.
+ * caller (ca/issuance/csr.ts): the key by node:crypto and the profile, the signature by node:crypto.
  *
  *   CertificationRequest ::= SEQUENCE {
  *     certificationRequestInfo SEQUENCE { version INTEGER, subject Name, subjectPKInfo SEQUENCE,

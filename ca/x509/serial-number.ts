@@ -5,10 +5,10 @@ import { integerContent } from "./der.js";
 /**
  * Certificate serial numbers as they go into a TBS (RFC 5280 §4.1.2.2): a positive INTEGER of at most
  * 20 content octets. Generating them (≥ 64 CSPRNG bits, a prefix byte per CA generation: DESIGN
- * invariant 2) is ca/serial.ts's job; this only refuses values the RFC forbids.
+ * invariant 2) is ca/issuance/serial.ts's job; this only refuses values the RFC forbids.
  *
  * A serial is given as a bigint or as lower-case hex of the INTEGER's content octets (the form
- * ca/serial.ts generates and CONTRACT uses), which must then be minimal (no redundant 00 octet).
+ * ca/issuance/serial.ts generates and CONTRACT uses), which must then be minimal (no redundant 00 octet).
  */
 export type SerialInput = bigint | string;
 

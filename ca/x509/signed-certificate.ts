@@ -1,6 +1,6 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import type * as pkijs from "pkijs";
-import { algorithmIdentifier, algorithmIdentifierDer, signatureAlgorithmOids, signatureHash } from "../algorithms.js";
+import { algorithmIdentifier, algorithmIdentifierDer, signatureAlgorithmOids, signatureHash } from "../profiles/algorithms.js";
 import { CaError } from "../errors.js";
 import type { Signer, SignatureAlgorithmName } from "../ports.js";
 import { derBitString, derSequence } from "./der.js";

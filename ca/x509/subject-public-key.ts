@@ -13,7 +13,7 @@ import { oidDer } from "./general-names.js";
  *   (positive, minimal: what OpenSSL's DER reader accepts).
  * - EC (RFC 5480): id-ecPublicKey with a named curve P-256 or P-384, an uncompressed point.
  *
- * `rsaSpki` / `ecSpki` write the canonical DER node:crypto exports (test/unit/ca/subject-public-key.test.ts
+ * `rsaSpki` / `ecSpki` write the canonical DER node:crypto exports (test/unit/ca/x509/subject-public-key.test.ts
  * proves them byte-identical over many keys).
  */
 export type PlainPublicKey =

@@ -7,7 +7,7 @@ import { x509Time } from "./time.js";
  * `encodeTbsCertificate` / `signCertificate` (which set the signature algorithm).
  */
 export interface TbsCertificateFields {
-  /** bigint, or lower-case hex content octets as ca/serial.ts makes them. */
+  /** bigint, or lower-case hex content octets as ca/issuance/serial.ts makes them. */
   readonly serial: SerialInput;
   /** DER of the issuer Name (taken byte-exactly from the issuer certificate's subject), or a pkijs name. */
   readonly issuer: Uint8Array | pkijs.RelativeDistinguishedNames;

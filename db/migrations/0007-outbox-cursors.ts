@@ -1,6 +1,6 @@
 import type { Migration } from "./migration.js";
 
-/** One cursor per outbox consumer (ca/outbox.ts OutboxReader): several consumers see every message. */
+/** One cursor per outbox consumer (ca/revocation/outbox.ts OutboxReader): several consumers see every message. */
 export const outboxCursorsMigration: Migration = {
   name: "0007-outbox-cursors",
   async up(knex) {

@@ -1,6 +1,6 @@
 import type { Migration } from "./migration.js";
 
-/** Registered relying parties (ca/relying-party.ts): API keys stored as SHA-256 only. */
+/** Registered relying parties (ca/relying-parties/relying-party.ts): API keys stored as SHA-256 only. */
 export const relyingPartiesMigration: Migration = {
   name: "0010-relying-parties",
   async up(knex) {

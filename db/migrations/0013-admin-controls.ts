@@ -2,13 +2,13 @@ import type { Migration } from "./migration.js";
 
 /**
  * Admin controls (CONTRACT §7, DOMAIN §6):
- * - approvals: four-eyes requests (ca/approval.ts) with their state, parameters and result;
- * - audit_checkpoints: HSM-signed (seq, hash) of audit entries (ca/audit-checkpoint.ts), the anchor
+ * - approvals: four-eyes requests (ca/approvals/approval.ts) with their state, parameters and result;
+ * - audit_checkpoints: HSM-signed (seq, hash) of audit entries (ca/audit/audit-checkpoint.ts), the anchor
  *   the chain is verified from after a retention cut;
- * - residents (name, date_of_birth): the exact-match inquiry by name + date of birth (ca/inquiry.ts);
+ * - residents (name, date_of_birth): the exact-match inquiry by name + date of birth (ca/records/inquiry.ts);
  * - issuances (created_at, issuance_id): keyset pages of the bulk export;
  * - certificates.personal_data_purged_at: when the personal fields were stripped, 10 years after
- *   expiry (ca/retention.ts), with an index on the expiry of rows still holding them.
+ *   expiry (ca/records/retention.ts), with an index on the expiry of rows still holding them.
  */
 export const adminControlsMigration: Migration = {
   name: "0013-admin-controls",

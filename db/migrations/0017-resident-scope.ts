@@ -3,13 +3,13 @@ import type { Migration } from "./migration.js";
 /**
  * Object-level authorization (issue 12 §1) and the per-operator revocation window (issue 12 §3):
  * - residents.municipality_code: the resident's current municipality as the CA's record on file knows
- *   it (ca/resident-access.ts). A counter terminal acts only on residents of its own municipality
+ *   it (ca/access/resident-access.ts). A counter terminal acts only on residents of its own municipality
  *   (告示334号 第4-4(5)). Filled from the resident's latest issuance; set by the next issuance when null.
  * - terminals: a terminal is enrolled for exactly one municipality. NOT VALID: new and changed rows are
  *   checked, existing ones are left for the start-up check, which names them (api/main.ts).
  * - audit_log (actor, at) for manual revocations and holds: the sliding window counts an operator's
  *   revocations of the last hour from the database, so it holds across processes and nodes
- *   (ca/revocation-window.ts).
+ *   (ca/revocation/revocation-window.ts).
  */
 export const residentScopeMigration: Migration = {
   name: "0017-resident-scope",

@@ -5,7 +5,7 @@ import type { Migration } from "./migration.js";
  *
  * - operators.confirmed_by / confirmed_at: the second security officer who confirmed the account's
  *   current roles (the approval of its creation or role grant), "cli" / "cli:init" for the break-glass
- *   path on the CA host, or null — an unconfirmed account approves nothing (ca/approval-engine.ts).
+ *   path on the CA host, or null — an unconfirmed account approves nothing (ca/approvals/approval-engine.ts).
  *   Accounts that exist before this migration are marked `migration-0020`: they were made under the old
  *   rule, so a security officer reviews them (`GET /v1/admin/operators` shows confirmedBy) — see
  *   docs/admin.md.

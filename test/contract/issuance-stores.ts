@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { CaError } from "../../ca/errors.js";
-import { PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type RefusedKeyRule, type ResidentRecord, type ResidentStore } from "../../ca/issuance-ports.js";
-import type { OutboxReader } from "../../ca/outbox.js";
+import { PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type RefusedKeyRule, type ResidentRecord, type ResidentStore } from "../../ca/issuance/issuance-ports.js";
+import type { OutboxReader } from "../../ca/revocation/outbox.js";
 import type { CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { CaGeneration, CaKind } from "../../ca/types.js";
 import { fakeCaGeneration } from "../support/ca-generation-fixture.js";
 
 /**
- * Contract suite for the issuance ports' one-statement writes (ca/issuance-ports.ts, issue #3):
+ * Contract suite for the issuance ports' one-statement writes (ca/issuance/issuance-ports.ts, issue #3):
  * IssuanceStore.insertWithCertificates / completeWithCertificates and ResidentStore.lockOrInsert.
  * Run against PGlite and PostgreSQL (test/integration/db/*-stores.test.ts); there is no memory double
  * of these ports. Tests use their own residents, serials and idempotency keys.

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { CaError } from "../../ca/errors.js";
-import { PublicKeyRefusedError } from "../../ca/issuance-ports.js";
+import { PublicKeyRefusedError } from "../../ca/issuance/issuance-ports.js";
 import type { NewPendingCertificate } from "../../ca/stores.js";
 import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
 import type { CaGeneration, CaKind } from "../../ca/types.js";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { CaId } from "../../ca/types.js";
-import type { CertificateStatusSnapshot, CertificateStatusSource, OcspAccessLog, OcspAccessRecord, OcspResponseStore, StoredOcspResponse } from "../../ca/ocsp-ports.js";
+import type { CertificateStatusSnapshot, CertificateStatusSource, OcspAccessLog, OcspAccessRecord, OcspResponseStore, StoredOcspResponse } from "../../ca/revocation/ocsp-ports.js";
 
 /**
- * The shared contract of the OCSP store ports (ca/ocsp-ports.ts), run against the in-memory double
+ * The shared contract of the OCSP store ports (ca/revocation/ocsp-ports.ts), run against the in-memory double
  * (test/unit/ocsp/memory-ocsp-store.test.ts) and db/ocsp-store.ts on PGlite and PostgreSQL
  * (test/integration/ocsp/ocsp-store.test.ts).
  */

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { CaError } from "../../ca/errors.js";
-import { defaultOperatingSchedule, type OperatingSchedule } from "../../ca/operating-hours.js";
-import type { NewOperator, NewTerminal, OperatorSessionStore, OperatorStore, TerminalStore } from "../../ca/operator-ports.js";
+import { defaultOperatingSchedule, type OperatingSchedule } from "../../ca/operators/operating-hours.js";
+import type { NewOperator, NewTerminal, OperatorSessionStore, OperatorStore, TerminalStore } from "../../ca/operators/operator-ports.js";
 import type { TransactionRunner } from "../../ca/stores.js";
 
 /**
- * Contract suite for the operator, session and terminal store ports (ca/operator-ports.ts). Run against
+ * Contract suite for the operator, session and terminal store ports (ca/operators/operator-ports.ts). Run against
  * the memory doubles (test/unit/db/memory-operator-stores.test.ts), PGlite and PostgreSQL
  * (test/integration/db/*-operator-stores.test.ts). Tests use their own random ids.
  */

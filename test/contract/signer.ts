@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
-import { defaultAlgorithm, signatureHash } from "../../ca/algorithms.js";
+import { defaultAlgorithm, signatureHash } from "../../ca/profiles/algorithms.js";
 import type { Signer } from "../../ca/ports.js";
 import type { KeySpec } from "../../ca/types.js";
 

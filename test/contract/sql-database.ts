@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { verifyChain } from "../../ca/audit-chain.js";
+import { verifyChain } from "../../ca/audit/audit-chain.js";
 import { CaError } from "../../ca/errors.js";
 import { KnexAuditStore } from "../../db/audit-store.js";
 import type { Database } from "../../db/database.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { GENESIS_PREV_HASH, verifyChain } from "../../ca/audit-chain.js";
+import { GENESIS_PREV_HASH, verifyChain } from "../../ca/audit/audit-chain.js";
 import { CaError } from "../../ca/errors.js";
 import type { AuditStore, CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { AuditEntryInput, CaGeneration, CaId, CaKind } from "../../ca/types.js";

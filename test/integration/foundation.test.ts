@@ -6,7 +6,7 @@ import { checkCaKeys, buildHandlers, serve } from "../../api/main.js";
 import { OpenApiDocument } from "../../api/openapi.js";
 import { loadHolidayCalendar } from "../../api/holiday-calendar.js";
 import { CaError } from "../../ca/errors.js";
-import { isWithinOperatingHours } from "../../ca/operating-hours.js";
+import { isWithinOperatingHours } from "../../ca/operators/operating-hours.js";
 import type { CaGeneration } from "../../ca/types.js";
 import { runCeremony } from "../../cli/ceremony.js";
 import { request } from "../support/https-client.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { createNextCaGeneration } from "../../api/ca-generations.js";
 import { buildHandlers, type Handlers } from "../../api/main.js";
-import { generateSerial, partitionOf } from "../../ca/serial.js";
+import { generateSerial, partitionOf } from "../../ca/issuance/serial.js";
 import { startTestService, type TestService } from "../support/service-harness.js";
 import { buildRequest, certIdUnder } from "../unit/ocsp/fixtures.js";
 import { readResponse } from "../unit/ocsp/read-response.js";

@@ -11,14 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
-import { AnomalyDetector } from "../../ca/anomaly.js";
-import { ClientRegister } from "../../ca/client-register.js";
+import { AnomalyDetector } from "../../ca/records/anomaly.js";
+import { ClientRegister } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
-import { LoginRateLimited, LoginThrottle } from "../../ca/login-throttle.js";
-import { OperatorAuth } from "../../ca/operator-auth.js";
-import { BoundedPasswordHasher, PasswordHashBusy, ScryptPasswordHasher, type PasswordHasher } from "../../ca/password-hash.js";
+import { LoginRateLimited, LoginThrottle } from "../../ca/operators/login-throttle.js";
+import { OperatorAuth } from "../../ca/operators/operator-auth.js";
+import { BoundedPasswordHasher, PasswordHashBusy, ScryptPasswordHasher, type PasswordHasher } from "../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../ca/ports.js";
-import { buildClientCertificate } from "../../ca/service-ca.js";
+import { buildClientCertificate } from "../../ca/operators/service-ca.js";
 import { pem } from "../../ca/x509/pem.js";
 import { request, requestJson, type ClientCredentials, type HttpAnswer } from "../support/https-client.js";
 import { MemoryLoginAttemptStore } from "../support/memory-client-certificates.js";

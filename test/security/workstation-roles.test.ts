@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { buildClientCertificate } from "../../ca/service-ca.js";
+import { buildClientCertificate } from "../../ca/operators/service-ca.js";
 import { pem } from "../../ca/x509/pem.js";
 import { clientCertificateCommand } from "../../cli/client-certificate-commands.js";
 import { operatorAuthOf } from "../../cli/operator-commands.js";

@@ -5,9 +5,9 @@
  * revocation service writes them (status change + outbox row in one transaction, DESIGN invariant 3).
  */
 import { createHash } from "node:crypto";
-import { EndEntityIssuer } from "../../ca/end-entity-issuer.js";
+import { EndEntityIssuer } from "../../ca/issuance/end-entity-issuer.js";
 import { FixedClock, type Clock } from "../../ca/ports.js";
-import { generateSubjectId } from "../../ca/subject-id.js";
+import { generateSubjectId } from "../../ca/profiles/subject-id.js";
 import type { CaGeneration, CaId, RevocationReason } from "../../ca/types.js";
 import { createCrlService, type CrlService } from "../../crl/crl-service.js";
 import { parseCrlSettings, type CrlSettings } from "../../crl/crl-settings.js";

@@ -1,12 +1,12 @@
 /**
  * Shared set-up for the end-entity certificate tests and bench: CA generations made by
- * ca/ca-certificate.ts with MemorySigner keys, templates over them, and a deterministic PRNG.
+ * ca/profiles/ca-certificate.ts with MemorySigner keys, templates over them, and a deterministic PRNG.
  */
-import { buildCaCertificate } from "../../ca/ca-certificate.js";
-import { defaultCaProfiles, type CaProfile } from "../../ca/ca-profile.js";
-import type { SigningPersonalData } from "../../ca/end-entity-certificate.js";
-import { endEntityProfile, type EndEntityProfileOverrides } from "../../ca/end-entity-profile.js";
-import type { EndEntityTemplateContext } from "../../ca/end-entity-template.js";
+import { buildCaCertificate } from "../../ca/profiles/ca-certificate.js";
+import { defaultCaProfiles, type CaProfile } from "../../ca/profiles/ca-profile.js";
+import type { SigningPersonalData } from "../../ca/profiles/end-entity-certificate.js";
+import { endEntityProfile, type EndEntityProfileOverrides } from "../../ca/profiles/end-entity-profile.js";
+import type { EndEntityTemplateContext } from "../../ca/profiles/end-entity-template.js";
 import type { Random } from "../../ca/ports.js";
 import { caIdOf, type CaKind, type KeySpec } from "../../ca/types.js";
 import { MemorySigner } from "../../hsm/memory-signer.js";

@@ -1,10 +1,10 @@
-import type { ClientCertificateRecord, ClientCertificateStore, NewClientCertificate, RegisteredClientKind } from "../../ca/client-register.js";
+import type { ClientCertificateRecord, ClientCertificateStore, NewClientCertificate, RegisteredClientKind } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
-import type { LoginAttemptStore } from "../../ca/login-throttle.js";
+import type { LoginAttemptStore } from "../../ca/operators/login-throttle.js";
 
 /**
- * In-memory doubles of the client-certificate register (ca/client-register.ts) and of the login
- * attempt counters (ca/login-throttle.ts), for unit tests. No transactions: each call is atomic.
+ * In-memory doubles of the client-certificate register (ca/operators/client-register.ts) and of the login
+ * attempt counters (ca/operators/login-throttle.ts), for unit tests. No transactions: each call is atomic.
  */
 export class MemoryClientCertificateStore implements ClientCertificateStore {
   readonly rows = new Map<string, ClientCertificateRecord>();

@@ -1,5 +1,5 @@
 import { CaError } from "../../ca/errors.js";
-import type { OperatingSchedule } from "../../ca/operating-hours.js";
+import type { OperatingSchedule } from "../../ca/operators/operating-hours.js";
 import type {
   NewOperator,
   NewOperatorSession,
@@ -10,13 +10,13 @@ import type {
   OperatorStore,
   TerminalRecord,
   TerminalStore,
-} from "../../ca/operator-ports.js";
-import type { OperatorRole } from "../../ca/roles.js";
+} from "../../ca/operators/operator-ports.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
 import type { TransactionRunner, Tx } from "../../ca/stores.js";
 import { MemoryAuditStore, MemoryDatabase } from "./memory-stores.js";
 
 /**
- * In-memory doubles of the operator, session and terminal stores (ca/operator-ports.ts), passing the
+ * In-memory doubles of the operator, session and terminal stores (ca/operators/operator-ports.ts), passing the
  * same contract suite as the knex adapters (test/contract/operator-stores.ts). They ride on a
  * MemoryDatabase for serialisation, tx checks and abort-after-error; `MemoryOperatorDatabase` adds the
  * rollback of their own state, so use it (not the MemoryDatabase) as the TransactionRunner.

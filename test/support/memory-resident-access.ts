@@ -1,5 +1,5 @@
-import type { ResidentMunicipalities } from "../../ca/resident-access.js";
-import type { RevocationWindowStore } from "../../ca/revocation-window.js";
+import type { ResidentMunicipalities } from "../../ca/access/resident-access.js";
+import type { RevocationWindowStore } from "../../ca/revocation/revocation-window.js";
 import type { AuditEntry } from "../../ca/types.js";
 
 /** ResidentMunicipalities in memory: residentCode → municipality (null: on file without one). */

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { GENESIS_PREV_HASH, hashEntry } from "../../ca/audit-chain.js";
+import { GENESIS_PREV_HASH, hashEntry } from "../../ca/audit/audit-chain.js";
 import { CaError } from "../../ca/errors.js";
 import type {
   AuditStore,
@@ -10,7 +10,7 @@ import type {
   Tx,
 } from "../../ca/stores.js";
 import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
-import { PublicKeyRefusedError } from "../../ca/issuance-ports.js";
+import { PublicKeyRefusedError } from "../../ca/issuance/issuance-ports.js";
 import type {
   AuditEntry,
   AuditEntryInput,

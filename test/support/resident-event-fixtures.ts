@@ -1,5 +1,5 @@
-import type { MirrorRecord } from "../../ca/resident-event-mirror.js";
-import type { ResidentEvent, ResidentEventChanges, ResidentEventType } from "../../ca/resident-event.js";
+import type { MirrorRecord } from "../../ca/residents/resident-event-mirror.js";
+import type { ResidentEvent, ResidentEventChanges, ResidentEventType } from "../../ca/residents/resident-event.js";
 import type { CaKind, CertificateRecord, CertificateStatus } from "../../ca/types.js";
 
 /** Fixtures for resident-event tests: a resident, its certificates as issuance records them, events. */
@@ -37,7 +37,7 @@ export function recordedOf(kind: CaKind, resident: Partial<typeof sampleResident
   const r = { ...sampleResident, ...resident };
   const rendered = r.alias ? `${r.name}（${r.alias}）` : r.name;
   return {
-    // The issuing municipality (a counter terminal of 131041 may act on these: ca/resident-access.ts).
+    // The issuing municipality (a counter terminal of 131041 may act on these: ca/access/resident-access.ts).
     municipalityCode: "131041",
     resident: { ...r, cardExpiry: "2035-02-17", residencePeriodEnd: null, underGuardianship: false },
     answer: kind === "sign" ? { kind, subject: { name: rendered, dateOfBirth: "319800217", gender: String(r.gender), address: r.address } } : { kind },

@@ -7,7 +7,7 @@ import { createLogger } from "../../api/logger.js";
 import { openService, serve, type Service } from "../../api/main.js";
 import type { Listeners } from "../../api/listeners.js";
 import type { Clock } from "../../ca/ports.js";
-import type { OperatorRole } from "../../ca/roles.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
 import { runCeremony, type CeremonyReport } from "../../cli/ceremony.js";
 import { openTestDatabase, type TestDatabase, type TestEngine } from "./database.js";
 import { requestJson, type ClientCredentials } from "./https-client.js";
@@ -68,7 +68,7 @@ export interface TestService {
   tls(client?: "terminal" | "admin" | "none"): ClientCredentials;
   /**
    * Logs the demo operator of `role` in from `client` (default: where the role may work — the terminal
-   * for terminal-operator, the admin workstation for the others; ca/workstation-roles.ts); returns the
+   * for terminal-operator, the admin workstation for the others; ca/operators/workstation-roles.ts); returns the
    * bearer token.
    */
   login(role?: OperatorRole, client?: "terminal" | "admin"): Promise<string>;

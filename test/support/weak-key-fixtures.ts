@@ -1,6 +1,6 @@
 import { checkPrimeSync, createPublicKey, generatePrimeSync, randomBytes } from "node:crypto";
 
-/** Weak RSA moduli for the tests of ca/weak-keys.ts and the subject key policy (public keys only). */
+/** Weak RSA moduli for the tests of ca/profiles/weak-keys.ts and the subject key policy (public keys only). */
 
 /** The modulus of a base64 DER SubjectPublicKeyInfo. */
 export function modulusOf(spkiBase64: string): bigint {

@@ -6,7 +6,7 @@ import { buildHandlers } from "../../../api/main.js";
 import { Metrics } from "../../../api/metrics.js";
 import { OpenApiDocument } from "../../../api/openapi.js";
 import { buildAdminControls, type AdminControls } from "../../../api/routes/admin-controls.js";
-import type { OperatorRole } from "../../../ca/roles.js";
+import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { request, requestJson, type ClientCredentials, type HttpAnswer } from "../../support/https-client.js";
 import { defaultWorkstation, type TestService } from "../../support/service-harness.js";
 

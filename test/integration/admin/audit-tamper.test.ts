@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { Knex } from "knex";
-import { AuditCheckpointer } from "../../../ca/audit-checkpoint.js";
-import { AuditVerifier } from "../../../ca/audit-verifier.js";
+import { AuditCheckpointer } from "../../../ca/audit/audit-checkpoint.js";
+import { AuditVerifier } from "../../../ca/audit/audit-verifier.js";
 import { FixedClock } from "../../../ca/ports.js";
-import { defaultRetentionPeriods, RetentionService } from "../../../ca/retention.js";
+import { defaultRetentionPeriods, RetentionService } from "../../../ca/records/retention.js";
 import { auditVerify, type AuditCliService } from "../../../cli/audit-commands.js";
 import { KnexAuditCheckpointStore } from "../../../db/audit-checkpoint-store.js";
 import { KnexAuditLogReader } from "../../../db/audit-log-reader.js";
@@ -86,7 +86,7 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
     it("finds an edited entry whose hash was recomputed, through the next link and the signed checkpoint", async () => {
       const reader = new KnexAuditLogReader(t.db);
       const [e] = await reader.range(20, 1);
-      const { hashEntry } = await import("../../../ca/audit-chain.js");
+      const { hashEntry } = await import("../../../ca/audit/audit-chain.js");
       const forged = { ...e!, detail: { i: 20, name: "別人" } };
       await tamper((trx) => trx("audit_log").where({ seq: 20 }).update({ detail: JSON.stringify(forged.detail), hash: hashEntry(e!.prevHash, forged) }));
       assert.deepEqual(await findings(), [[20, "edited"], [20, "edited"]]);

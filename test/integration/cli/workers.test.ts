@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import pg from "pg";
-import { generateSerial, partitionOf } from "../../../ca/serial.js";
+import { generateSerial, partitionOf } from "../../../ca/issuance/serial.js";
 import { loadConfig, ConfigError } from "../../../api/config.js";
 import { processAlive } from "../../../bench/process-cpu.js";
 import { METRICS_AUTHORIZATION, createDatabase, serviceEnv, startServiceProcess, type ServiceProcess } from "../../../bench/service-process.js";

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FixedClock } from "../../../ca/ports.js";
 import { pem } from "../../../ca/x509/pem.js";
-import type { CrlKind } from "../../../ca/crl-ports.js";
+import type { CrlKind } from "../../../ca/revocation/crl-ports.js";
 import { crlEntrySerials } from "../../../crl/crl-reader.js";
 import { openDatabase, type Database } from "../../../db/database.js";
 import { publicBaseUrl } from "../../support/end-entity-fixtures.js";

@@ -5,7 +5,7 @@ import { KnexCertificateStore } from "../../../db/certificate-store.js";
 import { migrateLatest } from "../../../db/migrate.js";
 import { migrations } from "../../../db/migrations/index.js";
 import { blockedKeysMigration } from "../../../db/migrations/0019-blocked-keys.js";
-import { PublicKeyRefusedError } from "../../../ca/issuance-ports.js";
+import { PublicKeyRefusedError } from "../../../ca/issuance/issuance-ports.js";
 import type { NewPendingCertificate } from "../../../ca/stores.js";
 import { fakeCaGeneration } from "../../support/ca-generation-fixture.js";
 import { openTestDatabase, type TestDatabase } from "../../support/database.js";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { OperatorAuth } from "../../../ca/operator-auth.js";
-import { ScryptPasswordHasher } from "../../../ca/password-hash.js";
+import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";
 import type { Database } from "../../../db/database.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { verifyChain } from "../../../ca/audit-chain.js";
+import { verifyChain } from "../../../ca/audit/audit-chain.js";
 import { migrateLatest } from "../../../db/migrate.js";
 import { sqlDatabaseContract } from "../../contract/sql-database.js";
 import { storesContract } from "../../contract/stores.js";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { verifyChain } from "../../../ca/audit-chain.js";
+import { verifyChain } from "../../../ca/audit/audit-chain.js";
 import { openDatabase } from "../../../db/database.js";
 import { sqlDatabaseContract } from "../../contract/sql-database.js";
 import { storesContract } from "../../contract/stores.js";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RelyingPartyRegistry } from "../../../ca/relying-party.js";
+import { RelyingPartyRegistry } from "../../../ca/relying-parties/relying-party.js";
 import { FixedClock } from "../../../ca/ports.js";
 import { KnexRelyingPartyStore } from "../../../db/relying-party-store.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";

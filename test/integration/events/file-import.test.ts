@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FixedClock } from "../../../ca/ports.js";
-import type { ResidentEventType } from "../../../ca/resident-event.js";
+import type { ResidentEventType } from "../../../ca/residents/resident-event.js";
 import { importEventFile, type ImportSummary } from "../../../events/file-import.js";
 import { openTestDatabase, requirePostgresUrl, type TestDatabase } from "../../support/database.js";
 import { changesFor, event, residentCode, T0, wire } from "../../support/resident-event-fixtures.js";

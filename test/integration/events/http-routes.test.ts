@@ -13,12 +13,12 @@ import { OpenApiDocument } from "../../../api/openapi.js";
 import { buildResidentEvents, type ResidentEvents } from "../../../api/resident-events-wiring.js";
 import { residentEventRoutes } from "../../../api/routes/resident-events.js";
 import { sessionRoutes } from "../../../api/routes/sessions.js";
-import { parseHolidayCalendar } from "../../../ca/operating-hours.js";
-import { OperatorAuth } from "../../../ca/operator-auth.js";
-import { ScryptPasswordHasher } from "../../../ca/password-hash.js";
+import { parseHolidayCalendar } from "../../../ca/operators/operating-hours.js";
+import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
-import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../../../ca/service-ca.js";
-import { TerminalRegistry } from "../../../ca/terminal-registry.js";
+import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../../../ca/operators/service-ca.js";
+import { TerminalRegistry } from "../../../ca/operators/terminal-registry.js";
 import { pem } from "../../../ca/x509/pem.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";
 import { KnexCertificateStore } from "../../../db/certificate-store.js";
@@ -28,7 +28,7 @@ import { openTestDatabase, requirePostgresUrl, type TestDatabase } from "../../s
 import { request, type ClientCredentials, type HttpAnswer } from "../../support/https-client.js";
 import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
 import { MemoryClientCertificateStore } from "../../support/memory-client-certificates.js";
-import { certificateFingerprint } from "../../../ca/certificate-fingerprint.js";
+import { certificateFingerprint } from "../../../ca/operators/certificate-fingerprint.js";
 import { clientRegisterGuardRouter } from "../../../api/client-register-guard.js";
 import { changesFor, event, residentCode, T0, wire } from "../../support/resident-event-fixtures.js";
 import { authSerial, seedCaGenerations, seedResidents, signSerial } from "../../support/resident-event-seed.js";
@@ -65,7 +65,7 @@ describe("resident events and revocation over HTTPS with PostgreSQL", function (
     const leaf = { caCertificate: caDer, caSigner, notBefore: new Date("2026-01-01T00:00:00Z") };
     const serverKey = MemorySigner.generate({ type: "ec", curve: "P-256" });
     const serverCert = await buildServerCertificate({ ...leaf, serial: 2n, subjectPublicKey: serverKey.publicKey, dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    // Issue 12: admin and feed certificates count only while registered (ca/client-register.ts).
+    // Issue 12: admin and feed certificates count only while registered (ca/operators/client-register.ts).
     const clients = new MemoryClientCertificateStore();
     const client = async (role: "feed" | "admin", id: string, serial: bigint): Promise<ClientCredentials> => {
       const key = MemorySigner.generate({ type: "ec", curve: "P-256" });

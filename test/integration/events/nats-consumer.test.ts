@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect, headers, type NatsConnection } from "nats";
 import { FixedClock } from "../../../ca/ports.js";
-import type { EventOutcome } from "../../../ca/resident-event-ports.js";
+import type { EventOutcome } from "../../../ca/residents/resident-event-ports.js";
 import { NatsEventConsumer, type ConsumerLogger, type NatsConsumerOptions } from "../../../events/nats-consumer.js";
 import type { EventInput, EventResult, ResidentEventProcessor } from "../../../events/resident-event-processor.js";
 import { openTestDatabase, requirePostgresUrl, type TestDatabase } from "../../support/database.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FixedClock } from "../../../ca/ports.js";
-import { residentEventTypes, type ResidentEventType } from "../../../ca/resident-event.js";
+import { residentEventTypes, type ResidentEventType } from "../../../ca/residents/resident-event.js";
 import type { EventResult } from "../../../events/resident-event-processor.js";
 import { purgeResidentHistory } from "../../../events/resident-history-purge.js";
 import { openTestDatabase, requirePostgresUrl, type TestDatabase } from "../../support/database.js";

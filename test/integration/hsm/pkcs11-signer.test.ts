@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createPublicKey, randomBytes, verify } from "node:crypto";
 import pkcs11js from "pkcs11js";
-import { defaultAlgorithm, signatureHash } from "../../../ca/algorithms.js";
+import { defaultAlgorithm, signatureHash } from "../../../ca/profiles/algorithms.js";
 import { CaError } from "../../../ca/errors.js";
 import type { Signer } from "../../../ca/ports.js";
 import type { KeySpec } from "../../../ca/types.js";

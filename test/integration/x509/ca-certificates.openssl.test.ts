@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { buildCaCertificate } from "../../../ca/ca-certificate.js";
-import { defaultCaProfiles, type CaProfile } from "../../../ca/ca-profile.js";
-import { buildOcspResponderCertificate } from "../../../ca/ocsp-responder-certificate.js";
+import { buildCaCertificate } from "../../../ca/profiles/ca-certificate.js";
+import { defaultCaProfiles, type CaProfile } from "../../../ca/profiles/ca-profile.js";
+import { buildOcspResponderCertificate } from "../../../ca/profiles/ocsp-responder-certificate.js";
 import { FixedClock } from "../../../ca/ports.js";
 import type { CaKind } from "../../../ca/types.js";
 import { keyIdentifier } from "../../../ca/x509/extensions.js";

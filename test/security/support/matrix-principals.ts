@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { OperatorRole } from "../../../ca/roles.js";
+import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { issueClientCredential } from "../../../cli/ceremony.js";
 import { operatorAuthOf } from "../../../cli/operator-commands.js";
 import type { ClientCredentials, HttpAnswer } from "../../support/https-client.js";

@@ -1,4 +1,4 @@
-import { isOperatorRole, type OperatorRole } from "../../../ca/roles.js";
+import { isOperatorRole, type OperatorRole } from "../../../ca/operators/roles.js";
 import { effectiveRoles, homeKindOf, type Kind, type Principal } from "./matrix-principals.js";
 
 /**
@@ -24,7 +24,7 @@ const so: Rule = { roles: ["security-officer"] };
 const caOperator: Rule = { roles: ["ca-operator"] };
 const auditor: Rule = { roles: ["auditor"] };
 const caAdmin: Rule = { roles: ["ca-admin"] };
-/** Approval routes: each approval kind then names its own requester and approver roles (ca/approval-engine.ts). */
+/** Approval routes: each approval kind then names its own requester and approver roles (ca/approvals/approval-engine.ts). */
 const deciders: OperatorRole[] = ["ca-operator", "ca-admin", "security-officer"];
 
 /** `METHOD /v1/path` (OpenAPI form) → who may call it. */
@@ -42,7 +42,7 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   // CONTRACT §5: the resident feed.
   "POST /v1/resident-events": { machine: ["feed"] },
 
-  // CONTRACT §7: operators — security officer (four-eyes for approving roles: ca/operator-admin.ts).
+  // CONTRACT §7: operators — security officer (four-eyes for approving roles: ca/operators/operator-admin.ts).
   "GET /v1/admin/operators": so,
   "POST /v1/admin/operators": so,
   "GET /v1/admin/operators/{id}": so,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AnomalyDetector, AnomalyMonitor, type AnomalyAlert } from "../../../ca/anomaly.js";
+import { AnomalyDetector, AnomalyMonitor, type AnomalyAlert } from "../../../ca/records/anomaly.js";
 import { FixedClock } from "../../../ca/ports.js";
 import type { AuditEntry, AuditEntryInput } from "../../../ca/types.js";
 import { MemoryAuditStore, MemoryDatabase } from "../../support/memory-stores.js";

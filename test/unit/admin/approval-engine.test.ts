@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { ApprovalEngine } from "../../../ca/approval-engine.js";
-import type { ApprovalExecutor } from "../../../ca/approval.js";
+import { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
+import type { ApprovalExecutor } from "../../../ca/approvals/approval.js";
 import { CaError, type CaErrorKind } from "../../../ca/errors.js";
-import type { OperatorPrincipal } from "../../../ca/operator-principal.js";
+import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
-import type { OperatorRole } from "../../../ca/roles.js";
+import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { MemoryAuditStore, MemoryDatabase } from "../../support/memory-stores.js";
 import { MemoryApprovalStore } from "./memory-approval-store.js";
 

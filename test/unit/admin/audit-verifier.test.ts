@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { hashEntry } from "../../../ca/audit-chain.js";
-import { AuditCheckpointer, checkpointSignatureValid, type AuditCheckpoint, type AuditCheckpointStore, type NewAuditCheckpoint } from "../../../ca/audit-checkpoint.js";
-import { AuditVerifier, type AuditLogReader } from "../../../ca/audit-verifier.js";
+import { hashEntry } from "../../../ca/audit/audit-chain.js";
+import { AuditCheckpointer, checkpointSignatureValid, type AuditCheckpoint, type AuditCheckpointStore, type NewAuditCheckpoint } from "../../../ca/audit/audit-checkpoint.js";
+import { AuditVerifier, type AuditLogReader } from "../../../ca/audit/audit-verifier.js";
 import { FixedClock } from "../../../ca/ports.js";
 import type { AuditEntry } from "../../../ca/types.js";
 import { MemorySigner } from "../../../hsm/memory-signer.js";

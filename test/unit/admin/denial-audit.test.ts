@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import { auditDeniedRequests } from "../../../api/denial-audit.js";
-import { AnomalyDetector } from "../../../ca/anomaly.js";
+import { AnomalyDetector } from "../../../ca/records/anomaly.js";
 import { CaError } from "../../../ca/errors.js";
 import { FixedClock } from "../../../ca/ports.js";
 import { MemoryAuditStore, MemoryDatabase } from "../../support/memory-stores.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CaError, type CaErrorKind } from "../../../ca/errors.js";
-import { CertificateInquiry, MAX_INQUIRY_RESULTS, parseInquiry, type InquirySource } from "../../../ca/inquiry.js";
-import type { OperatorPrincipal } from "../../../ca/operator-principal.js";
+import { CertificateInquiry, MAX_INQUIRY_RESULTS, parseInquiry, type InquirySource } from "../../../ca/records/inquiry.js";
+import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
 import { FixedClock } from "../../../ca/ports.js";
 import type { CertificateRecord } from "../../../ca/types.js";
 import { MemoryAuditStore, MemoryDatabase } from "../../support/memory-stores.js";

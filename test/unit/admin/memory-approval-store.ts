@@ -1,4 +1,4 @@
-import type { ApprovalChange, ApprovalListFilter, ApprovalRecord, ApprovalStatus, ApprovalStore } from "../../../ca/approval.js";
+import type { ApprovalChange, ApprovalListFilter, ApprovalRecord, ApprovalStatus, ApprovalStore } from "../../../ca/approvals/approval.js";
 import { CaError } from "../../../ca/errors.js";
 import type { Tx } from "../../../ca/stores.js";
 import type { MemoryDatabase } from "../../support/memory-stores.js";

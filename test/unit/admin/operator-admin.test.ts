@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { CaError, type CaErrorKind } from "../../../ca/errors.js";
-import { ApprovalEngine } from "../../../ca/approval-engine.js";
-import { OperatorAdmin, type PendingOperatorChange } from "../../../ca/operator-admin.js";
-import { operatorApprovalExecutors } from "../../../ca/operator-approvals.js";
-import { OperatorAuth } from "../../../ca/operator-auth.js";
-import type { OperatorPrincipal } from "../../../ca/operator-principal.js";
-import { ScryptPasswordHasher } from "../../../ca/password-hash.js";
+import { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
+import { OperatorAdmin, type PendingOperatorChange } from "../../../ca/operators/operator-admin.js";
+import { operatorApprovalExecutors } from "../../../ca/approvals/operator-approvals.js";
+import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
+import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
 import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
 import { MemoryDatabase } from "../../support/memory-stores.js";

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { ApprovalEngine } from "../../../ca/approval-engine.js";
+import { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
 import { CaError, type CaErrorKind } from "../../../ca/errors.js";
-import { OperatorAdmin, type PendingOperatorChange } from "../../../ca/operator-admin.js";
-import { OPERATOR_CREATE, operatorApprovalExecutors } from "../../../ca/operator-approvals.js";
-import { OperatorAuth } from "../../../ca/operator-auth.js";
-import type { OperatorPrincipal } from "../../../ca/operator-principal.js";
-import { ScryptPasswordHasher } from "../../../ca/password-hash.js";
+import { OperatorAdmin, type PendingOperatorChange } from "../../../ca/operators/operator-admin.js";
+import { OPERATOR_CREATE, operatorApprovalExecutors } from "../../../ca/approvals/operator-approvals.js";
+import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
+import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
-import type { OperatorRole } from "../../../ca/roles.js";
+import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
 import { MemoryDatabase } from "../../support/memory-stores.js";
 import { MemoryApprovalStore } from "./memory-approval-store.js";
@@ -29,7 +29,7 @@ const rejectsWith = (kind: CaErrorKind, message?: RegExp) => (e: unknown) => {
   return true;
 };
 
-describe("four-eyes account changes (ca/operator-approvals.ts, ca/approval-separation.ts)", function () {
+describe("four-eyes account changes (ca/approvals/operator-approvals.ts, ca/approvals/approval-separation.ts)", function () {
   this.timeout(20_000);
   let stores: ReturnType<typeof createMemoryOperatorStores>;
   let auth: OperatorAuth;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { csvCell, csvLine } from "../../../ca/csv.js";
-import { disclosureCsv, DisclosureService } from "../../../ca/disclosure.js";
+import { csvCell, csvLine } from "../../../ca/records/csv.js";
+import { disclosureCsv, DisclosureService } from "../../../ca/records/disclosure.js";
 import { CaError } from "../../../ca/errors.js";
 import { FixedClock } from "../../../ca/ports.js";
-import { parseRetentionPeriods, RetentionService, yearsBefore, type RetentionTask } from "../../../ca/retention.js";
+import { parseRetentionPeriods, RetentionService, yearsBefore, type RetentionTask } from "../../../ca/records/retention.js";
 import type { CertificateRecord } from "../../../ca/types.js";
 import { MemoryAuditStore, MemoryDatabase } from "../../support/memory-stores.js";
 

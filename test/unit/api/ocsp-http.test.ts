@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { OcspHttp, type OcspHttpRequest, type OcspRouteDeps } from "../../../api/routes/ocsp.js";
-import type { OcspAccessRecord } from "../../../ca/ocsp-ports.js";
+import type { OcspAccessRecord } from "../../../ca/revocation/ocsp-ports.js";
 import { FixedClock } from "../../../ca/ports.js";
-import type { RelyingParty } from "../../../ca/relying-party.js";
+import type { RelyingParty } from "../../../ca/relying-parties/relying-party.js";
 import type { OcspAnswer } from "../../../ocsp/ocsp-responder.js";
 import { cacheKey, type CachedResponse } from "../../../ocsp/response-cache.js";
 

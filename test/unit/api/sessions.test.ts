@@ -8,16 +8,16 @@ import { createLogger } from "../../../api/logger.js";
 import { Metrics } from "../../../api/metrics.js";
 import { requireOperator } from "../../../api/operator-session.js";
 import { sessionRoutes } from "../../../api/routes/sessions.js";
-import { OperatorAuth } from "../../../ca/operator-auth.js";
-import { parseHolidayCalendar } from "../../../ca/operating-hours.js";
-import { ScryptPasswordHasher } from "../../../ca/password-hash.js";
+import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import { parseHolidayCalendar } from "../../../ca/operators/operating-hours.js";
+import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
-import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../../../ca/service-ca.js";
-import { TerminalRegistry } from "../../../ca/terminal-registry.js";
+import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../../../ca/operators/service-ca.js";
+import { TerminalRegistry } from "../../../ca/operators/terminal-registry.js";
 import { pem } from "../../../ca/x509/pem.js";
 import { MemorySigner } from "../../../hsm/memory-signer.js";
 import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
-import { certificateFingerprint } from "../../../ca/certificate-fingerprint.js";
+import { certificateFingerprint } from "../../../ca/operators/certificate-fingerprint.js";
 import { fromPem } from "../../../ca/x509/pem.js";
 import { MemoryClientCertificateStore } from "../../support/memory-client-certificates.js";
 
@@ -86,7 +86,7 @@ describe("api/routes/sessions over mTLS", function () {
     stranger = await client("terminal", "counter-77", 77n);
     admin = await client("admin", "ws-01", 78n);
     unregisteredAdmin = await client("admin", "ws-99", 79n);
-    // Issue 12: admin workstations are registered like terminals (ca/client-register.ts).
+    // Issue 12: admin workstations are registered like terminals (ca/operators/client-register.ts).
     const clients = new MemoryClientCertificateStore();
     const adminDer = fromPem(admin.cert, "CERTIFICATE");
     await clients.register({ kind: "admin", clientId: "ws-01", clientCertSerial: "4e", clientCertFingerprint: certificateFingerprint(adminDer), description: null, enrolledAt: T0 });

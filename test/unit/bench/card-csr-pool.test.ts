@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { cardCsrPool } from "../../../bench/card-csr-pool.js";
-import { parseCsr } from "../../../ca/csr.js";
+import { parseCsr } from "../../../ca/issuance/csr.js";
 
 const dir = join(process.cwd(), "var", "test", "card-csr-pool");
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { algorithmIdentifier } from "../../../ca/algorithms.js";
+import { algorithmIdentifier } from "../../../ca/profiles/algorithms.js";
 import { CaError } from "../../../ca/errors.js";
-import { EndEntityIssuer } from "../../../ca/end-entity-issuer.js";
-import { generateSubjectId } from "../../../ca/subject-id.js";
+import { EndEntityIssuer } from "../../../ca/issuance/end-entity-issuer.js";
+import { generateSubjectId } from "../../../ca/profiles/subject-id.js";
 import { readChildren, readWhole, elementBytes } from "../../../ca/x509/der-reader.js";
 import { parseIssuerCertificate } from "../../../ca/x509/issuer-certificate.js";
 import { splitSigned, verifySignature } from "../../../ca/x509/signed-certificate.js";

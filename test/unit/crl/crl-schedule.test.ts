@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CaError } from "../../../ca/errors.js";
 import type { CaGeneration } from "../../../ca/types.js";
-import type { CrlPartitionState, PublishedCrlInfo } from "../../../ca/crl-ports.js";
+import type { CrlPartitionState, PublishedCrlInfo } from "../../../ca/revocation/crl-ports.js";
 import { dueWork } from "../../../crl/crl-scheduler.js";
 import { checkPartitionCounts, defaultCrlSettings, parseCrlSettings } from "../../../crl/crl-settings.js";
 

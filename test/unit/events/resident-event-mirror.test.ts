@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyEventToMirror } from "../../../ca/resident-event-mirror.js";
+import { applyEventToMirror } from "../../../ca/residents/resident-event-mirror.js";
 import { invalidityDateOf } from "../../../events/resident-event-applier.js";
 import { retentionCutoff } from "../../../events/resident-history-purge.js";
 import { changesFor, event, mirrorRecord, residentCode, T0 } from "../../support/resident-event-fixtures.js";

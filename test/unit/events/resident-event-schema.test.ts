@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { residentEventTypes } from "../../../ca/resident-event.js";
+import { residentEventTypes } from "../../../ca/residents/resident-event.js";
 import { parseResidentEvent, type RejectedEvent } from "../../../events/resident-event-schema.js";
 import { changesFor, event, wire } from "../../support/resident-event-fixtures.js";
 

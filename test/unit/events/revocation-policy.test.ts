@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { ResidentEvent } from "../../../ca/resident-event.js";
-import { certifiedFieldsOf, certifiedFieldsUnchanged, decideRevocations, everyCorrectionMinor, type MinorCorrectionPredicate } from "../../../ca/revocation-policy.js";
+import type { ResidentEvent } from "../../../ca/residents/resident-event.js";
+import { certifiedFieldsOf, certifiedFieldsUnchanged, decideRevocations, everyCorrectionMinor, type MinorCorrectionPredicate } from "../../../ca/revocation/revocation-policy.js";
 import type { RevocationReason } from "../../../ca/types.js";
 import { certificate, changesFor, event, T0 } from "../../support/resident-event-fixtures.js";
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { CaError } from "../../../ca/errors.js";
-import type { OperatorPrincipal } from "../../../ca/operator-principal.js";
-import type { OutboxTopic, OutboxWriter } from "../../../ca/outbox.js";
+import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
+import type { OutboxTopic, OutboxWriter } from "../../../ca/revocation/outbox.js";
 import { FixedClock } from "../../../ca/ports.js";
-import type { Actor } from "../../../ca/operator-principal.js";
-import type { AccessScope } from "../../../ca/resident-access.js";
-import { RevocationService, type ManualRevocationRequest, type RevocationContext } from "../../../ca/revocation-service.js";
-import type { OperatorRole } from "../../../ca/roles.js";
+import type { Actor } from "../../../ca/operators/operator-principal.js";
+import type { AccessScope } from "../../../ca/access/resident-access.js";
+import { RevocationService, type ManualRevocationRequest, type RevocationContext } from "../../../ca/revocation/revocation-service.js";
+import type { OperatorRole } from "../../../ca/operators/roles.js";
 import type { Tx } from "../../../ca/stores.js";
 import { createMemoryStores } from "../../support/memory-stores.js";
 import { MemoryResidentMunicipalities, memoryRevocationWindow } from "../../support/memory-resident-access.js";

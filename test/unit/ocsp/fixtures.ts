@@ -2,10 +2,10 @@
  * Shared set-up for the OCSP tests: CA generations (MemorySigner keys) with delegated responder
  * certificates, certificates issued by them, and OCSP requests built with the DER writer.
  */
-import { buildOcspResponderCertificate } from "../../../ca/ocsp-responder-certificate.js";
-import { EndEntityIssuer } from "../../../ca/end-entity-issuer.js";
+import { buildOcspResponderCertificate } from "../../../ca/profiles/ocsp-responder-certificate.js";
+import { EndEntityIssuer } from "../../../ca/issuance/end-entity-issuer.js";
 import type { Signer } from "../../../ca/ports.js";
-import { partitionOf } from "../../../ca/serial.js";
+import { partitionOf } from "../../../ca/issuance/serial.js";
 import { caIdOf, type CaGeneration, type CaKind } from "../../../ca/types.js";
 import { derContext, derOctetString, derSequence, derBoolean } from "../../../ca/x509/der.js";
 import { parseIssuerCertificate } from "../../../ca/x509/issuer-certificate.js";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { FixedClock } from "../../../ca/ports.js";
-import type { RelyingParty } from "../../../ca/relying-party.js";
+import type { RelyingParty } from "../../../ca/relying-parties/relying-party.js";
 import { AccessRecorder } from "../../../ocsp/access-recorder.js";
-import type { OcspAccessRecord } from "../../../ca/ocsp-ports.js";
+import type { OcspAccessRecord } from "../../../ca/revocation/ocsp-ports.js";
 import { CachedRelyingPartyAuthenticator } from "../../../ocsp/relying-party-cache.js";
 import { GateFullError, SigningGate } from "../../../ocsp/signing-gate.js";
 

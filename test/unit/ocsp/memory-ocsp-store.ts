@@ -6,7 +6,7 @@ import type {
   OcspAccessRecord,
   OcspResponseStore,
   StoredOcspResponse,
-} from "../../../ca/ocsp-ports.js";
+} from "../../../ca/revocation/ocsp-ports.js";
 
 /**
  * The OCSP ports in memory, for unit tests; test/contract/ocsp-store.ts holds it to the same rules as

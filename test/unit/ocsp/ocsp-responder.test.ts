@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import type { OutboxMessage, OutboxReader, OutboxTopic } from "../../../ca/outbox.js";
+import type { OutboxMessage, OutboxReader, OutboxTopic } from "../../../ca/revocation/outbox.js";
 import { FixedClock, type Signer } from "../../../ca/ports.js";
 import type { CaGeneration } from "../../../ca/types.js";
 import { OcspService } from "../../../ocsp/ocsp-service.js";
-import type { CertificateStatusSnapshot } from "../../../ca/ocsp-ports.js";
+import type { CertificateStatusSnapshot } from "../../../ca/revocation/ocsp-ports.js";
 import { cacheKey, toCachedResponse } from "../../../ocsp/response-cache.js";
 import { buildRequest, certIdOf, makeOcspCa, nonceValue, type OcspTestCa } from "./fixtures.js";
 import { MemoryOcspStore } from "./memory-ocsp-store.js";
 import { EXTENDED_REVOKE_OID, NONCE_OID, readResponse } from "./read-response.js";
 
-/** A memory outbox with per-consumer cursors (ca/outbox.ts semantics). */
+/** A memory outbox with per-consumer cursors (ca/revocation/outbox.ts semantics). */
 class MemoryOutbox implements OutboxReader {
   readonly messages: OutboxMessage[] = [];
   private readonly cursors = new Map<string, number>();

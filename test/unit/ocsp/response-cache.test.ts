@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { cacheKey, ResponseCache, type CachedResponse } from "../../../ocsp/response-cache.js";
-import type { StatusRank } from "../../../ca/ocsp-ports.js";
+import type { StatusRank } from "../../../ca/revocation/ocsp-ports.js";
 
 const T0 = new Date("2026-11-22T00:00:00Z");
 

@@ -6,7 +6,7 @@ import { encodeName } from "../../../../ca/x509/name.js";
 import { signCertificate } from "../../../../ca/x509/signed-certificate.js";
 import { buildTbsCertificate } from "../../../../ca/x509/tbs-certificate.js";
 import { MemorySigner } from "../../../../hsm/memory-signer.js";
-import { buildServiceCaCertificate } from "../../../../ca/service-ca.js";
+import { buildServiceCaCertificate } from "../../../../ca/operators/service-ca.js";
 
 describe("ca/x509/issuer-certificate", () => {
   it("slices subject and SPKI byte-exactly and reads the SKI", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { CaError } from "../../../../ca/errors.js";
-import { buildServiceCaCertificate } from "../../../../ca/service-ca.js";
+import { buildServiceCaCertificate } from "../../../../ca/operators/service-ca.js";
 import { fromPem, pem, pemBlocks } from "../../../../ca/x509/pem.js";
 import { MemorySigner } from "../../../../hsm/memory-signer.js";
 

@@ -14,7 +14,7 @@ describe("ca/x509/serial-number", () => {
     assert.throws(() => serialValue(-1n), CaError);
   });
 
-  it("accepts the lower-case hex of ca/serial.ts and encodes exactly those octets", () => {
+  it("accepts the lower-case hex of ca/issuance/serial.ts and encodes exactly those octets", () => {
     const hex = "2a" + "0123456789abcdef0123456789abcd";
     assert.equal(contentHex(hex), hex);
     assert.equal(serialValue(hex), BigInt(`0x${hex}`));

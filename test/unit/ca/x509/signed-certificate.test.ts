@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, X509Certificate } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { algorithmIdentifierDer } from "../../../../ca/algorithms.js";
+import { algorithmIdentifierDer } from "../../../../ca/profiles/algorithms.js";
 import { CaError } from "../../../../ca/errors.js";
 import type { Signer } from "../../../../ca/ports.js";
 import { derBitString, derSequence } from "../../../../ca/x509/der.js";

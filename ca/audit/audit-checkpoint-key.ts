@@ -1,0 +1,38 @@
+import { CaError } from "../errors.js";
+import type { SignatureAlgorithmName, Signer } from "../ports.js";
+import type { KeySpec } from "../types.js";
+
+/** HSM label of the key that signs audit checkpoints. */
+export const AUDIT_CHECKPOINT_KEY_LABEL = "audit-checkpoint";
+/** P-256: fast to sign on SoftHSM (feasibility §2), small signatures, verifiable with node:crypto. */
+export const AUDIT_CHECKPOINT_KEY_SPEC: KeySpec = Object.freeze({ type: "ec", curve: "P-256" }) as KeySpec;
+export const AUDIT_CHECKPOINT_ALGORITHM: SignatureAlgorithmName = "ecdsa-with-SHA256";
+
+/** What this needs of the key custody (hsm/pkcs11-hsm.ts `Pkcs11Hsm` fits as is). */
+export interface CheckpointKeyCustody {
+  findKey(label: string): Promise<{ uri: string; publicKey: Uint8Array } | undefined>;
+  generateKey(label: string, spec: KeySpec): Promise<{ uri: string; publicKey: Uint8Array }>;
+  signer(uri: string, algorithm: SignatureAlgorithmName): Promise<Signer>;
+}
+
+/**
+ * The checkpoint signer: the key under `label` in the token, generated there (sensitive,
+ * non-extractable: invariant 5) on first use. Two processes racing to generate it: the loser finds
+ * the winner's key.
+ */
+export async function auditCheckpointSigner(custody: CheckpointKeyCustody, label: string = AUDIT_CHECKPOINT_KEY_LABEL): Promise<Signer> {
+  let key = await custody.findKey(label);
+  if (key === undefined) {
+    try {
+      key = await custody.generateKey(label, AUDIT_CHECKPOINT_KEY_SPEC);
+    } catch (e) {
+      key = await custody.findKey(label);
+      if (key === undefined) throw e;
+    }
+  }
+  const signer = await custody.signer(key.uri, AUDIT_CHECKPOINT_ALGORITHM);
+  if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(key.publicKey)) !== 0) {
+    throw new CaError("internal", `the ${label} key's public key does not match its signer`);
+  }
+  return signer;
+}

@@ -1,0 +1,93 @@
+import { generateKeyPair as generateKeyPairCallback, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import { certificateFingerprint } from "../operators/certificate-fingerprint.js";
+import { CaError } from "../errors.js";
+import { actorName, assertActorRole, type Actor } from "../operators/operator-principal.js";
+import type { Clock, Random } from "../ports.js";
+import type { RelyingParty, RelyingPartyRegistry, RelyingPartyStore } from "./relying-party.js";
+import { buildClientCertificate } from "../operators/service-ca.js";
+import type { AuditStore, TransactionRunner } from "../stores.js";
+import type { ServiceCaMaterial } from "../operators/terminal-registry.js";
+
+const generateKeyPair = promisify(generateKeyPairCallback);
+
+export interface RelyingPartyCredentials {
+  /** `Authorization: Bearer` key, shown once, stored as SHA-256 only. */
+  readonly apiKey?: string;
+  /** DER client certificate (OU=relying-party, CN=<id>) and its PKCS#8 key, handed over once. */
+  readonly certificate?: Uint8Array;
+  readonly privateKeyPkcs8?: Uint8Array;
+  readonly certificateSerial?: string;
+  readonly certificateFingerprint?: string;
+}
+
+/**
+ * Registration of relying parties by the CA operator (CONTRACT §7 `POST /v1/admin/relying-parties`:
+ * answers an API key and/or a client certificate; DOMAIN §4: in JPKI only registered parties read
+ * revocation data). The API key path is RelyingPartyRegistry's; a certificate-only party is stored
+ * without a key hash, so no bearer key can ever match it. Deactivation stops both credentials (the
+ * certificate path checks the party is active on every request).
+ */
+export class RelyingPartyEnrolment {
+  constructor(
+    private readonly deps: {
+      readonly registry: Pick<RelyingPartyRegistry, "register" | "deactivate">;
+      readonly store: Pick<RelyingPartyStore, "insert" | "get">;
+      /** The service CA; a function because it exists only after `init`. */
+      readonly serviceCa: () => ServiceCaMaterial;
+      readonly audit: Pick<AuditStore, "append">;
+      readonly transactions: TransactionRunner;
+      readonly clock: Clock;
+      readonly random: Random;
+    },
+  ) {}
+
+  async register(actor: Actor, input: { id: string; name: string; apiKey: boolean; certificate: boolean }): Promise<{ party: RelyingParty } & RelyingPartyCredentials> {
+    assertActorRole(actor, "ca-operator");
+    if (!input.apiKey && !input.certificate) throw new CaError("invalid-input", "a relying party needs an API key, a client certificate, or both", { field: "credentials" });
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(input.id)) throw new CaError("invalid-input", "must be 1–64 of [A-Za-z0-9._:-]", { field: "id" });
+    if (input.name.length === 0 || input.name.length > 200) throw new CaError("invalid-input", "must be 1–200 characters", { field: "name" });
+    const serviceCa = input.certificate ? this.deps.serviceCa() : undefined; // fail before registering
+    let party: RelyingParty;
+    let apiKey: string | undefined;
+    if (input.apiKey) {
+      ({ party, apiKey } = await this.deps.registry.register(actorName(actor), { id: input.id, name: input.name }));
+    } else {
+      const now = this.deps.clock.now();
+      party = { id: input.id, name: input.name, active: true };
+      await this.deps.transactions.transaction(async (tx) => {
+        await this.deps.store.insert({ ...party, apiKeySha256: null, createdAt: now }, tx);
+        await this.deps.audit.append({ at: now, action: "relying-party.registered", actor: actorName(actor), subject: `relying-party:${input.id}`, outcome: "success", detail: { name: input.name, apiKey: false } }, tx);
+      });
+    }
+    if (serviceCa === undefined) return { party, ...(apiKey ? { apiKey } : {}) };
+    const cert = await this.issueCertificate(actor, input.id, serviceCa);
+    return { party, ...(apiKey ? { apiKey } : {}), ...cert };
+  }
+
+  async deactivate(actor: Actor, id: string): Promise<void> {
+    assertActorRole(actor, "ca-operator");
+    await this.deps.registry.deactivate(actorName(actor), id);
+  }
+
+  private async issueCertificate(actor: Actor, id: string, serviceCa: ServiceCaMaterial): Promise<Required<Pick<RelyingPartyCredentials, "certificate" | "privateKeyPkcs8" | "certificateSerial" | "certificateFingerprint">>> {
+    const { publicKey, privateKey } = (await generateKeyPair("ec", { namedCurve: "P-256" })) as { publicKey: KeyObject; privateKey: KeyObject };
+    // Positive, no leading zero: the hex equals the serial the TLS layer reports (as for terminals).
+    const octets = Uint8Array.from(this.deps.random.bytes(16));
+    octets[0] = (octets[0]! & 0x3f) | 0x40;
+    const serial = Buffer.from(octets).toString("hex");
+    const now = this.deps.clock.now();
+    const certificate = await buildClientCertificate({
+      caCertificate: serviceCa.certificate,
+      caSigner: serviceCa.signer,
+      subjectPublicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
+      serial: BigInt(`0x${serial}`),
+      notBefore: now,
+      role: "relying-party",
+      id,
+    });
+    const fingerprint = certificateFingerprint(certificate);
+    await this.deps.audit.append({ at: now, action: "relying-party.certificate.issued", actor: actorName(actor), subject: `relying-party:${id}`, outcome: "success", detail: { serial, fingerprint } });
+    return { certificate, privateKeyPkcs8: new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" })), certificateSerial: serial, certificateFingerprint: fingerprint };
+  }
+}

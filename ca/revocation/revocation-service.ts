@@ -1,0 +1,195 @@
+import { CaError } from "../errors.js";
+import { actorName, type Actor } from "../operators/operator-principal.js";
+import type { OutboxWriter } from "./outbox.js";
+import type { Clock } from "../ports.js";
+import { assertMayActOnCertificate, assertScopeFitsActor, auditDenials, scopeDetail, type AccessScope, type ResidentMunicipalities } from "../access/resident-access.js";
+import { defaultRevocationWindow, remainingInWindow, windowExceeded, type RevocationWindowLimits, type RevocationWindowStore } from "./revocation-window.js";
+import type { OperatorRole } from "../operators/roles.js";
+import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "../stores.js";
+import { revocationReasonCodes, type CertificateRecord, type RevocationReason } from "../types.js";
+
+/**
+ * Manual revocation and hold by operators (DOMAIN §3, the lines that are not resident events;
+ * CONTRACT §4, §6). Each is one transaction: status change + reason + audit entry + outbox row
+ * (DESIGN invariant 3); CRL and OCSP follow from the outbox.
+ *
+ * - Terminal operators at the counter: the holder's request (`unspecified`) and a reported private-key
+ *   compromise (`keyCompromise`).
+ * - CA operators: any reason of CONTRACT §6 (e.g. `cACompromise` for certificates of a compromised CA
+ *   generation, `affiliationChanged` for a record error found by the CA).
+ * - Hold (lost card, 24/7 line): every certificate of the card goes on hold with `certificateHold`.
+ *   A hold is never released for card certificates; a later revocation replaces it.
+ * Revoking a revoked certificate is a conflict (409); so is holding one already revoked or held.
+ *
+ * Whose certificate (issue 12 §1, ca/access/resident-access.ts): a counter terminal acts only on certificates
+ * of residents of its municipality; any other serial answers 404 as an unknown one and is audited.
+ * How many (issue 12 §3, ca/revocation/revocation-window.ts): an operator's revocations and holds are counted
+ * over a sliding window; past its limit a revocation needs a second operator's approval (409 here).
+ */
+
+/** Reasons by operator role; `certificateHold` only through `hold`. */
+export const manualReasonsByRole: Readonly<Partial<Record<OperatorRole, readonly RevocationReason[]>>> = Object.freeze({
+  "terminal-operator": Object.freeze(["unspecified", "keyCompromise"] as RevocationReason[]),
+  "ca-operator": Object.freeze(["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation"] as RevocationReason[]),
+});
+
+/** Roles that may put a card on hold. */
+export const holdRoles: readonly OperatorRole[] = Object.freeze(["terminal-operator", "ca-operator"]);
+
+export const MAX_COMMENT_LENGTH = 1000;
+
+/** CONTRACT §6: RFC 5280 names; others (removeFromCRL, privilegeWithdrawn, aACompromise, …) are refused. */
+export function parseRevocationReason(value: unknown): RevocationReason {
+  if (typeof value !== "string" || !Object.hasOwn(revocationReasonCodes, value)) {
+    throw new CaError("invalid-input", `reason must be one of ${Object.keys(revocationReasonCodes).join(", ")}`, { field: "reason" });
+  }
+  return value as RevocationReason;
+}
+
+/** The manual reasons `actor` may give (the CLI, root on the CA host, may give any). */
+export function allowedManualReasons(actor: Actor): ReadonlySet<RevocationReason> {
+  if (actor === "cli") return new Set(manualReasonsByRole["ca-operator"]);
+  return new Set(actor.roles.flatMap((r) => manualReasonsByRole[r] ?? []));
+}
+
+export interface ManualRevocationRequest {
+  readonly reason: unknown;
+  readonly comment?: string | null;
+}
+
+export interface RevocationContext {
+  /** The client certificate's id (terminal or admin workstation), for the audit entry. */
+  readonly clientId?: string;
+  /** Whose certificates the request may touch (required: there is no default reach). */
+  readonly scope: AccessScope;
+  /** Set when a second operator approved this revocation (mass revocation): outside the window. */
+  readonly approvalId?: string;
+}
+
+export interface RevocationServiceDeps {
+  readonly clock: Clock;
+  readonly transactions: TransactionRunner;
+  readonly certificates: Pick<CertificateStore, "get" | "revoke" | "findLiveByResident">;
+  readonly audit: Pick<AuditStore, "append">;
+  readonly outbox: OutboxWriter;
+  /** The resident's current municipality (object-level authorization). */
+  readonly residents: Pick<ResidentMunicipalities, "currentMunicipality">;
+  /** The per-operator sliding window, counted in the database. */
+  readonly window: RevocationWindowStore;
+  /** Default: more than 10 in an hour needs approval. */
+  readonly windowLimits?: RevocationWindowLimits;
+}
+
+export class RevocationService {
+  constructor(private readonly deps: RevocationServiceDeps) {}
+
+  /** Revokes one certificate; answers its record after the change. */
+  async revoke(actor: Actor, serial: string, request: ManualRevocationRequest, context: RevocationContext): Promise<CertificateRecord> {
+    const reason = parseRevocationReason(request.reason);
+    if (reason === "certificateHold") throw new CaError("unprocessable", "a hold is requested with POST /v1/certificates/{serial}/hold", { field: "reason" });
+    if (!allowedManualReasons(actor).has(reason)) throw new CaError("forbidden", `your roles may not revoke with reason ${reason}`);
+    assertScopeFitsActor(actor, context.scope);
+    const comment = parseComment(request.comment);
+    const now = this.now();
+    return auditDenials({ audit: this.deps.audit, clock: this.deps.clock }, actor, context.scope, () => this.deps.transactions.transaction(async (tx) => {
+      const cert = await this.load(serial, tx);
+      // Whose it is before anything about its state: a 409 would confirm the serial exists.
+      await assertMayActOnCertificate(this.deps.residents, context.scope, cert, "revoke", tx);
+      if (cert.status === "revoked") throw new CaError("conflict", "the certificate is already revoked");
+      if (cert.status === "failed") throw new CaError("conflict", "the certificate was never issued");
+      await this.assertWithinWindow(actor, 1, context, now, tx);
+      if (!(await this.deps.certificates.revoke(serial, { status: "revoked", reason, revokedAt: now, invalidityDate: null }, tx))) {
+        throw new CaError("conflict", "the certificate is already revoked");
+      }
+      await this.deps.outbox.add("certificate.revoked", { serial, caId: cert.caId, partition: cert.partition, reason }, tx);
+      await this.deps.audit.append(
+        {
+          at: now,
+          action: "certificate.revoked",
+          actor: actorName(actor),
+          subject: `certificate:${serial}`,
+          outcome: "success",
+          detail: {
+            reason,
+            previousStatus: cert.status,
+            caId: cert.caId,
+            kind: cert.kind,
+            residentCode: cert.residentCode,
+            comment,
+            clientId: context.clientId ?? null,
+            ...scopeDetail(context.scope),
+            ...(context.approvalId === undefined ? {} : { approvalId: context.approvalId }),
+          },
+        },
+        tx,
+      );
+      return (await this.deps.certificates.get(serial, tx))!;
+    }));
+  }
+
+  /**
+   * Lost card: puts the certificate and the resident's other valid certificates (the card holds one of
+   * each kind) on hold. Pending rows belong to an issuance in flight, i.e. a replacement card, and are
+   * left alone unless named. Answers every certificate put on hold.
+   */
+  async hold(actor: Actor, serial: string, request: { readonly comment?: string | null }, context: RevocationContext): Promise<CertificateRecord[]> {
+    if (actor !== "cli" && !actor.roles.some((r) => holdRoles.includes(r))) throw new CaError("forbidden", `a hold needs the operator role ${holdRoles.join(" or ")}`);
+    assertScopeFitsActor(actor, context.scope);
+    const comment = parseComment(request.comment);
+    const now = this.now();
+    return auditDenials({ audit: this.deps.audit, clock: this.deps.clock }, actor, context.scope, () => this.deps.transactions.transaction(async (tx) => {
+      const target = await this.load(serial, tx);
+      await assertMayActOnCertificate(this.deps.residents, context.scope, target, "hold", tx);
+      if (target.status === "revoked") throw new CaError("conflict", "the certificate is revoked; a hold cannot replace a revocation");
+      if (target.status === "failed") throw new CaError("conflict", "the certificate was never issued");
+      const card = target.residentCode === null ? [target] : (await this.deps.certificates.findLiveByResident(target.residentCode, tx)).filter((c) => c.serial === serial || c.status === "valid");
+      await this.assertWithinWindow(actor, card.filter((c) => c.status === "valid" || c.status === "pending").length, context, now, tx);
+      const held: CertificateRecord[] = [];
+      for (const cert of card) {
+        if (cert.status !== "valid" && cert.status !== "pending") continue;
+        if (!(await this.deps.certificates.revoke(cert.serial, { status: "hold", reason: "certificateHold", revokedAt: now, invalidityDate: null }, tx))) continue;
+        await this.deps.outbox.add("certificate.held", { serial: cert.serial, caId: cert.caId, partition: cert.partition, reason: "certificateHold" }, tx);
+        held.push(cert);
+      }
+      if (held.length === 0) throw new CaError("conflict", "the card's certificates are already on hold");
+      await this.deps.audit.append(
+        {
+          at: now,
+          action: "certificate.held",
+          actor: actorName(actor),
+          subject: `certificate:${serial}`,
+          outcome: "success",
+          detail: { serials: held.map((c) => c.serial), residentCode: target.residentCode, comment, clientId: context.clientId ?? null, ...scopeDetail(context.scope) },
+        },
+        tx,
+      );
+      const out: CertificateRecord[] = [];
+      for (const c of held) out.push((await this.deps.certificates.get(c.serial, tx))!);
+      return out;
+    }));
+  }
+
+  /** Issue 12 §3: refuses when `count` more certificates would take the operator past the window's limit. */
+  private async assertWithinWindow(actor: Actor, count: number, context: RevocationContext, now: Date, tx: Tx): Promise<void> {
+    if (actor === "cli" || context.approvalId !== undefined) return;
+    const limits = this.deps.windowLimits ?? defaultRevocationWindow;
+    if ((await remainingInWindow(this.deps.window, limits, actorName(actor), now, tx)) < count) throw windowExceeded(limits);
+  }
+
+  private async load(serial: string, tx: Tx): Promise<CertificateRecord> {
+    const cert = await this.deps.certificates.get(serial, tx);
+    if (!cert) throw new CaError("not-found", "no such certificate");
+    return cert;
+  }
+
+  /** CRL times have whole seconds (RFC 5280 §5.1.2.4). */
+  private now(): Date {
+    return new Date(Math.floor(this.deps.clock.now().getTime() / 1000) * 1000);
+  }
+}
+
+function parseComment(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || value.length > MAX_COMMENT_LENGTH) throw new CaError("invalid-input", `comment must be a string of at most ${MAX_COMMENT_LENGTH} characters`, { field: "comment" });
+  return value;
+}
