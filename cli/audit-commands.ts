@@ -10,7 +10,7 @@ import { KnexAuditLogReader } from "../db/audit-log-reader.js";
 import { standardRetentionTasks } from "../db/retention-standard-tasks.js";
 
 /**
- * `audit verify`, `audit checkpoint` and `retention run` (CONTRACT §8). The CLI runs on the CA host as
+ * `audit verify`, `audit checkpoint` and `retention run` (docs/api.md §8). The CLI runs on the CA host as
  * the local operator: its actions are audited with actor "cli". A purge from the CLI needs no second
  * operator (it is root on the CA host); from the API it does (ca/records/retention.ts).
  */

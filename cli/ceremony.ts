@@ -2,7 +2,6 @@ import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { Service } from "../api/main.js";
 import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
 import type { ServiceRole } from "../ca/operators/client-identity.js";
 import type { Signer } from "../ca/ports.js";
@@ -13,10 +12,10 @@ import { TerminalRegistry } from "../ca/operators/terminal-registry.js";
 import { ClientRegister } from "../ca/operators/client-register.js";
 import { operatorRoles, type OperatorRole } from "../ca/operators/roles.js";
 import { confirmOnHost, operatorAuthOf } from "./operator-commands.js";
-import { ceremonySerial, ensureCaGeneration, tokenKey } from "../api/ca-generations.js";
+import { ceremonySerial, ensureCaGeneration, tokenKey, type Service } from "../api/main.js";
 
 /**
- * The key ceremony (CONTRACT §8 `init`). Every step first looks for what it would create and keeps it,
+ * The key ceremony (docs/api.md §8 `init`). Every step first looks for what it would create and keeps it,
  * so running `init` twice changes nothing, and an interrupted ceremony resumes where it stopped
  * (a key generated in the token but not yet recorded is reused, never generated twice).
  */
@@ -67,7 +66,7 @@ export async function ensureServiceCa(service: Service, log: Log): Promise<Servi
     return { signer, certificate, created: false };
   }
   const certificate = await buildServiceCaCertificate({ signer, serial: ceremonySerial(service.random), notBefore: service.clock.now() });
-  await writeSecret(file, pem(certificate, "CERTIFICATE"), 0o644);
+  await writeSecret(file, pem(certificate, "CERTIFICATE"), 0o600);
   await service.stores.audit.append({ at: service.clock.now(), action: "service-ca.created", actor: "cli:init", subject: "service-ca", outcome: "success", detail: { keyUri: key.uri } });
   log(`service CA: certificate written to ${file}`);
   return { signer, certificate, created: true };
@@ -96,7 +95,7 @@ async function ensureServerCertificate(service: Service, ca: ServiceCaMaterial, 
     ips: [...new Set(["127.0.0.1", "::1", ...(isIp && host !== "0.0.0.0" && host !== "::" ? [host] : [])])],
   });
   await writeSecret(keyFile, key.pkcs8Pem, 0o600);
-  await writeSecret(certFile, pem(certificate, "CERTIFICATE"), 0o644);
+  await writeSecret(certFile, pem(certificate, "CERTIFICATE"), 0o600);
   log(`TLS server certificate written to ${certFile}`);
   return true;
 }
@@ -119,13 +118,13 @@ export async function issueClientCredential(
   return { certificate, certPem: pem(certificate, "CERTIFICATE"), keyPem: key.pkcs8Pem };
 }
 
-/** CONTRACT §1 demo credentials, written only in demo mode. */
+/** docs/api.md §1 demo credentials, written only in demo mode. */
 async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, log: Log): Promise<string[]> {
   const dir = service.config.demoDir;
   const made: string[] = [];
   const anchor = join(dir, "tls-ca.pem");
   if (!existsSync(anchor) || ca.created) {
-    await writeSecret(anchor, pem(ca.certificate, "CERTIFICATE"), 0o644);
+    await writeSecret(anchor, pem(ca.certificate, "CERTIFICATE"), 0o600);
     made.push("demo/tls-ca.pem");
   }
   // The demo terminal is enrolled like any other (terminals table), open around the clock so a first
@@ -149,7 +148,7 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
       operatingHours: { open: "00:00", close: "24:00", weekdays: [1, 2, 3, 4, 5, 6, 7], openOnHolidays: true },
     });
     await writeSecret(join(dir, "terminal.key"), pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"), 0o600);
-    await writeSecret(terminalCert, pem(enrolled.certificate, "CERTIFICATE"), 0o644);
+    await writeSecret(terminalCert, pem(enrolled.certificate, "CERTIFICATE"), 0o600);
     made.push("demo/terminal");
     log(`demo credential: ${terminalCert} (enrolled terminal demo-terminal-1)`);
   }
@@ -208,7 +207,7 @@ async function ensureDemoCredentials(service: Service, ca: ServiceCaMaterial, lo
     const cred = await issueClientCredential(service, ca, c);
     if (registered) await register.register("cli", { kind: registered, certificate: cred.certificate, description: `demo ${c.file}`, replace: true });
     await writeSecret(join(dir, `${c.file}.key`), cred.keyPem, 0o600);
-    await writeSecret(certFile, cred.certPem, 0o644);
+    await writeSecret(certFile, cred.certPem, 0o600);
     made.push(`demo/${c.file}`);
     log(`demo credential: ${certFile}`);
   }

@@ -66,7 +66,7 @@ export async function clientCertificateCommand(service: ClientCertificateCliServ
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(keyFile, pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"), { mode: 0o600, flag: "wx" });
   await chmod(keyFile, 0o600);
-  await writeFile(certFile, pem(enrolled.certificate, "CERTIFICATE"), { mode: 0o644, flag: "wx" });
+  await writeFile(certFile, pem(enrolled.certificate, "CERTIFICATE"), { mode: 0o600, flag: "wx" });
   print(`${nouns[kind]} ${id} registered: certificate serial ${enrolled.record.clientCertSerial}`);
   print(`  certificate ${certFile}`);
   print(`  private key ${keyFile} (mode 600: move it to the ${nouns[kind]} and delete this copy)`);

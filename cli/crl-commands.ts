@@ -1,6 +1,5 @@
 import type { Config } from "../api/config.js";
-import { checkCaKeys, type Service } from "../api/main.js";
-import { runReportBody } from "../api/routes/crl.js";
+import { checkCaKeys, runReportBody, type Service } from "../api/main.js";
 import { CaError } from "../ca/errors.js";
 import { parseCaId, type CaId } from "../ca/types.js";
 import type { CoverageReport } from "../crl/coverage-check.js";
@@ -9,7 +8,7 @@ import { createCrlService, type CrlService } from "../crl/crl-service.js";
 import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
 import { KnexCrlStore } from "../db/crl-store.js";
 
-/** CONTRACT §8: `npm run cli -- crl run [caId]` and `crl check [caId]`. */
+/** docs/api.md §8: `npm run cli -- crl run [caId]` and `crl check [caId]`. */
 export const crlUsage = "crl run [caId] | crl check [caId]";
 
 /** What the commands use: the opened Service, or (tests) a clock, the audit store and a wired CRL part. */

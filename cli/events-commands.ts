@@ -1,12 +1,12 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import type { ResidentEvents } from "../api/resident-events-wiring.js";
+import type { ResidentEvents } from "../api/main.js";
 import { CaError } from "../ca/errors.js";
 import { importEventFile, type ImportSummary } from "../events/file-import.js";
 
 /**
- * `npm run cli -- events …` (CONTRACT §8): import a JSONL file, list and replay rejected events, halt
+ * `npm run cli -- events …` (docs/api.md §8): import a JSONL file, list and replay rejected events, halt
  * and resume the safety valve, purge superseded resident-record versions. The CLI runs on the CA host
  * under its own access control and acts as "cli" in the audit log (like the other commands).
  */

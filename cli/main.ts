@@ -1,11 +1,10 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The operator command line (CONTRACT §8): `npm run cli -- <command>`.
+ * The operator command line (docs/api.md §8): `npm run cli -- <command>`.
  * Each command prints what it did and exits non-zero with a clear message on failure.
  */
 import { ConfigError, loadConfig } from "../api/config.js";
-import { openService, serve } from "../api/main.js";
-import { workerMetricsSource } from "../api/cluster-metrics.js";
+import { buildResidentEvents, createNextCaGeneration, openService, serve, workerMetricsSource, type Service } from "../api/main.js";
 import { reportServing, superviseWorkers, workerRole } from "./workers.js";
 import { checkVarPermissions, VarPermissionError } from "./var-permissions.js";
 import { isCaError } from "../ca/errors.js";
@@ -13,11 +12,8 @@ import { runCeremony, caExists } from "./ceremony.js";
 import { operatorAdd, operatorUnlock, operatorAddUsage } from "./operator-commands.js";
 import { terminalEnrol, terminalRevoke, terminalEnrolUsage } from "./terminal-commands.js";
 import { clientCertificateCommand, clientCertificateUsage } from "./client-certificate-commands.js";
-import type { Service } from "../api/main.js";
 import { crlCheck, crlRun, crlUsage } from "./crl-commands.js";
-import { createNextCaGeneration } from "../api/ca-generations.js";
 import { eventsCommand, eventsUsage } from "./events-commands.js";
-import { buildResidentEvents } from "../api/resident-events-wiring.js";
 import { auditCheckpoint, auditVerify, retentionRun, retentionRunUsage } from "./audit-commands.js";
 import { relyingPartyAdd, relyingPartyAddUsage, relyingPartyDeactivate } from "./relying-party-commands.js";
 

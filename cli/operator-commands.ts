@@ -7,7 +7,7 @@ import { KnexOperatorSessionStore } from "../db/operator-session-store.js";
 import { KnexOperatorStore } from "../db/operator-store.js";
 
 /**
- * `operator add` and `operator unlock` (CONTRACT §8). The CLI acts as the local security officer:
+ * `operator add` and `operator unlock` (docs/api.md §8). The CLI acts as the local security officer:
  * it runs on the CA host, and every action is audited with actor "cli".
  *
  * Issue 12: on the API a second security officer decides every account that takes part in four-eyes

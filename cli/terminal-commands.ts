@@ -10,7 +10,7 @@ import { KnexOperatorSessionStore } from "../db/operator-session-store.js";
 import { KnexTerminalStore } from "../db/terminal-store.js";
 
 /**
- * `terminal enrol` and `terminal revoke` (CONTRACT §8). The CLI acts as the local CA operator; every
+ * `terminal enrol` and `terminal revoke` (docs/api.md §8). The CLI acts as the local CA operator; every
  * action is audited with actor "cli".
  */
 
@@ -63,7 +63,7 @@ export async function terminalEnrol(service: TerminalCliService, args: string[],
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(keyFile, pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"), { mode: 0o600, flag: "wx" });
   await chmod(keyFile, 0o600); // the umask may have narrowed but never widens; be explicit
-  await writeFile(certFile, pem(enrolled.certificate, "CERTIFICATE"), { mode: 0o644, flag: "wx" });
+  await writeFile(certFile, pem(enrolled.certificate, "CERTIFICATE"), { mode: 0o600, flag: "wx" });
   print(`terminal ${terminalId} enrolled: certificate serial ${enrolled.record.clientCertSerial}`);
   print(`  certificate ${certFile}`);
   print(`  private key ${keyFile} (mode 600: move it to the terminal and delete this copy)`);

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import { serveClusterMetrics } from "../api/cluster-metrics.js";
+import { serveClusterMetrics } from "../api/main.js";
 import type { Config } from "../api/config.js";
 
 /**

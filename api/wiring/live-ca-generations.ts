@@ -1,13 +1,16 @@
 import * as pkijs from "pkijs";
-import { CaError } from "../ca/errors.js";
-import type { AuthorityResolver } from "../ca/issuance/issuing-authority.js";
-import type { Signer } from "../ca/ports.js";
-import type { CaGeneration, CaId } from "../ca/types.js";
+import { CaError } from "../../ca/errors.js";
+import type { AuthorityResolver } from "../../ca/issuance/issuing-authority.js";
+import type { Signer } from "../../ca/ports.js";
+import type { CaGeneration, CaId } from "../../ca/types.js";
 import { buildAuthorities } from "./issuing-authorities.js";
-import type { Service } from "./main.js";
+import type { Service, ServiceWith } from "./service.js";
+
+/** What the live generations need: the token, the generation store, the public base URL, a logger. */
+export type LiveCaGenerationDeps = ServiceWith<"hsm" | "logger", "caGenerations"> & { readonly config: Pick<Service["config"], "publicBaseUrl"> };
 
 /**
- * DESIGN invariant 5 / Boulder's LoadIssuer: the signer of an active CA generation, after checking that
+ * docs/design.md invariant 5 / Boulder's LoadIssuer: the signer of an active CA generation, after checking that
  * the key in the token is the one its certificate certifies (a swapped token, a restored backup of the
  * wrong CA, a tampered database are refused).
  */
@@ -24,10 +27,10 @@ export async function checkedCaSigner(service: Pick<Service, "hsm">, ca: CaGener
 }
 
 /**
- * DESIGN invariant 5 / Boulder's LoadIssuer: the checked signer of every active generation; refuses
+ * docs/design.md invariant 5 / Boulder's LoadIssuer: the checked signer of every active generation; refuses
  * (throws) when a CA key in the token does not match its certificate.
  */
-export async function checkCaKeys(service: Pick<Service, "hsm" | "stores">, generations?: readonly CaGeneration[]): Promise<Map<CaId, Signer>> {
+export async function checkCaKeys(service: ServiceWith<"hsm", "caGenerations">, generations?: readonly CaGeneration[]): Promise<Map<CaId, Signer>> {
   const signers = new Map<CaId, Signer>();
   for (const ca of generations ?? (await service.stores.caGenerations.list())) if (ca.status === "active") signers.set(ca.id, await checkedCaSigner(service, ca));
   return signers;
@@ -41,7 +44,7 @@ export type GenerationAdded = (ca: CaGeneration, signer: Signer) => Promise<void
  * while it runs: a generation made by an approved request (in this process or another worker) is used
  * from the next `refresh` on — right after the request is executed here, within `pollMs` elsewhere —
  * without a restart, its key checked against its certificate first, as at start-up. New issuance goes
- * to the newest active generation of its kind (api/issuing-authorities.ts); older generations keep
+ * to the newest active generation of its kind (api/wiring/issuing-authorities.ts); older generations keep
  * their CRLs and OCSP answers for the certificates they issued.
  */
 export class LiveCaGenerations {
@@ -56,7 +59,7 @@ export class LiveCaGenerations {
   };
 
   private constructor(
-    private readonly service: Pick<Service, "hsm" | "stores" | "config" | "logger">,
+    private readonly service: LiveCaGenerationDeps,
     private generations: readonly CaGeneration[],
     /** The checked signers by generation; grows in place as generations are added. */
     readonly signers: Map<CaId, Signer>,
@@ -65,7 +68,7 @@ export class LiveCaGenerations {
   }
 
   /** Every active generation's key checked (refusing to start on a mismatch), as at start-up. */
-  static async load(service: Pick<Service, "hsm" | "stores" | "config" | "logger">): Promise<LiveCaGenerations> {
+  static async load(service: LiveCaGenerationDeps): Promise<LiveCaGenerations> {
     const generations = await service.stores.caGenerations.list();
     return new LiveCaGenerations(service, generations, await checkCaKeys(service, generations));
   }

@@ -1,36 +1,48 @@
-import type { Service } from "./main.js";
-import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
-import { buildCaCertificate } from "../ca/profiles/ca-certificate.js";
-import { defaultCaProfiles, type CaProfile } from "../ca/profiles/ca-profile.js";
-import { CaError } from "../ca/errors.js";
-import { buildOcspResponderCertificate } from "../ca/profiles/ocsp-responder-certificate.js";
-import type { Random } from "../ca/ports.js";
-import type { ApprovalExecutor } from "../ca/approvals/approval.js";
-import { caIdOf, type CaGeneration, type CaKind, type KeySpec } from "../ca/types.js";
+import { defaultAlgorithm } from "../../ca/profiles/algorithms.js";
+import { buildCaCertificate } from "../../ca/profiles/ca-certificate.js";
+import { defaultCaProfiles, type CaProfile } from "../../ca/profiles/ca-profile.js";
+import { CaError } from "../../ca/errors.js";
+import { buildOcspResponderCertificate } from "../../ca/profiles/ocsp-responder-certificate.js";
+import type { Random } from "../../ca/ports.js";
+import type { ApprovalExecutor } from "../../ca/approvals/approval.js";
+import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
+import type Router from "@koa/router";
+import type { Middleware } from "koa";
+import type { OpenApiDocument } from "../openapi.js";
+import { adminCaGenerationRoutes } from "../routes/admin-ca-generations.js";
+import { caIdOf, type CaGeneration, type CaKind, type KeySpec } from "../../ca/types.js";
+import type { Config } from "../config.js";
+import type { Service, ServiceWith } from "./service.js";
 
 /**
- * CA generations (DOMAIN §2: a new key and self-signed certificate every ~4 years, all generations of a
+ * CA generations (docs/domain.md §2: a new key and self-signed certificate every ~4 years, all generations of a
  * kind sharing one DN): created by the key ceremony (`init`, generation 1), by
  * `npm run cli -- ca generation new KIND`, and by an approved `POST /v1/admin/ca/{kind}/generations`
- * (CONTRACT §7: CA administrator, approved by a security officer). A new generation is recorded active;
+ * (docs/api.md §7: CA administrator, approved by a security officer). A new generation is recorded active;
  * issuance moves to it when the service next starts (rolling restart), while CRLs and OCSP keep serving
  * every generation.
  */
 type Log = (line: string) => void;
 
-/** Serial prefix byte of a CA generation (DESIGN invariant 2): sign-gN → N, auth-gN → 64 + N. */
+/** What making a CA generation needs: the token, the CA settings, the generation and audit stores. */
+export type CaGenerationDeps = ServiceWith<"hsm" | "db" | "clock" | "random", "caGenerations" | "audit"> & {
+  readonly config: { readonly ca: Config["ca"] };
+};
+
+/** Serial prefix byte of a CA generation (docs/design.md invariant 2): sign-gN → N, auth-gN → 64 + N. */
 export const serialPrefixOf = (kind: CaKind, generation: number): number => (kind === "sign" ? 0 : 64) + generation;
 
 /** The OCSP responders sign with P-256: fast in any HSM, and independent of the CA key's size. */
 const responderKeySpec: KeySpec = { type: "ec", curve: "P-256" };
 
-export function profileFor(service: Service, kind: CaKind): CaProfile {
+export function profileFor(service: { readonly config: { readonly ca: Config["ca"] } }, kind: CaKind): CaProfile {
   const keySpec = service.config.ca.keySpec;
   return { ...defaultCaProfiles[kind], keySpec, signatureAlgorithm: defaultAlgorithm(keySpec), ocspResponderValidityDays: service.config.ca.ocspResponderValidityDays };
 }
 
 /** A key in the token by label: the one already there (resumed ceremony) or a new one. */
-export async function tokenKey(service: Service, label: string, spec: KeySpec, log: Log): Promise<{ uri: string; publicKey: Uint8Array }> {
+export async function tokenKey(service: Pick<Service, "hsm">, label: string, spec: KeySpec, log: Log): Promise<{ uri: string; publicKey: Uint8Array }> {
   const found = await service.hsm.findKey(label);
   if (found) {
     log(`  key ${label}: already in the token, reused`);
@@ -46,7 +58,7 @@ export function ceremonySerial(random: Random): bigint {
   return BigInt("0x01" + Buffer.from(random.bytes(15)).toString("hex"));
 }
 
-export async function ensureCaGeneration(service: Service, kind: CaKind, generation: number, log: Log, actor: string): Promise<boolean> {
+export async function ensureCaGeneration(service: CaGenerationDeps, kind: CaKind, generation: number, log: Log, actor: string): Promise<boolean> {
   const id = caIdOf(kind, generation);
   if (await service.stores.caGenerations.get(id)) {
     log(`${id}: exists`);
@@ -95,9 +107,8 @@ export async function ensureCaGeneration(service: Service, kind: CaKind, generat
   return true;
 }
 
-
 /** The next generation of a kind: generation max + 1 (serial prefixes stay distinct up to 63). */
-export async function createNextCaGeneration(service: Service, kind: CaKind, actor: string, log: Log): Promise<CaGeneration> {
+export async function createNextCaGeneration(service: CaGenerationDeps, kind: CaKind, actor: string, log: Log): Promise<CaGeneration> {
   const gens = (await service.stores.caGenerations.list()).filter((g) => g.kind === kind);
   const next = gens.reduce((m, g) => Math.max(m, g.generation), 0) + 1;
   if (next > 63) throw new CaError("unprocessable", "no serial prefix left for another generation of this kind", { field: "kind" });
@@ -108,7 +119,7 @@ export async function createNextCaGeneration(service: Service, kind: CaKind, act
 }
 
 /** The four-eyes executor of a new CA generation (issue 7: a new CA generation needs approval). */
-export function caGenerationExecutor(service: Service, options: { afterCreate?: () => Promise<unknown> } = {}): ApprovalExecutor<{ kind: CaKind }> {
+export function caGenerationExecutor(service: CaGenerationDeps, options: { afterCreate?: () => Promise<unknown> } = {}): ApprovalExecutor<{ kind: CaKind }> {
   return {
     kind: "ca-generation",
     description: "a new CA generation: key generated in the HSM, self-signed CA certificate, OCSP responder",
@@ -127,4 +138,18 @@ export function caGenerationExecutor(service: Service, options: { afterCreate?: 
       return { caId: ca.id, generation: ca.generation, keyAlgorithm: ca.keyAlgorithm, certificateUrl: `/ca/${ca.id}.crt` };
     },
   };
+}
+
+/**
+ * A new CA generation through the admin API: registers the four-eyes executor with the approval engine
+ * and returns the request route (`POST /v1/admin/ca/{kind}/generations`).
+ * @param afterCreate takes the new generation into use in this process (LiveCaGenerations.refresh)
+ */
+export function wireCaGenerationApprovals(
+  deps: CaGenerationDeps,
+  approvals: ApprovalEngine,
+  options: { readonly afterCreate: () => Promise<unknown>; readonly requireOperator: (...roles: OperatorRole[]) => Middleware },
+): (openapi: OpenApiDocument) => Router {
+  approvals.register(caGenerationExecutor(deps, { afterCreate: options.afterCreate }));
+  return adminCaGenerationRoutes({ approvals, requireOperator: options.requireOperator });
 }

@@ -1,36 +1,38 @@
 import type Router from "@koa/router";
 import type { Middleware } from "koa";
-import type { Clock } from "../ca/ports.js";
-import { minorCorrectionPredicates } from "../ca/revocation/revocation-policy.js";
-import { defaultSafetyValveLimits, type SafetyValveLimits } from "../ca/revocation/revocation-safety-valve.js";
-import { RevocationService } from "../ca/revocation/revocation-service.js";
-import type { OperatorRole } from "../ca/operators/roles.js";
-import type { AuditStore, CertificateStore } from "../ca/stores.js";
-import type { OutboxWriter } from "../ca/revocation/outbox.js";
-import type { Database } from "../db/database.js";
-import { isTransientDatabaseError, KnexResidentEventStore } from "../db/resident-event-store.js";
-import { KnexResidentMirrorStore } from "../db/resident-mirror-store.js";
-import { KnexResidentMunicipalityStore } from "../db/resident-municipality-store.js";
-import { KnexRevocationWindowStore } from "../db/revocation-window-store.js";
-import { checkRevocationWindow, type RevocationWindowLimits } from "../ca/revocation/revocation-window.js";
-import { promEventMetrics } from "../events/event-metrics.js";
-import { NatsEventConsumer, type ConsumerLogger, type NatsConsumerOptions } from "../events/nats-consumer.js";
-import { ResidentEventProcessor } from "../events/resident-event-processor.js";
-import { DEFAULT_RESIDENT_HISTORY_RETENTION_YEARS, purgeResidentHistory, type PurgeReport } from "../events/resident-history-purge.js";
-import type { Metrics } from "./metrics.js";
-import type { OpenApiDocument } from "./openapi.js";
-import { residentEventRoutes } from "./routes/resident-events.js";
-import { revocationRoutes } from "./routes/revocations.js";
+import type { Clock } from "../../ca/ports.js";
+import { minorCorrectionPredicates } from "../../ca/revocation/revocation-policy.js";
+import { defaultSafetyValveLimits, type SafetyValveLimits } from "../../ca/revocation/revocation-safety-valve.js";
+import { RevocationService } from "../../ca/revocation/revocation-service.js";
+import type { OperatorRole } from "../../ca/operators/roles.js";
+import type { AuditStore, CertificateStore } from "../../ca/stores.js";
+import type { OutboxWriter } from "../../ca/revocation/outbox.js";
+import type { Database } from "../../db/database.js";
+import { isTransientDatabaseError, KnexResidentEventStore } from "../../db/resident-event-store.js";
+import { KnexResidentMirrorStore } from "../../db/resident-mirror-store.js";
+import { KnexResidentMunicipalityStore } from "../../db/resident-municipality-store.js";
+import { KnexRevocationWindowStore } from "../../db/revocation-window-store.js";
+import { checkRevocationWindow, type RevocationWindowLimits } from "../../ca/revocation/revocation-window.js";
+import { promEventMetrics } from "../../events/event-metrics.js";
+import { NatsEventConsumer, type ConsumerLogger, type NatsConsumerOptions } from "../../events/nats-consumer.js";
+import { ResidentEventProcessor } from "../../events/resident-event-processor.js";
+import { DEFAULT_RESIDENT_HISTORY_RETENTION_YEARS, purgeResidentHistory, type PurgeReport } from "../../events/resident-history-purge.js";
+import type { Metrics } from "../metrics.js";
+import type { OpenApiDocument } from "../openapi.js";
+import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
+import { eventsResumeExecutor, massRevocationExecutor, massRevocationRoutes } from "../mass-revocation.js";
+import { residentEventRoutes } from "../routes/resident-events.js";
+import { revocationRoutes } from "../routes/revocations.js";
 
 /**
  * Composition of the revocation part (issue 4): the event processor over the knex stores, the manual
  * revocation service, their routes, the NATS consumer and the record-history purge. Called by the
- * composition root (api/main.ts buildHandlers/serve) and by the CLI (cli/events-commands.ts).
+ * composition root (api/main.ts buildHandlers/serve) and by the CLI (cli/main.ts `events`, through api/main.ts).
  */
 
 export interface ResidentEventsConfig {
   readonly limits?: SafetyValveLimits;
-  /** DOMAIN §3 [U]: which MINOR_CORRECTION events keep the signing certificate. */
+  /** docs/domain.md §3 [U]: which MINOR_CORRECTION events keep the signing certificate. */
   readonly minorCorrection?: keyof typeof minorCorrectionPredicates;
   /** Events per transaction (default 1,000). */
   readonly batchSize?: number;
@@ -89,4 +91,16 @@ export function buildResidentEvents(host: ResidentEventsHost, config: ResidentEv
     purgeHistory: (actor, options) =>
       purgeResidentHistory({ clock, transactions: db, mirror, audit: host.stores.audit }, actor, { dryRun: options.dryRun, retentionYears: config.historyRetentionYears ?? DEFAULT_RESIDENT_HISTORY_RETENTION_YEARS }),
   };
+}
+
+/**
+ * The four-eyes part of revocation (api/mass-revocation.ts): registers the mass-revocation and
+ * safety-valve-resume executors with the approval engine, and returns the mass-revocation route.
+ */
+export function wireRevocationApprovals(
+  events: Pick<ResidentEvents, "processor" | "revocation">,
+  deps: { readonly approvals: ApprovalEngine; readonly db: Database; readonly clock: Clock; readonly requireOperator: (...roles: OperatorRole[]) => Middleware },
+): (openapi: OpenApiDocument) => Router {
+  deps.approvals.register(massRevocationExecutor(events.revocation)).register(eventsResumeExecutor(events.processor));
+  return massRevocationRoutes({ approvals: deps.approvals, revocation: events.revocation, window: new KnexRevocationWindowStore(deps.db), clock: deps.clock, requireOperator: deps.requireOperator });
 }

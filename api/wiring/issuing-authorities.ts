@@ -1,13 +1,13 @@
-import { EndEntityIssuer } from "../ca/issuance/end-entity-issuer.js";
-import { endEntityProfile, type EndEntityProfile } from "../ca/profiles/end-entity-profile.js";
-import { CaError } from "../ca/errors.js";
-import type { AuthorityResolver, IssuingAuthority } from "../ca/issuance/issuing-authority.js";
-import { localityOf, type MunicipalityNames } from "../ca/residents/municipality.js";
-import type { Signer } from "../ca/ports.js";
-import type { CaGeneration, CaId, CaKind } from "../ca/types.js";
-import { parseIssuerCertificate } from "../ca/x509/issuer-certificate.js";
-import { formatName } from "../ca/x509/name.js";
-import { pem } from "../ca/x509/pem.js";
+import { EndEntityIssuer } from "../../ca/issuance/end-entity-issuer.js";
+import { endEntityProfile, type EndEntityProfile } from "../../ca/profiles/end-entity-profile.js";
+import { CaError } from "../../ca/errors.js";
+import type { AuthorityResolver, IssuingAuthority } from "../../ca/issuance/issuing-authority.js";
+import { localityOf, type MunicipalityNames } from "../../ca/residents/municipality.js";
+import type { Signer } from "../../ca/ports.js";
+import type { CaGeneration, CaId, CaKind } from "../../ca/types.js";
+import { parseIssuerCertificate } from "../../ca/x509/issuer-certificate.js";
+import { formatName } from "../../ca/x509/name.js";
+import { pem } from "../../ca/x509/pem.js";
 
 /**
  * Builds one IssuingAuthority per active CA generation: the end-entity profile (data), the DER template,
