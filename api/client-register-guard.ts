@@ -6,7 +6,7 @@ import { CaError } from "../ca/errors.js";
 import type { TerminalStore } from "../ca/operators/operator-ports.js";
 import type { Clock } from "../ca/ports.js";
 import type { AuditStore } from "../ca/stores.js";
-import type { ClientIdentity } from "./client-identity.js";
+import { stateOf } from "./api-state.js";
 import type { OpenApiDocument } from "./openapi.js";
 
 /**
@@ -29,7 +29,7 @@ export interface ClientRegisterGuardDeps {
  * its hours) as a denied "operator.login", with the client as actor: the anomaly monitor counts it.
  */
 export async function auditLoginRefusal(audit: NonNullable<ClientRegisterGuardDeps["audit"]>, ctx: Context, err: CaError): Promise<void> {
-  const client = ctx.state.client as ClientIdentity | undefined;
+  const client = stateOf(ctx).client;
   await audit.store.append({
     at: audit.clock.now(),
     action: "operator.login",
@@ -52,7 +52,7 @@ export function requireRegisteredClient(deps: ClientRegisterGuardDeps) {
   };
 
   async function check(ctx: Context): Promise<void> {
-    const client = ctx.state.client as ClientIdentity | undefined;
+    const client = stateOf(ctx).client;
     if (client === undefined) throw new CaError("unauthenticated", "a client certificate issued by the service CA is required");
     if (client.role === "admin" || client.role === "feed") {
       assertClientRegistered(await deps.clients.get(client.role, client.id), { fingerprint: client.fingerprint256 });

@@ -1,9 +1,8 @@
 import type { Context, Next } from "koa";
 import { isCaError } from "../ca/errors.js";
-import type { OperatorPrincipal } from "../ca/operators/operator-principal.js";
 import type { Clock } from "../ca/ports.js";
 import type { AuditStore } from "../ca/stores.js";
-import type { ClientIdentity } from "./client-identity.js";
+import { stateOf } from "./api-state.js";
 
 /**
  * Denied requests into the audit log (告示334号 第4-9: early detection of unauthorized access; issue
@@ -21,8 +20,7 @@ export function auditDeniedRequests(audit: Pick<AuditStore, "append">, clock: Cl
       await next();
     } catch (err) {
       if (isCaError(err) && (err.kind === "unauthenticated" || err.kind === "forbidden" || err.kind === "locked") && ctx.path.startsWith("/v1/") && !(ctx.method === "POST" && ctx.path === "/v1/sessions")) {
-        const operator = ctx.state.operator as OperatorPrincipal | undefined;
-        const client = ctx.state.client as ClientIdentity | undefined;
+        const { operator, client } = stateOf(ctx);
         const route = (ctx._matchedRoute as string | undefined) ?? "unmatched";
         await audit
           .append({

@@ -9,10 +9,11 @@ import type { AccessScope } from "../ca/access/resident-access.js";
 import type { RevocationContext, RevocationService } from "../ca/revocation/revocation-service.js";
 import { defaultRevocationWindow, remainingInWindow, type RevocationWindowLimits, type RevocationWindowStore } from "../ca/revocation/revocation-window.js";
 import type { ResidentEventProcessor } from "../events/resident-event-processor.js";
-import { readJson } from "./json-body.js";
+import { clientOf, operatorOf, type ApiState } from "./api-state.js";
 import type { OpenApiDocument } from "./openapi.js";
-import { adminOnly, operatorOf, type AdminRouteAuth } from "./routes/admin-common.js";
-import { approvalJson } from "./routes/admin-approvals.js";
+import { route } from "./route-contract.js";
+import { adminOnly, type AdminRouteAuth } from "./routes/admin-common.js";
+import { answerPending, approvalJson } from "./routes/admin-approvals.js";
 
 /**
  * Four-eyes operations of the revocation part (issue 7 §4; 告示334号 第4-8(2), 第2-3(1)): an operator's
@@ -109,29 +110,32 @@ export interface MassRevocationRouteDeps extends AdminRouteAuth {
  */
 export function massRevocationRoutes(deps: MassRevocationRouteDeps) {
   const limits = deps.windowLimits ?? defaultRevocationWindow;
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
-    router.post("/admin/revocations", ...adminOnly(deps, "ca-operator"), async (ctx) => {
-      const body = await readJson(ctx, massBody);
-      const operator = operatorOf(ctx);
-      const remaining = await remainingInWindow(deps.window, limits, actorName(operator), deps.clock.now());
-      if (new Set(body.serials).size > remaining) {
-        const record = await deps.approvals.request(operatorOf(ctx), MASS_REVOCATION, body);
-        ctx.status = 202;
-        ctx.set("Location", `/v1/admin/approvals/${record.id}`);
-        ctx.body = approvalJson(record);
-        return;
-      }
-      const client = ctx.state.client as { role: string; id: string };
-      const clientId = `${client.role}:${client.id}`;
-      ctx.body = await revokeAll(deps.revocation, operator, body, { clientId, scope: bulkScope(clientId, body) });
-    });
-    openapi.add("post", "/v1/admin/revocations", {
-      summary: `Revoke several certificates. An operator may revoke (and hold) at most ${limits.limit} certificates within ${Math.round(limits.windowMs / 60_000)} minutes, all routes together; a request that would go past that needs a second operator's approval (202), however it is split`,
-      roles: ["admin", "ca-operator"],
-      requestBody: { type: "object", required: ["serials", "reason"], additionalProperties: false, properties: { serials: { type: "array", items: { type: "string" } }, reason: { type: "string" }, comment: { type: "string" } } },
-      responses: { "200": "{revoked, refused}", "202": "the pending approval request (this request would take the operator past the window)", "400": "malformed field" },
-    });
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/revocations",
+        summary: `Revoke several certificates. An operator may revoke (and hold) at most ${limits.limit} certificates within ${Math.round(limits.windowMs / 60_000)} minutes, all routes together; a request that would go past that needs a second operator's approval (202), however it is split`,
+        roles: ["admin", "ca-operator"],
+        guard: adminOnly(deps, "ca-operator"),
+        body: massBody,
+        responses: { "200": "{revoked, refused}", "202": "the pending approval request (this request would take the operator past the window)", "400": "malformed field" },
+      },
+      async function revokeMany(ctx, { body }) {
+        const operator = operatorOf(ctx);
+        const remaining = await remainingInWindow(deps.window, limits, actorName(operator), deps.clock.now());
+        if (new Set(body.serials).size > remaining) {
+          const record = await deps.approvals.request(operator, MASS_REVOCATION, body);
+          return answerPending(ctx, `/v1/admin/approvals/${record.id}`, approvalJson(record));
+        }
+        const client = clientOf(ctx);
+        const clientId = `${client.role}:${client.id}`;
+        ctx.body = await revokeAll(deps.revocation, operator, body, { clientId, scope: bulkScope(clientId, body) });
+      },
+    );
     return router;
   };
 }

@@ -1,14 +1,27 @@
 /**
- * The OpenAPI 3.1 document served at /openapi.json (CONTRACT preamble). Route modules describe their
- * operations here as they are mounted, so the document cannot drift from the routes that exist.
+ * The OpenAPI 3.1 document served at /openapi.json (docs/api.md §0). Routes are declared through
+ * api/route-contract.ts `route()`, which adds each operation here from the same zod schemas that
+ * validate its requests, so the document cannot drift from the routes that exist nor from what they accept.
  */
+
+/** One parameter of an operation; `schema` defaults to a string. */
+export interface ParameterDoc {
+  readonly name: string;
+  readonly in: "path" | "query" | "header";
+  readonly required?: boolean;
+  readonly description?: string;
+  readonly schema?: Record<string, unknown>;
+}
+
 export interface OperationDoc {
   readonly summary: string;
-  /** Machine roles (client certificate) and operator roles allowed (CONTRACT §7). */
+  /** Machine roles (client certificate) and operator roles allowed (docs/api.md §7). */
   readonly roles?: readonly string[];
   readonly requestBody?: Record<string, unknown>;
+  /** True when the body may be left out (the route then takes its defaults). */
+  readonly requestBodyOptional?: boolean;
   readonly responses: Readonly<Record<string, string>>;
-  readonly parameters?: ReadonlyArray<{ name: string; in: "path" | "query" | "header"; required?: boolean; description?: string }>;
+  readonly parameters?: readonly ParameterDoc[];
 }
 
 export class OpenApiDocument {
@@ -22,8 +35,8 @@ export class OpenApiDocument {
     item[method] = {
       summary: op.summary,
       ...(op.roles ? { "x-roles": op.roles, security: [{ mutualTLS: [] }, ...(op.roles.some((r) => !["terminal", "admin", "feed", "relying-party"].includes(r)) ? [{ operatorSession: [] }] : [])] } : {}),
-      ...(op.parameters ? { parameters: op.parameters.map((p) => ({ ...p, schema: { type: "string" } })) } : {}),
-      ...(op.requestBody ? { requestBody: { required: true, content: { "application/json": { schema: op.requestBody } } } } : {}),
+      ...(op.parameters ? { parameters: op.parameters.map((p) => ({ ...p, schema: p.schema ?? { type: "string" } })) } : {}),
+      ...(op.requestBody ? { requestBody: { required: op.requestBodyOptional !== true, content: { "application/json": { schema: op.requestBody } } } } : {}),
       responses: Object.fromEntries(
         Object.entries(op.responses).map(([code, description]) => [
           code,

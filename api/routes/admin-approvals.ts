@@ -3,11 +3,12 @@ import Router from "@koa/router";
 import { z } from "zod";
 import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
 import { ISSUANCE_EXPORT, type IssuanceExport } from "../../ca/approvals/approval-export.js";
-import { approvalStatuses, type ApprovalRecord, type ApprovalStatus } from "../../ca/approvals/approval.js";
+import { approvalStatuses, type ApprovalRecord } from "../../ca/approvals/approval.js";
 import { CaError } from "../../ca/errors.js";
-import { readJson } from "../json-body.js";
+import { operatorOf, type ApiContext, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
-import { adminOnly, operatorOf, queryParam, type AdminRouteAuth } from "./admin-common.js";
+import { pathParam, route } from "../route-contract.js";
+import { adminOnly, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminApprovalRouteDeps extends AdminRouteAuth {
   readonly approvals: ApprovalEngine;
@@ -37,131 +38,174 @@ export function approvalJson(r: ApprovalRecord) {
   };
 }
 
-const approvalId = (raw: unknown): string => {
-  const id = String(raw ?? "");
-  if (!APPROVAL_ID.test(id)) throw new CaError("not-found", "no approval request with this id");
-  return id;
-};
+/** The `{id}` of an approval request; one that cannot exist is not found. */
+const approvalId = pathParam(z.string().regex(APPROVAL_ID), () => new CaError("not-found", "no approval request with this id"));
+const listQuery = z.object({
+  status: z.enum(approvalStatuses, { error: `status must be one of ${approvalStatuses.join(", ")}` }).optional(),
+  kind: z.string().optional(),
+});
+/** The export request as documented; the export executor (ca/approvals/approval-export.ts) validates it. */
+const exportDoc = z.object({
+  from: z.iso.date(),
+  to: z.iso.date(),
+  municipalityCode: z.string().optional(),
+  format: z.enum(["csv", "jsonl"]).optional(),
+  purpose: z.string(),
+});
+const anyObject = z.record(z.string(), z.unknown());
 
 /** Who may use the approval routes at all; each kind then names its own requester and approver roles. */
 const DECIDERS = ["ca-operator", "ca-admin", "security-officer"] as const;
 const READERS = [...DECIDERS, "auditor"] as const;
 
 /**
- * CONTRACT §7 four-eyes approvals and the bulk export (告示334号 第4-8(2)):
+ * docs/api.md §7 four-eyes approvals and the bulk export (告示334号 第4-8(2)):
  * `POST /v1/admin/exports` → 202 {approvalId}; `POST /v1/admin/approvals/{id}/approve` by another
  * operator; `GET /v1/admin/exports/{id}` streams the file once to the requester. Generic routes list,
  * show, request, approve and reject requests of every registered kind.
  */
 export function adminApprovalRoutes(deps: AdminApprovalRouteDeps) {
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
+    const readers = adminOnly(deps, ...READERS);
+    const deciders = adminOnly(deps, ...DECIDERS);
 
-    router.get("/admin/approvals", ...adminOnly(deps, ...READERS), async (ctx) => {
-      const status = queryParam(ctx, "status");
-      if (status !== undefined && !approvalStatuses.includes(status as ApprovalStatus)) throw new CaError("invalid-input", `status must be one of ${approvalStatuses.join(", ")}`, { field: "status" });
-      const kind = queryParam(ctx, "kind");
-      const records = await deps.approvals.list({ ...(status ? { status: status as ApprovalStatus } : {}), ...(kind ? { kind } : {}) });
+    route(router, openapi, { method: "get", path: "/admin/approvals", summary: "Approval requests, newest first (50)", roles: ["admin", ...READERS], guard: readers, query: listQuery, responses: { "200": "{approvals: [...], kinds: [...]}" } }, async function listApprovals(ctx, { query }) {
+      const records = await deps.approvals.list({ ...(query.status ? { status: query.status } : {}), ...(query.kind ? { kind: query.kind } : {}) });
       ctx.body = { approvals: records.map(approvalJson), kinds: deps.approvals.kinds() };
     });
-    openapi.add("get", "/v1/admin/approvals", {
-      summary: "Approval requests, newest first (50)",
-      roles: ["admin", ...READERS],
-      parameters: [{ name: "status", in: "query" }, { name: "kind", in: "query" }],
-      responses: { "200": "{approvals: [...], kinds: [...]}" },
-    });
 
-    router.post("/admin/approvals", ...adminOnly(deps, ...DECIDERS), async (ctx) => {
-      const body = await readJson(ctx, requestBody);
-      const record = await deps.approvals.request(operatorOf(ctx), body.kind, body.params ?? {});
-      ctx.status = 202;
-      ctx.set("Location", `/v1/admin/approvals/${record.id}`);
-      ctx.body = approvalJson(record);
-    });
-    openapi.add("post", "/v1/admin/approvals", {
-      summary: "Request a four-eyes operation of a registered kind; it runs once another operator approves",
-      roles: ["admin", ...DECIDERS],
-      requestBody: { type: "object", required: ["kind"], properties: { kind: { type: "string" }, params: { type: "object" } } },
-      responses: { "202": "the pending request", "403": "role may not request this kind", "404": "unknown kind" },
-    });
-
-    router.get("/admin/approvals/:id", ...adminOnly(deps, ...READERS), async (ctx) => {
-      ctx.body = approvalJson(await deps.approvals.get(approvalId(ctx.params.id)));
-    });
-    openapi.add("get", "/v1/admin/approvals/{id}", { summary: "One approval request", roles: ["admin", ...READERS], parameters: [{ name: "id", in: "path", required: true }], responses: { "200": "the request", "404": "unknown id" } });
-
-    router.post("/admin/approvals/:id/approve", ...adminOnly(deps, ...DECIDERS), async (ctx) => {
-      const done = await deps.approvals.approve(operatorOf(ctx), approvalId(ctx.params.id));
-      ctx.set("Cache-Control", "no-store");
-      // Issue 12: the approver's half of a one-time password, in this answer only (never stored).
-      ctx.body = done.approverPart === undefined ? approvalJson(done) : { ...approvalJson(done), handover: { approverPart: done.approverPart, order: "second: the requester's part comes first" } };
-    });
-    openapi.add("post", "/v1/admin/approvals/{id}/approve", {
-      summary: "Approve (and so execute) a pending request: another operator than the requester, holding an approver role of its kind",
-      roles: ["admin", ...DECIDERS],
-      parameters: [{ name: "id", in: "path", required: true }],
-      responses: {
-        "200": "the request, executed or failed; with `handover.approverPart` when it made a one-time password (shown once)",
-        "403": "own request, not an approver of this kind, an unconfirmed account, or a sponsor of the requester's or the subject's account",
-        "404": "unknown id",
-        "409": "not pending (decided or expired)",
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/approvals",
+        summary: "Request a four-eyes operation of a registered kind; it runs once another operator approves",
+        roles: ["admin", ...DECIDERS],
+        guard: deciders,
+        body: requestBody,
+        responses: { "202": "the pending request", "403": "role may not request this kind", "404": "unknown kind" },
       },
-    });
-
-    router.post("/admin/approvals/:id/handover", ...adminOnly(deps, "security-officer"), async (ctx) => {
-      const part = await deps.approvals.collectHandover(operatorOf(ctx), approvalId(ctx.params.id));
-      ctx.set("Cache-Control", "no-store");
-      ctx.body = { approvalId: ctx.params.id, kind: part.kind, requesterPart: part.requesterPart, order: "first: the approver's part follows" };
-    });
-    openapi.add("post", "/v1/admin/approvals/{id}/handover", {
-      summary: "Collect, once, the requester's half of the one-time password an approved operator creation or password reset made (the approver got the other half)",
-      roles: ["admin", "security-officer"],
-      parameters: [{ name: "id", in: "path", required: true }],
-      responses: { "200": "{approvalId, kind, requesterPart}", "403": "not the requester", "404": "unknown id", "409": "not executed yet, nothing to collect, or collected already" },
-    });
-
-    router.post("/admin/approvals/:id/reject", ...adminOnly(deps, ...DECIDERS), async (ctx) => {
-      const body = ctx.is("application/json") ? await readJson(ctx, rejectBody) : {};
-      ctx.body = approvalJson(await deps.approvals.reject(operatorOf(ctx), approvalId(ctx.params.id), body.reason));
-    });
-    openapi.add("post", "/v1/admin/approvals/{id}/reject", {
-      summary: "Reject a pending request (an approver of its kind), or withdraw one's own",
-      roles: ["admin", ...DECIDERS],
-      parameters: [{ name: "id", in: "path", required: true }],
-      responses: { "200": "the request", "403": "not an approver of this kind", "404": "unknown id", "409": "not pending" },
-    });
-
-    router.post("/admin/exports", ...adminOnly(deps, "ca-operator"), async (ctx) => {
-      const body = await readJson(ctx, z.record(z.string(), z.unknown()));
-      const record = await deps.approvals.request(operatorOf(ctx), ISSUANCE_EXPORT, body);
-      ctx.status = 202;
-      ctx.set("Location", `/v1/admin/exports/${record.id}`);
-      ctx.body = { approvalId: record.id, status: record.status, expiresAt: record.expiresAt.toISOString() };
-    });
-    openapi.add("post", "/v1/admin/exports", {
-      summary: "Ask for a bulk export of issuance records (needs another operator's approval)",
-      roles: ["admin", "ca-operator"],
-      requestBody: {
-        type: "object",
-        required: ["from", "to", "purpose"],
-        properties: { from: { type: "string", format: "date" }, to: { type: "string", format: "date" }, municipalityCode: { type: "string" }, format: { type: "string", enum: ["csv", "jsonl"] }, purpose: { type: "string" } },
+      async function requestApproval(ctx, { body }) {
+        const record = await deps.approvals.request(operatorOf(ctx), body.kind, body.params ?? {});
+        answerPending(ctx, `/v1/admin/approvals/${record.id}`, approvalJson(record));
       },
-      responses: { "202": "{approvalId, status: pending, expiresAt}", "400": "malformed field" },
+    );
+
+    route(router, openapi, { method: "get", path: "/admin/approvals/:id", summary: "One approval request", roles: ["admin", ...READERS], guard: readers, params: { id: approvalId }, responses: { "200": "the request", "404": "unknown id" } }, async function showApproval(ctx, { params }) {
+      ctx.body = approvalJson(await deps.approvals.get(params.id));
     });
 
-    router.get("/admin/exports/:id", ...adminOnly(deps, "ca-operator"), async (ctx) => {
-      const download = await deps.exports.download(operatorOf(ctx), approvalId(ctx.params.id));
-      ctx.set("Cache-Control", "no-store");
-      ctx.set("Content-Disposition", `attachment; filename="${download.filename}"`);
-      ctx.type = download.contentType;
-      ctx.body = Readable.from(download.body);
-    });
-    openapi.add("get", "/v1/admin/exports/{id}", {
-      summary: "Download an approved export, once, as its requester (streamed CSV or JSON Lines)",
-      roles: ["admin", "ca-operator"],
-      parameters: [{ name: "id", in: "path", required: true }],
-      responses: { "200": "text/csv or application/jsonl", "403": "not the requester", "404": "unknown id", "409": "not approved yet, collected already, or the window closed" },
-    });
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/approvals/:id/approve",
+        summary: "Approve (and so execute) a pending request: another operator than the requester, holding an approver role of its kind",
+        roles: ["admin", ...DECIDERS],
+        guard: deciders,
+        params: { id: approvalId },
+        responses: {
+          "200": "the request, executed or failed; with `handover.approverPart` when it made a one-time password (shown once)",
+          "403": "own request, not an approver of this kind, an unconfirmed account, or a sponsor of the requester's or the subject's account",
+          "404": "unknown id",
+          "409": "not pending (decided or expired)",
+        },
+      },
+      async function approveRequest(ctx, { params }) {
+        const done = await deps.approvals.approve(operatorOf(ctx), params.id);
+        ctx.set("Cache-Control", "no-store");
+        // Issue 12: the approver's half of a one-time password, in this answer only (never stored).
+        ctx.body = done.approverPart === undefined ? approvalJson(done) : { ...approvalJson(done), handover: { approverPart: done.approverPart, order: "second: the requester's part comes first" } };
+      },
+    );
+
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/approvals/:id/handover",
+        summary: "Collect, once, the requester's half of the one-time password an approved operator creation or password reset made (the approver got the other half)",
+        roles: ["admin", "security-officer"],
+        guard: adminOnly(deps, "security-officer"),
+        params: { id: approvalId },
+        responses: { "200": "{approvalId, kind, requesterPart}", "403": "not the requester", "404": "unknown id", "409": "not executed yet, nothing to collect, or collected already" },
+      },
+      async function collectHandover(ctx, { params }) {
+        const part = await deps.approvals.collectHandover(operatorOf(ctx), params.id);
+        ctx.set("Cache-Control", "no-store");
+        ctx.body = { approvalId: params.id, kind: part.kind, requesterPart: part.requesterPart, order: "first: the approver's part follows" };
+      },
+    );
+
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/approvals/:id/reject",
+        summary: "Reject a pending request (an approver of its kind), or withdraw one's own",
+        roles: ["admin", ...DECIDERS],
+        guard: deciders,
+        params: { id: approvalId },
+        body: rejectBody,
+        bodyOptional: "if-json",
+        responses: { "200": "the request", "403": "not an approver of this kind", "404": "unknown id", "409": "not pending" },
+      },
+      async function rejectRequest(ctx, { params, body }) {
+        ctx.body = approvalJson(await deps.approvals.reject(operatorOf(ctx), params.id, body.reason));
+      },
+    );
+
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/exports",
+        summary: "Ask for a bulk export of issuance records (needs another operator's approval)",
+        roles: ["admin", "ca-operator"],
+        guard: adminOnly(deps, "ca-operator"),
+        body: anyObject,
+        bodyDoc: exportDoc,
+        responses: { "202": "{approvalId, status: pending, expiresAt}", "400": "malformed field" },
+      },
+      async function requestExport(ctx, { body }) {
+        const record = await deps.approvals.request(operatorOf(ctx), ISSUANCE_EXPORT, body);
+        answerPending(ctx, `/v1/admin/exports/${record.id}`, { approvalId: record.id, status: record.status, expiresAt: record.expiresAt.toISOString() });
+      },
+    );
+
+    route(
+      router,
+      openapi,
+      {
+        method: "get",
+        path: "/admin/exports/:id",
+        summary: "Download an approved export, once, as its requester (streamed CSV or JSON Lines)",
+        roles: ["admin", "ca-operator"],
+        guard: adminOnly(deps, "ca-operator"),
+        params: { id: approvalId },
+        responses: { "200": "text/csv or application/jsonl", "403": "not the requester", "404": "unknown id", "409": "not approved yet, collected already, or the window closed" },
+      },
+      async function downloadExport(ctx, { params }) {
+        const download = await deps.exports.download(operatorOf(ctx), params.id);
+        ctx.set("Cache-Control", "no-store");
+        ctx.set("Content-Disposition", `attachment; filename="${download.filename}"`);
+        ctx.type = download.contentType;
+        ctx.body = Readable.from(download.body);
+      },
+    );
     return router;
   };
+}
+
+/** 202 Accepted with the pending request and where to follow it. */
+export function answerPending(ctx: ApiContext, location: string, body: unknown): void {
+  ctx.status = 202;
+  ctx.set("Location", location);
+  ctx.body = body;
 }

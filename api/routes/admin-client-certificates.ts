@@ -3,10 +3,10 @@ import { z } from "zod";
 import type { ClientCertificateRecord, ClientRegister, RegisteredClientKind } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
 import { pem } from "../../ca/x509/pem.js";
-import type { ClientIdentity } from "../client-identity.js";
-import { readJson } from "../json-body.js";
+import { clientOf, operatorOf, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
-import { adminOnly, idParam, noStore, operatorOf, type AdminRouteAuth } from "./admin-common.js";
+import { route } from "../route-contract.js";
+import { adminOnly, idPathParam, noStore, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminClientCertificateRouteDeps extends AdminRouteAuth {
   readonly register: Pick<ClientRegister, "enrol" | "revoke" | "list">;
@@ -41,57 +41,66 @@ const json = (r: ClientCertificateRecord) => ({
  * Enrolment answers the certificate and its private key once (Cache-Control: no-store).
  */
 export function adminClientCertificateRoutes(deps: AdminClientCertificateRouteDeps) {
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
-    const officer = adminOnly(deps, "security-officer");
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
+    const officer = { roles: ROLES, guard: adminOnly(deps, "security-officer") };
     for (const [path, kind, what] of [
       ["workstations", "admin", "admin workstation"],
       ["feeds", "feed", "resident feed"],
     ] as const satisfies ReadonlyArray<readonly [string, RegisteredClientKind, string]>) {
-      router.get(`/admin/${path}`, ...officer, async (ctx) => {
+      route(router, openapi, { method: "get", path: `/admin/${path}`, summary: `Registered and revoked ${what} client certificates`, ...officer, responses: { "200": `{${path}: [...]}` } }, async function listClients(ctx) {
         ctx.body = { [path]: (await deps.register.list(kind)).map(json) };
       });
-      openapi.add("get", `/v1/admin/${path}`, { summary: `Registered and revoked ${what} client certificates`, roles: ROLES, responses: { "200": `{${path}: [...]}` } });
 
-      router.post(`/admin/${path}`, ...officer, async (ctx) => {
-        const body = await readJson(ctx, enrolBody);
-        const enrolled = await deps.register.enrol(operatorOf(ctx), {
-          kind,
-          clientId: body.id,
-          ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.validityDays === undefined ? {} : { validityDays: body.validityDays }),
-        });
-        noStore(ctx);
-        ctx.status = 201;
-        ctx.set("Location", `/v1/admin/${path}/${enrolled.record.clientId}`);
-        ctx.body = {
-          [kind === "admin" ? "workstation" : "feed"]: json(enrolled.record),
-          certificate: pem(enrolled.certificate, "CERTIFICATE"),
-          privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
-          caCertificate: pem(deps.serviceCaCertificate(), "CERTIFICATE"),
-        };
-      });
-      openapi.add("post", `/v1/admin/${path}`, {
-        summary: `Register a ${what}: answers its client certificate (OU=${kind}) and private key (PKCS#8), once`,
-        roles: ROLES,
-        requestBody: { type: "object", required: ["id"], additionalProperties: false, properties: { id: { type: "string", maxLength: 64 }, description: { type: "string", maxLength: 200 }, validityDays: { type: "integer" } } },
-        responses: { "201": "{workstation|feed, certificate, privateKey, caCertificate} (PEM); Cache-Control: no-store", "400": "malformed field", "409": "id registered and active" },
-      });
+      route(
+        router,
+        openapi,
+        {
+          method: "post",
+          path: `/admin/${path}`,
+          summary: `Register a ${what}: answers its client certificate (OU=${kind}) and private key (PKCS#8), once`,
+          ...officer,
+          body: enrolBody,
+          responses: { "201": "{workstation|feed, certificate, privateKey, caCertificate} (PEM); Cache-Control: no-store", "400": "malformed field", "409": "id registered and active" },
+        },
+        async function enrolClient(ctx, { body }) {
+          const enrolled = await deps.register.enrol(operatorOf(ctx), {
+            kind,
+            clientId: body.id,
+            ...(body.description === undefined ? {} : { description: body.description }),
+            ...(body.validityDays === undefined ? {} : { validityDays: body.validityDays }),
+          });
+          noStore(ctx);
+          ctx.status = 201;
+          ctx.set("Location", `/v1/admin/${path}/${enrolled.record.clientId}`);
+          ctx.body = {
+            [kind === "admin" ? "workstation" : "feed"]: json(enrolled.record),
+            certificate: pem(enrolled.certificate, "CERTIFICATE"),
+            privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
+            caCertificate: pem(deps.serviceCaCertificate(), "CERTIFICATE"),
+          };
+        },
+      );
 
-      router.delete(`/admin/${path}/:id`, ...officer, async (ctx) => {
-        const id = idParam(ctx, "id");
-        const client = ctx.state.client as ClientIdentity;
-        // Revoking the workstation one works on would cut the officer off mid-way: do it from another one.
-        if (kind === "admin" && client.role === "admin" && client.id === id) throw new CaError("conflict", "this is the workstation of this request: revoke it from another one");
-        await deps.register.revoke(operatorOf(ctx), kind, id);
-        ctx.status = 204;
-      });
-      openapi.add("delete", `/v1/admin/${path}/{id}`, {
-        summary: `Revoke a ${what}: its certificate is refused from the next request on, and its sessions end`,
-        roles: ROLES,
-        parameters: [{ name: "id", in: "path", required: true }],
-        responses: { "204": "revoked", "404": "no active registration with this id", "409": "the workstation of this request" },
-      });
+      route(
+        router,
+        openapi,
+        {
+          method: "delete",
+          path: `/admin/${path}/:id`,
+          summary: `Revoke a ${what}: its certificate is refused from the next request on, and its sessions end`,
+          ...officer,
+          params: { id: idPathParam },
+          responses: { "204": "revoked", "404": "no active registration with this id", "409": "the workstation of this request" },
+        },
+        async function revokeClient(ctx, { params }) {
+          const client = clientOf(ctx);
+          // Revoking the workstation one works on would cut the officer off mid-way: do it from another one.
+          if (kind === "admin" && client.role === "admin" && client.id === params.id) throw new CaError("conflict", "this is the workstation of this request: revoke it from another one");
+          await deps.register.revoke(operatorOf(ctx), kind, params.id);
+          ctx.status = 204;
+        },
+      );
     }
     return router;
   };

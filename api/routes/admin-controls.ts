@@ -1,214 +1,62 @@
 import type Router from "@koa/router";
-import { Counter } from "prom-client";
-import { AnomalyDetector, AnomalyMonitor, type AnomalyThresholds } from "../../ca/records/anomaly.js";
-import { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
-import { IssuanceExport, issuanceExportExecutor } from "../../ca/approvals/approval-export.js";
-import { AuditCheckpointer } from "../../ca/audit/audit-checkpoint.js";
-import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../../ca/audit/audit-checkpoint-key.js";
-import { AuditVerifier } from "../../ca/audit/audit-verifier.js";
-import { DisclosureService, type DisclosureSource } from "../../ca/records/disclosure.js";
-import { CertificateInquiry } from "../../ca/records/inquiry.js";
-import type { HolidayCalendar, OperatingSchedule } from "../../ca/operators/operating-hours.js";
-import { OperatorAdmin } from "../../ca/operators/operator-admin.js";
-import { operatorApprovalExecutors } from "../../ca/approvals/operator-approvals.js";
-import { ScryptPasswordHasher } from "../../ca/operators/password-hash.js";
-import type { OperatorAuth } from "../../ca/operators/operator-auth.js";
-import type { OperatorRole } from "../../ca/operators/roles.js";
-import type { ServiceCaMaterial } from "../../ca/operators/terminal-registry.js";
-import { TerminalRegistry } from "../../ca/operators/terminal-registry.js";
-import { RelyingPartyEnrolment } from "../../ca/relying-parties/relying-party-enrolment.js";
-import { parseRetentionPeriods, RetentionService, retentionPurgeExecutor, type RetentionPeriods, type RetentionTask } from "../../ca/records/retention.js";
-import { KnexApprovalStore } from "../../db/approval-store.js";
-import { KnexAuditCheckpointStore } from "../../db/audit-checkpoint-store.js";
-import { KnexAuditLogReader } from "../../db/audit-log-reader.js";
-import { relyingPartyAccessDisclosureSource, residentEventsDisclosureSource } from "../../db/inquiry-disclosure-sources.js";
-import { KnexInquirySource } from "../../db/inquiry-store.js";
-import { KnexIssuanceExportSource } from "../../db/issuance-export-source.js";
-import { standardRetentionTasks } from "../../db/retention-standard-tasks.js";
-import type { Service } from "../main.js";
+import type { ApprovalEngine } from "../../ca/approvals/approval-engine.js";
+import type { IssuanceExport } from "../../ca/approvals/approval-export.js";
+import type { AuditCheckpointer } from "../../ca/audit/audit-checkpoint.js";
+import type { AuditVerifier } from "../../ca/audit/audit-verifier.js";
+import type { OperatorAdmin } from "../../ca/operators/operator-admin.js";
+import type { TerminalRegistry } from "../../ca/operators/terminal-registry.js";
+import type { DisclosureService } from "../../ca/records/disclosure.js";
+import type { CertificateInquiry } from "../../ca/records/inquiry.js";
+import type { RetentionService } from "../../ca/records/retention.js";
+import type { RelyingPartyEnrolment } from "../../ca/relying-parties/relying-party-enrolment.js";
 import type { OpenApiDocument } from "../openapi.js";
-import { requireOperator } from "../operator-session.js";
 import { adminApprovalRoutes } from "./admin-approvals.js";
-import { adminAuditRoutes } from "./admin-audit.js";
+import { adminAuditRoutes, type AdminAuditRouteDeps } from "./admin-audit.js";
 import { adminCertificateRoutes } from "./admin-certificates.js";
+import type { AdminRouteAuth } from "./admin-common.js";
 import { adminDisclosureRoutes } from "./admin-disclosures.js";
 import { adminOperatorRoutes } from "./admin-operators.js";
 import { adminRelyingPartyRoutes } from "./admin-relying-parties.js";
 import { adminRetentionRoutes } from "./admin-retention.js";
-import { adminTerminalRoutes } from "./admin-terminals.js";
+import { adminTerminalRoutes, type AdminTerminalRouteDeps } from "./admin-terminals.js";
 
-/** What the admin controls need of the Service (api/main.ts). */
-export type AdminService = Pick<Service, "db" | "hsm" | "clock" | "random" | "stores" | "relyingParties" | "metrics" | "logger"> & {
-  readonly serviceCa: ServiceCaMaterial;
-};
-
-export interface AdminControlsOptions {
-  readonly retention?: Partial<RetentionPeriods>;
-  readonly anomalies?: Partial<AnomalyThresholds>;
-  /** Operating hours the anomaly check measures logins against (default 08:30–17:15 JST, working days). */
-  readonly schedule?: OperatingSchedule;
-  readonly holidays?: HolidayCalendar;
-  /** A periodic checkpoint at most this often (default 1 hour). */
-  readonly checkpointIntervalMs?: number;
-  /** More disclosure sections (e.g. CRL downloads, if a deployment records them per party). */
-  readonly disclosureSources?: readonly DisclosureSource[];
-  /** More retention tasks. */
-  readonly retentionTasks?: readonly RetentionTask[];
-}
-
-export interface AdminControls {
+/**
+ * The admin API's routers (docs/api.md §7) over the admin services api/wiring/admin-controls.ts builds:
+ * operators, terminals, relying parties, certificate inquiries, approvals and exports, the audit log,
+ * disclosures and retention. Routes only: nothing here builds a service.
+ */
+export interface AdminControlRouteDeps extends AdminRouteAuth {
   readonly operators: OperatorAdmin;
   readonly terminals: TerminalRegistry;
+  /** The terminal list the terminal routes show. */
+  readonly terminalList: AdminTerminalRouteDeps["terminals"];
   readonly relyingParties: RelyingPartyEnrolment;
   readonly inquiry: CertificateInquiry;
-  /** Register more four-eyes kinds here (CA generation, mass revocation, safety-valve resume). */
   readonly approvals: ApprovalEngine;
   readonly exports: IssuanceExport;
   readonly verifier: AuditVerifier;
   readonly checkpointer: AuditCheckpointer;
+  /** Audit log search and the checkpoint list (the audit routes read the log directly). */
+  readonly auditSearch: AdminAuditRouteDeps["search"];
+  readonly checkpoints: AdminAuditRouteDeps["checkpoints"];
   readonly retention: RetentionService;
   readonly disclosure: DisclosureService;
-  readonly anomalies: AnomalyMonitor;
-  /** The admin routers, for createApp's `v1Routers`. */
-  readonly v1Routers: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
-  /** Starts the timers (periodic checkpoints, approval expiry, anomaly polling); returns the stop function. */
-  start(): () => void;
+  /** The service CA certificate, sent with enrolled terminal and relying-party certificates. */
+  readonly serviceCaCertificate: () => Uint8Array;
 }
 
-/**
- * Builds the admin side (CONTRACT §7, DOMAIN §6) from the opened Service and the operator auth of
- * buildHandlers. Finds or generates the audit checkpoint key in the HSM.
- */
-export async function buildAdminControls(service: AdminService, auth: OperatorAuth, options: AdminControlsOptions = {}): Promise<AdminControls> {
-  const { db, clock, random, stores, logger, metrics } = service;
-  const audit = stores.audit;
-  const periods = parseRetentionPeriods(options.retention);
-  const serviceCa: ServiceCaMaterial = {
-    get signer() {
-      return service.serviceCa.signer;
-    },
-    get certificate() {
-      return service.serviceCa.certificate;
-    },
-  };
-
-  const terminals = new TerminalRegistry({ terminals: stores.terminals, sessions: stores.operatorSessions, audit, transactions: db, clock, random, serviceCa });
-  const relyingParties = new RelyingPartyEnrolment({ registry: service.relyingParties, store: stores.relyingParties, serviceCa: () => service.serviceCa, audit, transactions: db, clock, random });
-  const inquirySource = new KnexInquirySource(db);
-  const inquiry = new CertificateInquiry({ source: inquirySource, audit, clock });
-
-  const logReader = new KnexAuditLogReader(db);
-  const checkpointStore = new KnexAuditCheckpointStore(db);
-  const checkpointer = new AuditCheckpointer({
-    signer: await auditCheckpointSigner(service.hsm),
-    keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
-    store: checkpointStore,
-    audit,
-    head: () => logReader.head(),
-    transactions: db,
-    clock,
-  });
-  const verifier = new AuditVerifier({ log: logReader, checkpoints: checkpointStore, trustedKeys: [checkpointer.publicKey], now: () => clock.now(), audit });
-
-  const retention = new RetentionService({
-    audit,
-    clock,
-    tasks: [
-      ...standardRetentionTasks(db, periods, { checkpointer, verify: () => verifier.verify() }),
-      ...(options.retentionTasks ?? []),
-    ],
-  });
-
-  const approvals = new ApprovalEngine({
-    store: new KnexApprovalStore(db),
-    audit,
-    transactions: db,
-    clock,
-    random,
-    onUnexpectedError: (e, kind) => logger.error({ kind, err: (e as Error)?.name }, "approval executor failed"),
-    // Issue 12: confirmed approvers only, never a sponsor of the requester's account or of the account a request is about.
-    accounts: stores.operators,
-  });
-  const exportSource = new KnexIssuanceExportSource(db);
-  approvals.register(issuanceExportExecutor({ source: exportSource, clock }));
-  approvals.register(retentionPurgeExecutor(retention));
-  // Issue 12: creating an operator with a four-eyes role, granting one, resetting a password: decided by a second security officer.
-  for (const e of operatorApprovalExecutors({ operators: stores.operators, sessions: stores.operatorSessions, audit, transactions: db, clock, random, passwords: new ScryptPasswordHasher(random), passwordPolicy: auth.settings.passwordPolicy })) approvals.register(e);
-  const operators = new OperatorAdmin({ auth, operators: stores.operators, sessions: stores.operatorSessions, audit, transactions: db, clock, random, approvals });
-  const exports = new IssuanceExport({ engine: approvals, source: exportSource, audit, clock });
-
-  const disclosure = new DisclosureService({
-    certificates: inquirySource,
-    sources: [residentEventsDisclosureSource(db), relyingPartyAccessDisclosureSource(db), ...(options.disclosureSources ?? [])],
-    audit,
-    clock,
-  });
-
-  const alerts =
-    (metrics.registry.getSingleMetric("ca_anomaly_alerts_total") as Counter<"kind"> | undefined) ??
-    new Counter({ name: "ca_anomaly_alerts_total", help: "Anomaly alerts by kind (also in the audit log as anomaly.detected)", labelNames: ["kind"], registers: [metrics.registry] });
-  const anomalies = new AnomalyMonitor({
-    log: { range: (from, limit) => logReader.range(from, limit), append: (e, tx) => audit.append(e, tx) },
-    head: () => logReader.head(),
-    detector: new AnomalyDetector({ ...(options.anomalies ? { thresholds: options.anomalies } : {}), ...(options.schedule ? { schedule: options.schedule } : {}), ...(options.holidays ? { holidays: options.holidays } : {}) }),
-    sink: {
-      alert: (a) => {
-        alerts.inc({ kind: a.kind });
-        logger.warn({ kind: a.kind, count: a.count, seq: a.seq }, "anomaly detected"); // the key (an id) stays in the audit log
-      },
-    },
-    clock,
-  });
-
-  const guard = { requireOperator: (...roles: OperatorRole[]) => requireOperator(auth, ...roles) };
-  const serviceCaCertificate = (): Uint8Array => service.serviceCa.certificate;
-  const v1Routers = [
-    adminOperatorRoutes({ ...guard, operators }),
-    adminTerminalRoutes({ ...guard, registry: terminals, terminals: stores.terminals, serviceCaCertificate }),
-    adminRelyingPartyRoutes({ ...guard, enrolment: relyingParties, serviceCaCertificate }),
-    adminCertificateRoutes({ ...guard, inquiry }),
-    adminApprovalRoutes({ ...guard, approvals, exports }),
-    adminAuditRoutes({ ...guard, verifier, search: (s) => logReader.search(s), checkpoints: checkpointStore, checkpointer: async () => checkpointer }),
-    adminDisclosureRoutes({ ...guard, disclosure }),
-    adminRetentionRoutes({ ...guard, retention, approvals }),
+/** The admin routers, for createApp's `v1Routers`. */
+export function adminControlRoutes(deps: AdminControlRouteDeps): Array<(openapi: OpenApiDocument) => Router> {
+  const guard: AdminRouteAuth = { requireOperator: deps.requireOperator };
+  const { serviceCaCertificate } = deps;
+  return [
+    adminOperatorRoutes({ ...guard, operators: deps.operators }),
+    adminTerminalRoutes({ ...guard, registry: deps.terminals, terminals: deps.terminalList, serviceCaCertificate }),
+    adminRelyingPartyRoutes({ ...guard, enrolment: deps.relyingParties, serviceCaCertificate }),
+    adminCertificateRoutes({ ...guard, inquiry: deps.inquiry }),
+    adminApprovalRoutes({ ...guard, approvals: deps.approvals, exports: deps.exports }),
+    adminAuditRoutes({ ...guard, verifier: deps.verifier, search: deps.auditSearch, checkpoints: deps.checkpoints, checkpointer: async () => deps.checkpointer }),
+    adminDisclosureRoutes({ ...guard, disclosure: deps.disclosure }),
+    adminRetentionRoutes({ ...guard, retention: deps.retention, approvals: deps.approvals }),
   ];
-
-  const intervalMs = options.checkpointIntervalMs ?? 60 * 60 * 1000;
-  return {
-    operators,
-    terminals,
-    relyingParties,
-    inquiry,
-    approvals,
-    exports,
-    verifier,
-    checkpointer,
-    retention,
-    disclosure,
-    anomalies,
-    v1Routers,
-    start() {
-      // Each job logs failures by name only (no personal data) and keeps running.
-      const every = (ms: number, name: string, job: () => Promise<unknown>): NodeJS.Timeout => {
-        let busy = false;
-        const t = setInterval(() => {
-          if (busy) return;
-          busy = true;
-          job()
-            .catch((e: unknown) => logger.error({ job: name, err: (e as Error)?.name, message: (e as { kind?: string })?.kind }, "admin job failed"))
-            .finally(() => {
-              busy = false;
-            });
-        }, ms);
-        t.unref();
-        return t;
-      };
-      const timers = [
-        every(Math.min(intervalMs, 60_000), "audit-checkpoint", () => checkpointer.checkpointIfDue(intervalMs)),
-        every(60_000, "approval-expiry", () => approvals.expireDue()),
-        every(5_000, "anomaly-monitor", () => anomalies.poll()),
-      ];
-      return () => timers.forEach((t) => clearInterval(t));
-    },
-  };
 }

@@ -4,9 +4,10 @@ import { parseOperatingSchedule } from "../../ca/operators/operating-hours.js";
 import type { TerminalRecord, TerminalStore } from "../../ca/operators/operator-ports.js";
 import type { TerminalRegistry } from "../../ca/operators/terminal-registry.js";
 import { pem } from "../../ca/x509/pem.js";
-import { readJson } from "../json-body.js";
+import { operatorOf, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
-import { adminOnly, idParam, noStore, operatorOf, type AdminRouteAuth } from "./admin-common.js";
+import { route } from "../route-contract.js";
+import { adminOnly, idPathParam, noStore, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminTerminalRouteDeps extends AdminRouteAuth {
   readonly registry: Pick<TerminalRegistry, "enrol" | "revoke">;
@@ -19,7 +20,8 @@ const enrolBody = z
   .object({
     terminalId: z.string().min(1).max(64),
     // Issue 12 §1: a terminal serves exactly one municipality (check digit verified by the registry).
-    municipalityCode: z.string().regex(/^[0-9]{6}$/),
+    municipalityCode: z.string().regex(/^[0-9]{6}$/).describe("the one municipality the terminal serves"),
+    // Parsed by ca/operators/operating-hours.ts parseOperatingSchedule (400 naming the field).
     operatingHours: z.unknown().optional(),
     validityDays: z.number().int().min(1).max(825).optional(),
   })
@@ -38,57 +40,62 @@ const terminalJson = (t: TerminalRecord) => ({
   revokedAt: t.revokedAt?.toISOString() ?? null,
 });
 
-/** CONTRACT §7 terminals (CA operator): enrol (answers the client certificate + key once), list, revoke. */
+/** docs/api.md §7 terminals (CA operator): enrol (answers the client certificate + key once), list, revoke. */
 export function adminTerminalRoutes(deps: AdminTerminalRouteDeps) {
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
-    const caOperator = adminOnly(deps, "ca-operator");
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
+    const caOperator = { roles: ROLES, guard: adminOnly(deps, "ca-operator") };
 
-    router.get("/admin/terminals", ...caOperator, async (ctx) => {
+    route(router, openapi, { method: "get", path: "/admin/terminals", summary: "Enrolled and revoked terminals", ...caOperator, responses: { "200": "{terminals: [...]}" } }, async function listTerminals(ctx) {
       ctx.body = { terminals: (await deps.terminals.list()).map(terminalJson) };
     });
-    openapi.add("get", "/v1/admin/terminals", { summary: "Enrolled and revoked terminals", roles: ROLES, responses: { "200": "{terminals: [...]}" } });
 
-    router.post("/admin/terminals", ...caOperator, async (ctx) => {
-      const body = await readJson(ctx, enrolBody);
-      const enrolled = await deps.registry.enrol(operatorOf(ctx), {
-        terminalId: body.terminalId,
-        municipalityCode: body.municipalityCode,
-        ...(body.operatingHours !== undefined && body.operatingHours !== null ? { operatingHours: parseOperatingSchedule(body.operatingHours) } : {}),
-        ...(body.validityDays ? { validityDays: body.validityDays } : {}),
-      });
-      noStore(ctx);
-      ctx.status = 201;
-      ctx.set("Location", `/v1/admin/terminals/${enrolled.record.terminalId}`);
-      ctx.body = {
-        terminal: terminalJson(enrolled.record),
-        certificate: pem(enrolled.certificate, "CERTIFICATE"),
-        privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
-        caCertificate: pem(deps.serviceCaCertificate(), "CERTIFICATE"),
-      };
-    });
-    openapi.add("post", "/v1/admin/terminals", {
-      summary: "Enrol a counter terminal: answers its client certificate and private key (PKCS#8), once",
-      roles: ROLES,
-      requestBody: {
-        type: "object",
-        required: ["terminalId", "municipalityCode"],
-        additionalProperties: false,
-        properties: { terminalId: { type: "string" }, municipalityCode: { type: "string", pattern: "^[0-9]{6}$", description: "the one municipality the terminal serves" }, operatingHours: { type: "object" }, validityDays: { type: "integer" } },
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/terminals",
+        summary: "Enrol a counter terminal: answers its client certificate and private key (PKCS#8), once",
+        ...caOperator,
+        body: enrolBody,
+        responses: { "201": "{terminal, certificate, privateKey, caCertificate} (PEM); Cache-Control: no-store", "400": "malformed or missing field (municipalityCode is required)", "409": "terminal enrolled and active" },
       },
-      responses: { "201": "{terminal, certificate, privateKey, caCertificate} (PEM); Cache-Control: no-store", "400": "malformed or missing field (municipalityCode is required)", "409": "terminal enrolled and active" },
-    });
+      async function enrolTerminal(ctx, { body }) {
+        const enrolled = await deps.registry.enrol(operatorOf(ctx), {
+          terminalId: body.terminalId,
+          municipalityCode: body.municipalityCode,
+          ...(body.operatingHours !== undefined && body.operatingHours !== null ? { operatingHours: parseOperatingSchedule(body.operatingHours) } : {}),
+          ...(body.validityDays ? { validityDays: body.validityDays } : {}),
+        });
+        noStore(ctx);
+        ctx.status = 201;
+        ctx.set("Location", `/v1/admin/terminals/${enrolled.record.terminalId}`);
+        ctx.body = {
+          terminal: terminalJson(enrolled.record),
+          certificate: pem(enrolled.certificate, "CERTIFICATE"),
+          privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
+          caCertificate: pem(deps.serviceCaCertificate(), "CERTIFICATE"),
+        };
+      },
+    );
 
-    router.delete("/admin/terminals/:id", ...caOperator, async (ctx) => {
-      await deps.registry.revoke(operatorOf(ctx), idParam(ctx, "id"));
-      ctx.status = 204;
-    });
-    openapi.add("delete", "/v1/admin/terminals/{id}", {
-      summary: "Revoke a terminal: its certificate is refused from now on and its sessions end",
-      roles: ROLES,
-      parameters: [{ name: "id", in: "path", required: true }],
-      responses: { "204": "revoked", "404": "no active terminal with this id" },
-    });
+    route(
+      router,
+      openapi,
+      {
+        method: "delete",
+        path: "/admin/terminals/:id",
+        summary: "Revoke a terminal: its certificate is refused from now on and its sessions end",
+        ...caOperator,
+        params: { id: idPathParam },
+        responses: { "204": "revoked", "404": "no active terminal with this id" },
+      },
+      async function revokeTerminal(ctx, { params }) {
+        await deps.registry.revoke(operatorOf(ctx), params.id);
+        ctx.status = 204;
+      },
+    );
     return router;
   };
 }

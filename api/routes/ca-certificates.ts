@@ -3,10 +3,10 @@ import { parseCaId } from "../../ca/types.js";
 import { CaError } from "../../ca/errors.js";
 import type { CaGenerationStore } from "../../ca/stores.js";
 
-/** CONTRACT §2–3: `GET /ca` lists the CA generations, `GET /ca/{caId}.crt` serves one certificate (DER). */
+/** docs/api.md §2–3: `GET /ca` lists the CA generations, `GET /ca/{caId}.crt` serves one certificate (DER). */
 export function caCertificateRoutes(store: Pick<CaGenerationStore, "list" | "get">): Router {
   const router = new Router();
-  router.get("/ca", async (ctx) => {
+  router.get("/ca", async function listCaGenerations(ctx) {
     const gens = await store.list();
     ctx.body = {
       cas: gens.map((g) => ({
@@ -20,7 +20,7 @@ export function caCertificateRoutes(store: Pick<CaGenerationStore, "list" | "get
       })),
     };
   });
-  router.get("/ca/:file", async (ctx) => {
+  router.get("/ca/:file", async function serveCaCertificate(ctx) {
     const m = /^(.+)\.crt$/.exec(ctx.params.file ?? "");
     const caId = m?.[1];
     if (!caId || !parseCaId(caId)) throw new CaError("not-found", "no such CA");

@@ -1,5 +1,6 @@
 import Router from "@koa/router";
 import type { Context, Middleware, Next } from "koa";
+import { z } from "zod";
 import { CaError } from "../../ca/errors.js";
 import type { Clock } from "../../ca/ports.js";
 import type { RelyingPartyAuthenticator } from "../../ca/relying-parties/relying-party.js";
@@ -9,19 +10,17 @@ import { parseCaId, type CaId } from "../../ca/types.js";
 import type { CrlKind, CrlStore, PublishedCrlInfo } from "../../ca/revocation/crl-ports.js";
 import type { CrlScheduler, RunReport } from "../../crl/crl-scheduler.js";
 import { clientIdentityOf } from "../client-identity.js";
+import { operatorOf, revocationReaderOf, stateOf, type ApiMiddleware, type ApiState, type RevocationReader } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
-import { adminOnly, operatorOf } from "./admin-common.js";
+import { pathParam, route } from "../route-contract.js";
+import { adminOnly } from "./admin-common.js";
 import { bearerToken } from "../operator-session.js";
 
-/** CONTRACT §3 access modes: `registered` (JPKI: only registered relying parties) or `public`. */
+/** docs/api.md §3 access modes: `registered` (JPKI: only registered relying parties) or `public`. */
 export type RevocationAccessMode = "registered" | "public";
 
-/** Who read revocation data (CONTRACT §3: every answered request is recorded). */
-export interface RevocationReader {
-  /** The relying party's id; null in public mode without a credential. */
-  readonly partyId: string | null;
-  readonly via: "api-key" | "client-certificate" | "none";
-}
+/** Who read revocation data: declared with the request state (api/api-state.ts). */
+export type { RevocationReader } from "../api-state.js";
 
 /** A read of a CRL, handed to `recordRead` (disclosure and billing records belong to the relying-party part). */
 export interface CrlRead {
@@ -52,7 +51,7 @@ export const noRelyingParties: Pick<RelyingPartyAuthenticator, "byApiKey" | "byC
 });
 
 /**
- * The relying-party access check of CONTRACT §3, for CRL (and OCSP) routes: in `registered` mode an
+ * The relying-party access check of docs/api.md §3, for CRL (and OCSP) routes: in `registered` mode an
  * `Authorization: Bearer <api key>` of an active registered party, or (over HTTPS) a service-CA client
  * certificate of role `relying-party` whose CN is an active party; otherwise 401. Sets
  * `ctx.state.revocationReader`.
@@ -77,7 +76,7 @@ export function requireRelyingParty(mode: RevocationAccessMode, parties: Pick<Re
       }
       reader = { partyId: null, via: "none" };
     }
-    ctx.state.revocationReader = reader;
+    stateOf(ctx).revocationReader = reader;
     await next();
   };
 }
@@ -91,7 +90,7 @@ function matchesEtag(header: string, etag: string): boolean {
   return header.split(",").some((t) => strip(t) === strip(etag));
 }
 
-/** Caching headers (CONTRACT §3; RFC 5019 §6.2 style): fresh until nextUpdate, or the cap. */
+/** Caching headers (docs/api.md §3; RFC 5019 §6.2 style): fresh until nextUpdate, or the cap. */
 function setCachingHeaders(ctx: Context, info: PublishedCrlInfo, now: Date, deps: CrlRouteDeps): void {
   const untilNext = Math.max(0, Math.floor((info.nextUpdate.getTime() - now.getTime()) / 1000));
   const maxAge = deps.maxCacheSeconds == null ? untilNext : Math.min(untilNext, deps.maxCacheSeconds);
@@ -103,14 +102,15 @@ function setCachingHeaders(ctx: Context, info: PublishedCrlInfo, now: Date, deps
 }
 
 /**
- * CONTRACT §3: `GET /crl/{caId}/{partition}.crl` and `GET /crl/{caId}/{partition}-delta.crl` (DER,
+ * docs/api.md §3: `GET /crl/{caId}/{partition}.crl` and `GET /crl/{caId}/{partition}-delta.crl` (DER,
  * `application/pkix-crl`), with Cache-Control/Expires up to nextUpdate, ETag, Last-Modified and 304 on
  * If-None-Match. Mounted outside /v1 through AppDeps.publicRouters.
  */
 export function crlRoutes(deps: CrlRouteDeps) {
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
-    router.get("/crl/:caId/:file", requireRelyingParty(deps.access, deps.relyingParties), async (ctx) => {
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
+    // One route serves both files; the document lists them apart (a full and a delta CRL).
+    router.get("/crl/:caId/:file", requireRelyingParty(deps.access, deps.relyingParties), async function answerCrl(ctx) {
       const caId = String(ctx.params.caId ?? "");
       const m = FILE.exec(String(ctx.params.file ?? ""));
       if (!parseCaId(caId) || !m) throw new CaError("not-found", "no such CRL");
@@ -136,7 +136,7 @@ export function crlRoutes(deps: CrlRouteDeps) {
         ctx.body = body;
       }
       if (deps.recordRead) {
-        await deps.recordRead({ reader: ctx.state.revocationReader as RevocationReader, ...ref, kind, number: current!.number, at: now });
+        await deps.recordRead({ reader: revocationReaderOf(ctx), ...ref, kind, number: current!.number, at: now });
       }
     });
     for (const [path, summary] of [
@@ -161,7 +161,7 @@ export function crlRoutes(deps: CrlRouteDeps) {
 export interface CrlAdminRouteDeps {
   readonly scheduler: Pick<CrlScheduler, "runNow">;
   /** Operator session middleware (api/operator-session.ts requireOperator bound to OperatorAuth). */
-  readonly requireOperator: (...roles: OperatorRole[]) => Middleware;
+  readonly requireOperator: (...roles: OperatorRole[]) => ApiMiddleware;
   readonly audit: Pick<AuditStore, "append">;
   readonly clock: Clock;
 }
@@ -187,32 +187,48 @@ export function runReportBody(caId: CaId | null, report: RunReport): Record<stri
   };
 }
 
-/** CONTRACT §7: `POST /v1/admin/crl/{caId}/run` (admin client certificate + ca-operator). Recorded in the audit log. */
+/** The `{caId}` of a CA generation, e.g. sign-g1; one that cannot exist is not found. */
+const caIdParam = pathParam(
+  z
+    .string()
+    .refine((v) => parseCaId(v) !== undefined)
+    .transform((v) => v as CaId),
+  () => new CaError("not-found", "no such CA generation"),
+  "CA generation, e.g. sign-g1",
+);
+
+/** docs/api.md §7: `POST /v1/admin/crl/{caId}/run` (admin client certificate + ca-operator). Recorded in the audit log. */
 export function crlAdminRoutes(deps: CrlAdminRouteDeps) {
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
-    router.post("/admin/crl/:caId/run", ...adminOnly(deps, "ca-operator"), async (ctx) => {
-      const caId = String(ctx.params.caId ?? "");
-      if (!parseCaId(caId)) throw new CaError("not-found", "no such CA generation");
-      const operator = operatorOf(ctx);
-      const report = await deps.scheduler.runNow(caId as CaId);
-      const body = runReportBody(caId as CaId, report);
-      await deps.audit.append({
-        at: deps.clock.now(),
-        action: "crl.run",
-        actor: `operator:${operator.operatorId}`,
-        subject: `ca:${caId}`,
-        outcome: body.failed === 0 ? "success" : "failure",
-        detail: { issued: body.issued, busy: body.busy, failed: body.failed },
-      });
-      ctx.body = body;
-    });
-    openapi.add("post", "/v1/admin/crl/{caId}/run", {
-      summary: "Issue a new full and delta CRL for every partition of a CA generation now",
-      roles: ["admin", "ca-operator"],
-      parameters: [{ name: "caId", in: "path", required: true }],
-      responses: { "200": "what each partition published", "401": "no operator session", "403": "not a ca-operator", "404": "unknown CA generation" },
-    });
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/crl/:caId/run",
+        summary: "Issue a new full and delta CRL for every partition of a CA generation now",
+        roles: ["admin", "ca-operator"],
+        guard: adminOnly(deps, "ca-operator"),
+        params: { caId: caIdParam },
+        responses: { "200": "what each partition published", "401": "no operator session", "403": "not a ca-operator", "404": "unknown CA generation" },
+      },
+      async function runCrls(ctx, { params }) {
+        const caId = params.caId;
+        const operator = operatorOf(ctx);
+        const report = await deps.scheduler.runNow(caId);
+        const body = runReportBody(caId, report);
+        await deps.audit.append({
+          at: deps.clock.now(),
+          action: "crl.run",
+          actor: `operator:${operator.operatorId}`,
+          subject: `ca:${caId}`,
+          outcome: body.failed === 0 ? "success" : "failure",
+          detail: { issued: body.issued, busy: body.busy, failed: body.failed },
+        });
+        ctx.body = body;
+      },
+    );
     return router;
   };
 }

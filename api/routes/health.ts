@@ -13,10 +13,10 @@ export interface ReadinessCheck {
 /** `/healthz` (the process answers), `/readyz` (database and HSM reachable). */
 export function healthRoutes(checks: readonly ReadinessCheck[]): Router {
   const router = new Router();
-  router.get("/healthz", (ctx) => {
+  router.get("/healthz", function answerAlive(ctx) {
     ctx.body = { status: "ok" };
   });
-  router.get("/readyz", async (ctx) => {
+  router.get("/readyz", async function answerReady(ctx) {
     const results = await Promise.all(
       checks.map(async (c) => {
         const started = performance.now();
@@ -43,7 +43,7 @@ export function healthRoutes(checks: readonly ReadinessCheck[]): Router {
  */
 export function metricsRoutes(metrics: Metrics, token: string | null): Router {
   const router = new Router();
-  router.get("/metrics", async (ctx) => {
+  router.get("/metrics", async function answerMetrics(ctx) {
     if (token !== null && !bearerMatches(ctx, token)) {
       ctx.set("WWW-Authenticate", 'Bearer realm="metrics"');
       throw new CaError("unauthenticated", "a metrics scrape token is required");

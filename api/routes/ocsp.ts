@@ -9,15 +9,17 @@ import type { OcspAnswer, OcspResponder } from "../../ocsp/ocsp-responder.js";
 import type { CachedResponse } from "../../ocsp/response-cache.js";
 import type { CachedRelyingPartyAuthenticator } from "../../ocsp/relying-party-cache.js";
 import type { OcspAccessRecord } from "../../ca/revocation/ocsp-ports.js";
+import { bearerTokenOf } from "../bearer-token.js";
 import { clientIdentityOf, type ClientIdentity } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
+import { readRequestBody } from "../request-body.js";
 
 /**
- * CONTRACT §3 OCSP endpoints: `POST /ocsp` (application/ocsp-request) and `GET /ocsp/{base64 DER}`
+ * docs/api.md §3 OCSP endpoints: `POST /ocsp` (application/ocsp-request) and `GET /ocsp/{base64 DER}`
  * (RFC 6960 Appendix A). Every answer is an OCSPResponse with HTTP 200, errors included
  * (malformedRequest, unauthorized, tryLater …): OCSP clients read the response status, not HTTP's.
  *
- * Access (CONTRACT §3):
+ * Access (docs/api.md §3):
  * - `registered` (default): `Authorization: Bearer <API key>` of a registered relying party, or a
  *   service-CA client certificate with OU=relying-party over HTTPS; otherwise `unauthorized`. Every
  *   answer to a party is recorded (party, serial, time) through the batching AccessRecorder; when it
@@ -67,9 +69,6 @@ export interface OcspHttpAnswer {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer | undefined;
 }
-
-/** `Authorization: Bearer <token>`, as api/operator-session.ts bearerToken reads it. */
-const bearerOf = (header: string | undefined): string | undefined => /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header ?? "")?.[1];
 
 /**
  * A GET path answered before with a pre-signed response, and the headers it was sent with (rendered
@@ -169,7 +168,7 @@ export class OcspHttp {
     } else if (this.registered && party === undefined) {
       result = deps.responder.errorAnswer("unauthorized");
     } else if (party !== undefined && !deps.recorder.hasRoom(this.reserve)) {
-      result = deps.responder.errorAnswer("tryLater"); // cannot record, so no answer (CONTRACT §3)
+      result = deps.responder.errorAnswer("tryLater"); // cannot record, so no answer (docs/api.md §3)
     } else {
       result = request instanceof OcspRequestError ? deps.responder.errorAnswer(request.status) : await deps.responder.answer(request);
     }
@@ -199,7 +198,7 @@ export class OcspHttp {
       if (party === undefined) return undefined;
       if (party !== null) return party.id;
     }
-    const key = bearerOf(req.authorization);
+    const key = bearerTokenOf(req.authorization);
     return key === undefined ? undefined : (parties.peekApiKey?.(key)?.id ?? undefined);
   }
 
@@ -212,7 +211,7 @@ export class OcspHttp {
       const party = await this.deps.access.parties.byCertificateId(req.client.id);
       if (party) return party.id;
     }
-    const key = bearerOf(req.authorization);
+    const key = bearerTokenOf(req.authorization);
     return key === undefined ? undefined : (await this.deps.access.parties.byApiKey(key))?.id;
   }
 
@@ -249,7 +248,7 @@ const requestOf = (ctx: Context, method: "GET" | "POST", body?: Uint8Array | "to
   client: clientIdentityOf(ctx),
 });
 
-/** The Koa routes (CONTRACT §3), documented in the OpenAPI document. */
+/** The Koa routes (docs/api.md §3), documented in the OpenAPI document. */
 export function ocspRoutes(deps: OcspRouteDeps): (openapi: OpenApiDocument) => Router {
   const http = new OcspHttp(deps);
   const send = (ctx: Context, a: OcspHttpAnswer): void => {
@@ -262,7 +261,7 @@ export function ocspRoutes(deps: OcspRouteDeps): (openapi: OpenApiDocument) => R
     const get = async (ctx: Context): Promise<void> => send(ctx, await http.handle(requestOf(ctx, "GET")));
     router.get("/ocsp/*request", get);
     router.get("/ocsp/", get);
-    const post = async (ctx: Context): Promise<void> => send(ctx, await http.handle(requestOf(ctx, "POST", await readBody(ctx.req, http.maxRequestBytes))));
+    const post = async (ctx: Context): Promise<void> => send(ctx, await http.handle(requestOf(ctx, "POST", await readRequestBody(ctx.req, http.maxRequestBytes))));
     router.post("/ocsp", post);
     router.post("/ocsp/", post);
 
@@ -326,31 +325,4 @@ export function ocspFastPath(deps: OcspRouteDeps, next: RequestListener, onAnswe
       },
     );
   };
-}
-
-/** The request body, at most `max` bytes; "too-large" as soon as it is known to be larger. */
-function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | "too-large"> {
-  const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > max) return Promise.resolve("too-large");
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) {
-        req.off("data", onData);
-        req.off("end", onEnd);
-        resolve("too-large");
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      const b = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-    };
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", reject);
-  });
 }

@@ -1,21 +1,20 @@
 import Router from "@koa/router";
-import type { Context, Middleware } from "koa";
 import { z } from "zod";
 import { CaError } from "../../ca/errors.js";
-import type { OperatorPrincipal } from "../../ca/operators/operator-principal.js";
 import type { StoredEventRow } from "../../ca/residents/resident-event-ports.js";
 import type { OperatorRole } from "../../ca/operators/roles.js";
 import type { ResidentEventProcessor } from "../../events/resident-event-processor.js";
-import { requireClient, type ClientIdentity } from "../client-identity.js";
-import { readJson } from "../json-body.js";
+import { clientOf, operatorOf, type ApiContext, type ApiMiddleware, type ApiState } from "../api-state.js";
+import { requireClient } from "../client-identity.js";
 import type { OpenApiDocument } from "../openapi.js";
+import { pathParam, route } from "../route-contract.js";
 
 export interface ResidentEventRouteDeps {
   readonly processor: Pick<ResidentEventProcessor, "process" | "replay" | "resume" | "halt" | "status" | "list" | "get">;
-  readonly requireOperator: (...roles: OperatorRole[]) => Middleware;
+  readonly requireOperator: (...roles: OperatorRole[]) => ApiMiddleware;
 }
 
-/** CONTRACT §5: at most 1000 events per request. */
+/** docs/api.md §5: at most 1000 events per request. */
 export const MAX_EVENTS_PER_REQUEST = 1000;
 /**
  * Body limit of `POST /v1/resident-events` when it reads the body itself (createApp must then skip
@@ -28,8 +27,36 @@ const batchBody = z.strictObject({ events: z.array(z.unknown()).min(1).max(MAX_E
 const replayBody = z.strictObject({ allowOverCap: z.boolean().optional() });
 const resumeBody = z.strictObject({ deferred: z.enum(["apply", "reject"]).optional() });
 
-const actorOf = (ctx: Context): string => `operator:${(ctx.state.operator as OperatorPrincipal).operatorId}`;
-const optionalJson = async <S extends z.ZodType>(ctx: Context, schema: S): Promise<z.infer<S>> => (ctx.request.length ? readJson(ctx, schema) : schema.parse({}));
+const listQuery = z.object({
+  outcome: z
+    .string()
+    .optional()
+    .transform((v) => v ?? "rejected")
+    .pipe(z.enum(["rejected", "deferred"], { error: "must be rejected or deferred" }))
+    .describe("rejected (default) or deferred"),
+  after: z
+    .string()
+    .optional()
+    .transform((v) => Number(v ?? 0))
+    .refine((n) => Number.isSafeInteger(n) && n >= 0, "must be a non-negative integer")
+    .describe("sequence number to continue after"),
+  limit: z
+    .string()
+    .optional()
+    .transform((v) => Number(v ?? 100))
+    .refine((n) => Number.isSafeInteger(n) && n >= 1 && n <= 1000, "must be 1–1000")
+    .describe("1–1000, default 100"),
+});
+/** The `{seq}` of a stored event: a positive integer. */
+const seqParam = pathParam(
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/)
+    .transform(Number),
+  () => new CaError("invalid-input", "must be a positive integer", { field: "seq" }),
+);
+
+const actorOf = (ctx: ApiContext): string => `operator:${operatorOf(ctx).operatorId}`;
 
 /** A stored event for operators: its metadata, and the event itself (valid payload or raw text). */
 function storedView(row: StoredEventRow, withContent: boolean): Record<string, unknown> {
@@ -53,14 +80,8 @@ function storedView(row: StoredEventRow, withContent: boolean): Record<string, u
   };
 }
 
-function seqParam(ctx: Context): number {
-  const s = String(ctx.params.seq ?? "");
-  if (!/^[1-9][0-9]{0,15}$/.test(s)) throw new CaError("invalid-input", "must be a positive integer", { field: "seq" });
-  return Number(s);
-}
-
 /**
- * CONTRACT §5 `POST /v1/resident-events` (feed client certificate): `{events: [… ≤ 1000]}` →
+ * docs/api.md §5 `POST /v1/resident-events` (feed client certificate): `{events: [… ≤ 1000]}` →
  * `200 {results: [{eventId, outcome, revoked, reason?}]}`, one per event in order. `outcome` is
  * applied, duplicate, rejected, or deferred (stored, not applied: the safety valve is halted).
  *
@@ -68,50 +89,41 @@ function seqParam(ctx: Context): number {
  * one, halt and resume the safety valve, read its state.
  */
 export function residentEventRoutes(deps: ResidentEventRouteDeps) {
-  return (openapi: OpenApiDocument): Router => {
-    const router = new Router();
+  return (openapi: OpenApiDocument): Router<ApiState> => {
+    const router = new Router<ApiState>();
 
-    router.post("/resident-events", requireClient("feed"), async (ctx) => {
-      const body = await readJson(ctx, batchBody, RESIDENT_EVENTS_BODY_LIMIT);
-      const client = ctx.state.client as ClientIdentity;
-      const results = await deps.processor.process(
-        body.events.map((json) => ({ raw: { json }, source: `http:${client.id}` })),
-        "http",
-        `feed:${client.id}`,
-      );
-      ctx.body = { results };
-    });
-    openapi.add("post", "/v1/resident-events", {
-      summary: "Resident change events from the register feed (CONTRACT §5): one outcome per event",
-      roles: ["feed"],
-      requestBody: { type: "object", required: ["events"], properties: { events: { type: "array", maxItems: MAX_EVENTS_PER_REQUEST } } },
-      responses: { "200": "{results: [{eventId, outcome: applied|duplicate|rejected|deferred, revoked, reason?}]}", "400": "not {events: [...]} or over 1000 events", "413": "body too large" },
-    });
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/resident-events",
+        summary: "Resident change events from the register feed (docs/api.md §5): one outcome per event",
+        roles: ["feed"],
+        guard: [requireClient("feed")],
+        body: batchBody,
+        bodyLimit: RESIDENT_EVENTS_BODY_LIMIT,
+        responses: { "200": "{results: [{eventId, outcome: applied|duplicate|rejected|deferred, revoked, reason?}]}", "400": "not {events: [...]} or over 1000 events", "413": "body too large" },
+      },
+      async function receiveEvents(ctx, { body }) {
+        const client = clientOf(ctx);
+        const results = await deps.processor.process(
+          body.events.map((json) => ({ raw: { json }, source: `http:${client.id}` })),
+          "http",
+          `feed:${client.id}`,
+        );
+        ctx.body = { results };
+      },
+    );
 
-    const admin = [requireClient("admin"), deps.requireOperator("ca-operator")];
+    const admin = { roles: ["admin", "ca-operator"], guard: [requireClient("admin"), deps.requireOperator("ca-operator")] };
 
-    router.get("/admin/events", ...admin, async (ctx) => {
-      const outcome = String(ctx.query.outcome ?? "rejected");
-      if (outcome !== "rejected" && outcome !== "deferred") throw new CaError("invalid-input", "must be rejected or deferred", { field: "outcome" });
-      const after = Number(ctx.query.after ?? 0);
-      const limit = Number(ctx.query.limit ?? 100);
-      if (!Number.isSafeInteger(after) || after < 0) throw new CaError("invalid-input", "must be a non-negative integer", { field: "after" });
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new CaError("invalid-input", "must be 1–1000", { field: "limit" });
-      const rows = await deps.processor.list(outcome, after, limit);
-      ctx.body = { events: rows.map((r) => storedView(r, false)), next: rows.length === limit ? rows[rows.length - 1]!.seq : null };
-    });
-    openapi.add("get", "/v1/admin/events", {
-      summary: "Rejected (or deferred) resident events, oldest first",
-      roles: ["admin", "ca-operator"],
-      parameters: [
-        { name: "outcome", in: "query", description: "rejected (default) or deferred" },
-        { name: "after", in: "query", description: "sequence number to continue after" },
-        { name: "limit", in: "query", description: "1–1000, default 100" },
-      ],
-      responses: { "200": "{events, next}" },
+    route(router, openapi, { method: "get", path: "/admin/events", summary: "Rejected (or deferred) resident events, oldest first", ...admin, query: listQuery, responses: { "200": "{events, next}" } }, async function listEvents(ctx, { query }) {
+      const rows = await deps.processor.list(query.outcome, query.after, query.limit);
+      ctx.body = { events: rows.map((r) => storedView(r, false)), next: rows.length === query.limit ? rows[rows.length - 1]!.seq : null };
     });
 
-    router.get("/admin/events/safety-valve", ...admin, async (ctx) => {
+    route(router, openapi, { method: "get", path: "/admin/events/safety-valve", summary: "The event safety valve: halted or running, limits, events per outcome", ...admin, responses: { "200": "the state" } }, async function safetyValveState(ctx) {
       const s = await deps.processor.status();
       ctx.body = {
         halted: s.valve.halted,
@@ -123,42 +135,51 @@ export function residentEventRoutes(deps: ResidentEventRouteDeps) {
         limits: s.limits,
       };
     });
-    openapi.add("get", "/v1/admin/events/safety-valve", { summary: "The event safety valve: halted or running, limits, events per outcome", roles: ["admin", "ca-operator"], responses: { "200": "the state" } });
 
-    router.post("/admin/events/resume", ...admin, async (ctx) => {
-      const body = await optionalJson(ctx, resumeBody);
-      ctx.body = await deps.processor.resume(actorOf(ctx), body.deferred ? { deferred: body.deferred } : {});
-    });
-    openapi.add("post", "/v1/admin/events/resume", {
-      summary: "Resume a halted safety valve: apply the deferred events (or reject them for one-by-one replay)",
-      roles: ["admin", "ca-operator"],
-      requestBody: { type: "object", properties: { deferred: { type: "string", enum: ["apply", "reject"] } } },
-      responses: { "200": "{applied, rejected, deferredRejected, revoked, resumed}" },
-    });
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/events/resume",
+        summary: "Resume a halted safety valve: apply the deferred events (or reject them for one-by-one replay)",
+        ...admin,
+        body: resumeBody,
+        bodyOptional: "if-length",
+        responses: { "200": "{applied, rejected, deferredRejected, revoked, resumed}" },
+      },
+      async function resumeEvents(ctx, { body }) {
+        ctx.body = await deps.processor.resume(actorOf(ctx), body.deferred ? { deferred: body.deferred } : {});
+      },
+    );
 
-    router.post("/admin/events/halt", ...admin, async (ctx) => {
+    route(router, openapi, { method: "post", path: "/admin/events/halt", summary: "Halt the safety valve by hand: events are stored, not applied, until resumed", ...admin, responses: { "200": "{halted, changed}" } }, async function haltEvents(ctx) {
       ctx.body = { halted: true, changed: await deps.processor.halt(actorOf(ctx)) };
     });
-    openapi.add("post", "/v1/admin/events/halt", { summary: "Halt the safety valve by hand: events are stored, not applied, until resumed", roles: ["admin", "ca-operator"], responses: { "200": "{halted, changed}" } });
 
-    router.get("/admin/events/:seq", ...admin, async (ctx) => {
-      const found = await deps.processor.get(seqParam(ctx));
+    route(router, openapi, { method: "get", path: "/admin/events/:seq", summary: "One stored event, with its content", ...admin, params: { seq: seqParam }, responses: { "200": "the event", "404": "no such event" } }, async function showEvent(ctx, { params }) {
+      const found = await deps.processor.get(params.seq);
       if (!found) throw new CaError("not-found", "no stored event with this sequence number");
       ctx.body = storedView(found, true);
     });
-    openapi.add("get", "/v1/admin/events/{seq}", { summary: "One stored event, with its content", roles: ["admin", "ca-operator"], parameters: [{ name: "seq", in: "path", required: true }], responses: { "200": "the event", "404": "no such event" } });
 
-    router.post("/admin/events/:seq/replay", ...admin, async (ctx) => {
-      const body = await optionalJson(ctx, replayBody);
-      ctx.body = await deps.processor.replay(seqParam(ctx), actorOf(ctx), { allowOverCap: body.allowOverCap === true });
-    });
-    openapi.add("post", "/v1/admin/events/{seq}/replay", {
-      summary: "Replay a rejected event after a fix (allowOverCap after reviewing an event over the revocation cap)",
-      roles: ["admin", "ca-operator"],
-      parameters: [{ name: "seq", in: "path", required: true }],
-      requestBody: { type: "object", properties: { allowOverCap: { type: "boolean" } } },
-      responses: { "200": "{eventId, outcome, revoked, reason?}", "404": "no such event", "409": "not a rejected event" },
-    });
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/events/:seq/replay",
+        summary: "Replay a rejected event after a fix (allowOverCap after reviewing an event over the revocation cap)",
+        ...admin,
+        params: { seq: seqParam },
+        body: replayBody,
+        bodyOptional: "if-length",
+        responses: { "200": "{eventId, outcome, revoked, reason?}", "404": "no such event", "409": "not a rejected event" },
+      },
+      async function replayEvent(ctx, { params, body }) {
+        ctx.body = await deps.processor.replay(params.seq, actorOf(ctx), { allowOverCap: body.allowOverCap === true });
+      },
+    );
     return router;
   };
 }
