@@ -1,10 +1,25 @@
+/**
+ * @packageDocumentation
+ * ca/issuance: issuing a resident's certificates — record, then sign, then record (docs/design.md invariant 1).
+ *
+ * - issuance-service.ts: the service (`POST /v1/issuances`): idempotency, resident and key checks,
+ *   record-before-sign, all-or-none.
+ * - issuance-request.ts: the request body, parsed and hashed (for Idempotency-Key retries).
+ * - issuance-plan.ts: step (1), pure: validity, serial, partition, to-be-signed certificate per request.
+ * - validity.ts: the validity rule (notBefore / notAfter of each kind).
+ * - serial.ts: serial numbers, and the CRL partition of a serial (`partitionOf`).
+ * - csr.ts: the card's PKCS#10 request: key checks and proof of possession.
+ * - end-entity-issuer.ts: TBS → signature → verified certificate for one CA generation and kind.
+ * - issuing-authority.ts: which CA generation issues, and what it needs.
+ * - issuance-ports.ts (this file): the issuance records and the CA's copy of the resident record.
+ */
 import { CaError } from "../errors.js";
-import type { NewPendingCertificate, Tx } from "../stores.js";
+import { PUBLIC_KEY_IN_USE, type NewPendingCertificate, type Tx } from "../stores.js";
 import type { Gender } from "../residents/resident-fields.js";
 
 /**
  * Ports of the issuance service beyond the certificate store: the issuance records (idempotency and
- * the answer given) and the CA's copy of the resident record (機構保存本人確認情報, DOMAIN §3).
+ * the answer given) and the CA's copy of the resident record (機構保存本人確認情報, docs/domain.md §3).
  */
 
 export type IssuanceStatus = "pending" | "completed" | "failed";
@@ -28,7 +43,7 @@ export interface IssuanceRecord {
 }
 
 export interface IssuanceStore {
-  /** Throws CaError("conflict") when (terminalId, idempotencyKey) exists. */
+  /** Throws IdempotencyKeyInUseError (a CaError "conflict") when (terminalId, idempotencyKey) exists. */
   insert(record: IssuanceRecord, tx?: Tx): Promise<void>;
   findByKey(terminalId: string, idempotencyKey: string, tx?: Tx): Promise<IssuanceRecord | undefined>;
   get(issuanceId: string, tx?: Tx): Promise<IssuanceRecord | undefined>;
@@ -37,14 +52,15 @@ export interface IssuanceStore {
   /** pending → failed; false when it was not pending. */
   fail(issuanceId: string, at: Date, tx?: Tx): Promise<boolean>;
   /**
-   * Step (1) of an issuance in one write (DESIGN invariant 1, no signature without a record): the record
+   * Step (1) of an issuance in one write (docs/design.md invariant 1, no signature without a record): the record
    * (status pending) and every certificate as `pending` with its TBS, which reserves the serials. All or
-   * nothing: CaError("conflict") naming the idempotency key when (terminalId, idempotencyKey) exists,
-   * CaError("conflict") on a serial clash, CaError("not-found") for an unknown CA generation.
+   * nothing: IdempotencyKeyInUseError when (terminalId, idempotencyKey) exists, PublicKeyInUseError or
+   * PublicKeyRefusedError for a key the store refuses, CaError("conflict") on a serial clash,
+   * CaError("not-found") for an unknown CA generation.
    */
   insertWithCertificates(record: IssuanceRecord, certificates: readonly NewPendingCertificate[], tx?: Tx): Promise<void>;
   /**
-   * Step (3) of an issuance in one write, only while it is pending (DOMAIN §3, DESIGN invariant 3):
+   * Step (3) of an issuance in one write, only while it is pending (docs/domain.md §3, docs/design.md invariant 3):
    * - stores each signed DER (pending → valid; a serial revoked or held while pending keeps its status);
    * - revokes as `superseded` at `at` the resident's valid or held certificates of the kinds issued that
    *   other issuances issued;
@@ -134,5 +150,27 @@ export class PublicKeyRefusedError extends CaError {
   /** The same refusal naming the request field the key came from. */
   withField(field: string): PublicKeyRefusedError {
     return new PublicKeyRefusedError(this.rule, this.publicKeySha256, { field, cause: this });
+  }
+}
+
+/**
+ * CaError("conflict") of an issuance store: an issuance with this (terminalId, idempotencyKey) exists.
+ * The service takes it for a race with a concurrent request carrying the same key, and answers as a
+ * retry is answered (docs/api.md §4). Typed, so no one matches the message text.
+ */
+export class IdempotencyKeyInUseError extends CaError {
+  constructor(options: { cause?: unknown } = {}) {
+    super("conflict", "issuance idempotency key already exists", options);
+  }
+}
+
+/**
+ * CaError("conflict", PUBLIC_KEY_IN_USE) of a certificate store (CertificateStore.insertPending,
+ * IssuanceStore.insertWithCertificates): the key is in a live certificate (migration 0015). Without
+ * `field`, the store did not know which request field the key came from; the service names it.
+ */
+export class PublicKeyInUseError extends CaError {
+  constructor(options: { field?: string; cause?: unknown } = {}) {
+    super("conflict", PUBLIC_KEY_IN_USE, options);
   }
 }

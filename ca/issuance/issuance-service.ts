@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { AliasFormatter } from "../residents/alias-format.js";
 import { parseCsr } from "./csr.js";
 import { CaError } from "../errors.js";
-import { PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type ResidentRecord, type ResidentStore } from "./issuance-ports.js";
+import { IdempotencyKeyInUseError, PublicKeyInUseError, PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type ResidentRecord, type ResidentStore } from "./issuance-ports.js";
 import { pendingOf, planCertificates, type Planned } from "./issuance-plan.js";
 import { parseIssuanceRequest } from "./issuance-request.js";
 import type { AuthorityResolver } from "./issuing-authority.js";
@@ -10,7 +10,6 @@ import type { Clock, Random } from "../ports.js";
 import { AccessDenied, auditDenials, type AccessScope, type ResidentMunicipalities } from "../access/resident-access.js";
 import type { ResidentApplication } from "../residents/resident-fields.js";
 import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "../stores.js";
-import { PUBLIC_KEY_IN_USE } from "../stores.js";
 import type { CaId, CaKind } from "../types.js";
 import { pem } from "../x509/pem.js";
 
@@ -18,7 +17,7 @@ import { pem } from "../x509/pem.js";
 export interface IssuanceContext {
   readonly terminalId: string;
   readonly operatorId: string;
-  /** CONTRACT §4: required; scoped to the terminal. */
+  /** docs/api.md §4: required; scoped to the terminal. */
   readonly idempotencyKey: string;
   /** The terminal's enrolled municipality: it issues only for its own residents (ca/access/resident-access.ts). */
   readonly municipalityCode: string;
@@ -38,7 +37,7 @@ export interface IssuanceDeps {
   readonly residentMunicipalities: ResidentMunicipalities;
 }
 
-/** The 201 answer of CONTRACT §4. */
+/** The 201 answer of docs/api.md §4. */
 export interface IssuanceAnswer {
   readonly issuanceId: string;
   readonly certificates: ReadonlyArray<Record<string, unknown>>;
@@ -54,9 +53,9 @@ interface SignedCertificate {
 }
 
 /**
- * Issuance of JPKI signing and user-authentication certificates (DOMAIN §2, §5; CONTRACT §4).
+ * Issuance of JPKI signing and user-authentication certificates (docs/domain.md §2, §5; docs/api.md §4).
  *
- * DESIGN invariant 1, no signature without a record: (1) one transaction reserves every serial and
+ * docs/design.md invariant 1, no signature without a record: (1) one transaction reserves every serial and
  * stores each to-be-signed certificate as `pending` together with the issuance record; (2) the HSM signs;
  * (3) one transaction stores the certificates, supersedes the previous ones of the same kinds, writes
  * the outbox and the audit entry, and stores the answer. A crash between (1) and (3) leaves pending rows
@@ -96,7 +95,7 @@ export class IssuanceService {
         const residentCode = request.application.residentCode;
         const seen = await this.deps.certificates.findLiveByResidentOrKeys(residentCode, csrs.map((c) => c.csr.publicKeySha256), tx);
         for (const c of csrs) {
-          if (seen.some((x) => x.publicKeySha256 === c.csr.publicKeySha256)) throw new CaError("conflict", PUBLIC_KEY_IN_USE, { field: c.field });
+          if (seen.some((x) => x.publicKeySha256 === c.csr.publicKeySha256)) throw new PublicKeyInUseError({ field: c.field });
         }
         const live = seen.filter((x) => x.residentCode === residentCode);
         const plans = planCertificates(this.deps, request, csrs, live, ctx, issuanceId, now);
@@ -122,16 +121,16 @@ export class IssuanceService {
       }));
     } catch (e) {
       // A concurrent request with the same key won the race: answer as a retry would be answered.
-      if (e instanceof CaError && e.kind === "conflict" && /idempotency/.test(e.message)) {
+      if (e instanceof IdempotencyKeyInUseError) {
         const winner = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey);
         if (winner) return { answer: await this.replay(winner, request.bodySha256), replayed: true };
       }
       // A concurrent issuance for another resident took a key between the check and the insert (the
       // database's unique index refused the second): name the request field, as the check would have.
-      if (e instanceof CaError && e.message === PUBLIC_KEY_IN_USE && e.field === undefined) {
+      if (e instanceof PublicKeyInUseError && e.field === undefined) {
         let taken: (typeof csrs)[number] | undefined;
         for (const c of csrs) if (!taken && (await this.deps.certificates.findLiveByPublicKey(c.csr.publicKeySha256)).length > 0) taken = c;
-        throw new CaError("conflict", PUBLIC_KEY_IN_USE, { field: taken?.field ?? csrs[0]?.field ?? "requests", cause: e });
+        throw new PublicKeyInUseError({ field: taken?.field ?? csrs[0]?.field ?? "requests", cause: e });
       }
       // A blocked key, or one certified before (migration 0019, refused by the database): name its field.
       if (e instanceof PublicKeyRefusedError && e.field === undefined) {
@@ -168,7 +167,7 @@ export class IssuanceService {
     return this.finishPending(previous.issuanceId);
   }
 
-  /** DOMAIN §3: the four items of an application must agree with the CA's copy of the resident record. */
+  /** docs/domain.md §3: the four items of an application must agree with the CA's copy of the resident record. */
   private async checkResident(app: ResidentApplication, now: Date, tx: Tx, subject: string): Promise<void> {
     const r = app.resident;
     const candidate: ResidentRecord = {
@@ -192,7 +191,7 @@ export class IssuanceService {
     if (typeof current === "string" && current !== app.municipalityCode) throw new AccessDenied("issue", subject, "does not match the resident record on file", "conflict", "residentCode");
     if (typeof current !== "string") await this.deps.residentMunicipalities.setMunicipality(app.residentCode, app.municipalityCode, tx);
     if (inserted) return;
-    // DOMAIN §3: a resident who died, was removed or left the register gets no new certificate.
+    // docs/domain.md §3: a resident who died, was removed or left the register gets no new certificate.
     if (onFile.status !== undefined && onFile.status !== "registered") {
       throw new CaError("unprocessable", "the resident is no longer on the resident register", { field: "residentCode" });
     }
@@ -209,7 +208,7 @@ export class IssuanceService {
   }
 
   /**
-   * Step (3): stores the signed certificates, supersedes the previous ones of the same kinds (DOMAIN §3:
+   * Step (3): stores the signed certificates, supersedes the previous ones of the same kinds (docs/domain.md §3:
    * superseded, in the same transaction), writes outbox rows and one audit entry, and stores the answer.
    * Two round trips besides BEGIN/COMMIT: the issuance store's one statement, then the audit append,
    * whose head lock is taken last so it is held as briefly as possible.
@@ -229,7 +228,7 @@ export class IssuanceService {
         const signed = rows.map((r) => ({ serial: r.serial, der: r.der }));
         if (residentCode !== null) await this.deps.residents.getForUpdate(residentCode, tx);
         const done = await issuances.completeWithCertificates(issuanceId, signed, answer as unknown as Record<string, unknown>, now, tx);
-        if (!done) throw new CaError("conflict", "issuance completed concurrently");
+        if (!done) throw new CompletedConcurrently();
         const { issuance, superseded } = done;
         await audit.append(
           {
@@ -251,7 +250,7 @@ export class IssuanceService {
         return answer;
       });
     } catch (e) {
-      if (e instanceof CaError && e.message === "issuance completed concurrently") {
+      if (e instanceof CompletedConcurrently) {
         const done = await issuances.get(issuanceId);
         if (done?.response) return done.response as unknown as IssuanceAnswer;
       }
@@ -318,7 +317,7 @@ export class IssuanceService {
   }
 
   /**
-   * The reconciler (DESIGN invariant 1): completes issuances whose certificates stayed pending longer than
+   * The reconciler (docs/design.md invariant 1): completes issuances whose certificates stayed pending longer than
    * `olderThanMs` (a crash between reserve and store), or marks them failed when they cannot be signed.
    */
   async reconcile(olderThanMs = 60_000, limit = 100): Promise<{ completed: number; failed: number }> {
@@ -336,6 +335,13 @@ export class IssuanceService {
       }
     }
     return { completed, failed };
+  }
+}
+
+/** Step (3) found the issuance no longer pending: another attempt completed it (its answer is stored). */
+class CompletedConcurrently extends CaError {
+  constructor() {
+    super("conflict", "issuance completed concurrently");
   }
 }
 
