@@ -1,8 +1,7 @@
 import type { Context } from "koa";
 import { CaError } from "../ca/errors.js";
-import type { TerminalRecord } from "../ca/operators/operator-ports.js";
 import { parsePurpose, terminalScope, type AccessScope } from "../ca/access/resident-access.js";
-import type { ClientIdentity } from "./client-identity.js";
+import { stateOf } from "./api-state.js";
 
 /**
  * The AccessScope of a request (ca/access/resident-access.ts) from what the middleware proved: a counter
@@ -11,9 +10,8 @@ import type { ClientIdentity } from "./client-identity.js";
  * request (a query parameter, or the revocation's reason). Any other client gets no scope (403).
  */
 export function accessScopeOf(ctx: Context, purpose: () => string): AccessScope {
-  const client = ctx.state.client as ClientIdentity | undefined;
+  const { client, terminal } = stateOf(ctx);
   if (client?.role === "terminal") {
-    const terminal = ctx.state.terminal as TerminalRecord | undefined;
     // requireActiveTerminal runs before every terminal route; without it there is no scope (fail closed).
     if (terminal === undefined || terminal.terminalId !== client.id) throw new CaError("forbidden", "terminal is not enrolled");
     return terminalScope(terminal);

@@ -21,9 +21,9 @@ export interface AppDeps {
   readonly readiness: readonly ReadinessCheck[];
   /** Extra `/v1` routers mounted by later parts (issuance, events, admin …), each documenting itself. */
   readonly v1Routers?: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
-  /** When given, every 401/403/423 under /v1 is written to the audit log (security events, DOMAIN §6). */
+  /** When given, every 401/403/423 under /v1 is written to the audit log (security events, docs/domain.md §6). */
   readonly audit?: { readonly store: Pick<AuditStore, "append">; readonly clock: Clock };
-  /** Relying-party routers mounted at the root, outside /v1 (CONTRACT §3: CRL, OCSP), each documenting itself. */
+  /** Relying-party routers mounted at the root, outside /v1 (docs/api.md §3: CRL, OCSP), each documenting itself. */
   readonly publicRouters?: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
   /**
    * The metrics scrape token (config `metrics.token`). Only when one is given does this app serve
@@ -33,7 +33,7 @@ export interface AppDeps {
 }
 
 /**
- * Builds the Koa application without listening (DESIGN §3.5), so tests can call `app.callback()`.
+ * Builds the Koa application without listening (docs/design.md §3.5), so tests can call `app.callback()`.
  * The same app serves both listeners; routes under /v1 demand a client certificate, which only the
  * HTTPS listener can carry.
  */
@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Koa {
   }
 
   const v1 = new Router({ prefix: "/v1" });
-  // CONTRACT §7: nothing under /v1 answers without a client certificate.
+  // docs/api.md §7: nothing under /v1 answers without a client certificate.
   v1.use(requireClient());
   // JSON bodies only, bounded: a 1 MB body is a 413 problem, never a crash (issuance bodies are ~10 kB).
   // The resident feed's batches (up to 1,000 events) are read by their own bounded reader.
@@ -90,7 +90,7 @@ export function createMetricsApp(deps: { readonly logger: Logger; readonly metri
 
 /**
  * `Cache-Control: no-store` on every /v1 answer, errors included (issue 12): certificate records and
- * issuance answers carry personal data (DOMAIN §2), and no shared or browser cache may keep them
+ * issuance answers carry personal data (docs/domain.md §2), and no shared or browser cache may keep them
  * (RFC 9111 §5.2.2.5). Set outside the error middleware so that problems carry it too. The relying-party
  * routes (CRL, OCSP, CA certificates) keep their own caching headers (RFC 5019).
  */

@@ -1,7 +1,8 @@
-import type { Context } from "koa";
+import { z } from "zod";
 import { CaError } from "../ca/errors.js";
 import type { CertificateRecord } from "../ca/types.js";
 import { pem } from "../ca/x509/pem.js";
+import { pathParam } from "./route-contract.js";
 
 /** The record and status of a certificate, as `GET /v1/certificates/{serial}` answers it. */
 export function certificateView(cert: CertificateRecord): Record<string, unknown> {
@@ -25,9 +26,13 @@ export function certificateView(cert: CertificateRecord): Record<string, unknown
   };
 }
 
-/** The `{serial}` path parameter: lower-case hex (CONTRACT preamble). */
-export function serialParam(ctx: Context): string {
-  const serial = String(ctx.params.serial ?? "").toLowerCase();
-  if (!/^[0-9a-f]{2,40}$/.test(serial)) throw new CaError("invalid-input", "must be lower-case hex", { field: "serial" });
-  return serial;
-}
+const SERIAL = /^[0-9a-f]{2,40}$/;
+const invalidSerial = (): CaError => new CaError("invalid-input", "must be lower-case hex", { field: "serial" });
+
+/** The `{serial}` path parameter of a route contract: hex, read in lower case (docs/api.md §0). */
+export const serialPathParam = pathParam(
+  z.string().transform((s) => s.toLowerCase()).pipe(z.string().regex(SERIAL)),
+  invalidSerial,
+  "the certificate's serial number, lower-case hex",
+);
+

@@ -33,7 +33,7 @@ export function clientIdentityOf(ctx: Context): ClientIdentity | undefined {
 
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
-/** CONTRACT §7: nothing under /v1 answers without a client certificate of an allowed machine role. */
+/** docs/api.md §7: nothing under /v1 answers without a client certificate of an allowed machine role. */
 export function requireClient(...roles: ClientRole[]) {
   return async function requireClientCertificate(ctx: Context, next: Next): Promise<void> {
     const id = clientIdentityOf(ctx);

@@ -5,9 +5,9 @@ import type { KeySpec } from "../ca/types.js";
 import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
 
 /**
- * Configuration, parsed once at start-up into a frozen typed object (DESIGN invariant 8).
+ * Configuration, parsed once at start-up into a frozen typed object (docs/design.md invariant 8).
  * Sources, later wins: the JSON file (`CA_CONFIG`, default ./config/default.json), then environment
- * overrides. This is the only file that reads `process.env` (DESIGN §3.3).
+ * overrides. This is the only file that reads `process.env` (docs/design.md §3.3).
  */
 
 const port = z.number().int().min(0).max(65535);
@@ -83,7 +83,7 @@ export interface Config {
    */
   readonly workers: number;
   readonly log: { readonly level: RawConfig["log"]["level"] };
-  /** Where demo credentials go (CONTRACT §1). */
+  /** Where demo credentials go (docs/api.md §1). */
   readonly demoDir: string;
   /** CRL validity, scheduling and access mode (crl/crl-settings.ts). */
   readonly crl: CrlSettings;

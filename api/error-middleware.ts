@@ -3,7 +3,7 @@ import { isCaError, type CaErrorKind } from "../ca/errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
-/** RFC 7807 problem document. `detail` never carries personal data (DESIGN invariant 6). */
+/** RFC 7807 problem document. `detail` never carries personal data (docs/design.md invariant 6). */
 export interface Problem {
   type: string;
   title: string;
@@ -66,7 +66,7 @@ function problemOfStatus(status: number, detail?: string): Problem {
 }
 
 /**
- * The one error middleware (DESIGN §3.4): CaError → status + problem; Koa's own HTTP errors (body too
+ * The one error middleware (docs/design.md §3.4): CaError → status + problem; Koa's own HTTP errors (body too
  * large, bad JSON) keep their status; anything else is a generic 500, logged without its message's
  * request data.
  */

@@ -7,7 +7,7 @@ import { ConfigError } from "./config.js";
 export const DEFAULT_HOLIDAYS_FILE = "config/holidays.json";
 
 /**
- * Reads the holiday calendar once at start-up (DESIGN invariant 8). ConfigError naming the file and
+ * Reads the holiday calendar once at start-up (docs/design.md invariant 8). ConfigError naming the file and
  * the entry when it is missing or malformed.
  */
 export function loadHolidayCalendar(file: string = DEFAULT_HOLIDAYS_FILE, cwd: string = process.cwd()): HolidayCalendar {

@@ -2,11 +2,12 @@ import type { Context, Next } from "koa";
 import type { z } from "zod";
 import { CaError } from "../ca/errors.js";
 import { HttpProblemError } from "./error-middleware.js";
+import { readRequestBody } from "./request-body.js";
 
 /** Body limit when this reads the stream itself (no body parser mounted before the route). */
 export const DEFAULT_JSON_LIMIT = 64 * 1024;
 
-/** Methods whose request may carry a body that /v1 reads (CONTRACT: all /v1 bodies are JSON). */
+/** Methods whose request may carry a body that /v1 reads (docs/api.md §0: all /v1 bodies are JSON). */
 const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** True when the request announces a body: a non-zero Content-Length or any Transfer-Encoding (RFC 9112 §6.3). */
@@ -43,15 +44,23 @@ export function jsonBody(opts: { readonly limit: number }) {
 }
 
 /**
+ * The JSON body jsonBody parsed, unvalidated, for a core service that parses the request itself
+ * (POST /v1/issuances: ca/issuance/issuance-request.ts). Undefined when there was none.
+ */
+export function parsedJsonBody(ctx: Context): unknown {
+  return (ctx.request as { body?: unknown }).body;
+}
+
+/**
  * The request's JSON body validated with `schema`: the edge where untrusted input becomes a typed
- * value (DESIGN §3.3). Uses `ctx.request.body` when jsonBody already ran (createApp mounts it
+ * value (docs/design.md §3.3). Uses `ctx.request.body` when jsonBody already ran (createApp mounts it
  * under /v1), otherwise reads at most `limit` bytes itself.
  * 415 for a body of another content type; CaError "invalid-input" (400) for a missing or empty body,
  * bad JSON or a schema failure, naming the first field at fault (or "body"); "payload-too-large" (413)
  * over the limit. Messages never echo the values.
  */
 export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, limit = DEFAULT_JSON_LIMIT): Promise<z.infer<S>> {
-  const parsedAlready = (ctx.request as { body?: unknown }).body;
+  const parsedAlready = parsedJsonBody(ctx);
   let value: unknown = parsedAlready;
   if (parsedAlready === undefined) {
     if (!hasRequestBody(ctx)) throw new CaError("invalid-input", "a JSON request body is required", { field: "body" });
@@ -77,17 +86,11 @@ export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, lim
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function readStream(ctx: Context, limit: number): Promise<unknown> {
-  if (Number(ctx.get("Content-Length") || "0") > limit) throw new CaError("payload-too-large", `request body over ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new CaError("payload-too-large", `request body over ${limit} bytes`);
-    chunks.push(chunk);
-  }
+  const body = await readRequestBody(ctx.req, limit);
+  if (body === "too-large") throw new CaError("payload-too-large", `request body over ${limit} bytes`);
   let text: string;
   try {
-    text = strictUtf8.decode(Buffer.concat(chunks));
+    text = strictUtf8.decode(body);
   } catch {
     throw new CaError("invalid-input", "request body is not valid UTF-8", { field: "body" });
   }

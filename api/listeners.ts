@@ -49,7 +49,7 @@ export const TLS_POLICY = Object.freeze({
 });
 
 /**
- * CONTRACT §1: the plain HTTP listener (relying parties, health) and the HTTPS listener that
+ * docs/api.md §1: the plain HTTP listener (relying parties, health) and the HTTPS listener that
  * demands a client certificate issued by the service CA (告示334号 第4-3(4): mutual authentication of
  * communicating machines). The TLS handshake itself refuses clients without one. A third, optional
  * listener serves only `/metrics` (issue 12: not on the public port).

@@ -1,7 +1,7 @@
 import { pino, type Logger } from "pino";
 
 /**
- * The service logger. DESIGN invariant 6: no personal data in logs. Handlers log ids, serials and
+ * The service logger. docs/design.md invariant 6: no personal data in logs. Handlers log ids, serials and
  * outcomes only; as a second line of defence the paths below are redacted wherever they appear.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

@@ -7,25 +7,18 @@ import type { OperatorPrincipal } from "../ca/operators/operator-principal.js";
 import type { Clock } from "../ca/ports.js";
 import type { OperatorRole } from "../ca/operators/roles.js";
 import { assertTerminalMayOperate } from "../ca/operators/terminal-access.js";
-import type { ClientIdentity } from "./client-identity.js";
+import { bearerTokenOf } from "./bearer-token.js";
+import { clientOf, stateOf } from "./api-state.js";
 
 /**
- * Operator sessions on top of the client certificate (CONTRACT §4, §7): a bearer token from
+ * Operator sessions on top of the client certificate (docs/api.md §4, §7): a bearer token from
  * `POST /v1/sessions`, valid only with the client certificate it was opened on. Mount these after
  * `requireClient()` (createApp does that for everything under /v1): they read `ctx.state.client`.
  */
 
 /** The bearer token of `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined. */
 export function bearerToken(ctx: Context): string | undefined {
-  const m = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(ctx.get("Authorization"));
-  return m?.[1];
-}
-
-/** The verified client certificate of this request (set by requireClient). */
-function clientOf(ctx: Context): ClientIdentity {
-  const client = ctx.state.client as ClientIdentity | undefined;
-  if (client === undefined) throw new CaError("unauthenticated", "a client certificate issued by the service CA is required");
-  return client;
+  return bearerTokenOf(ctx.get("Authorization"));
 }
 
 async function principalOf(ctx: Context, auth: Pick<OperatorAuth, "authenticate">): Promise<OperatorPrincipal> {
@@ -63,7 +56,7 @@ export function requireOperator(auth: Pick<OperatorAuth, "authenticate">, ...rol
     if (roles.length > 0 && !roles.some((r) => operator.roles.includes(r))) {
       throw new CaError("forbidden", `this operation needs the operator role ${roles.join(" or ")}`);
     }
-    ctx.state.operator = operator;
+    stateOf(ctx).operator = operator;
     await next();
   };
 }
@@ -74,7 +67,7 @@ export function requireOperator(auth: Pick<OperatorAuth, "authenticate">, ...rol
  */
 export function requireOperatorSession(auth: Pick<OperatorAuth, "authenticate">) {
   return async function requireAnyOperatorSession(ctx: Context, next: Next): Promise<void> {
-    ctx.state.operator = await principalOf(ctx, auth);
+    stateOf(ctx).operator = await principalOf(ctx, auth);
     await next();
   };
 }
@@ -95,7 +88,7 @@ export function requireActiveTerminal(
     if (client.role === "terminal") {
       const terminal = await terminals.get(client.id);
       assertTerminalMayOperate(terminal, { fingerprint: client.fingerprint256 }, clock.now(), holidays, defaultSchedule);
-      ctx.state.terminal = terminal;
+      stateOf(ctx).terminal = terminal;
     }
     await next();
   };

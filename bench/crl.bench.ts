@@ -144,7 +144,7 @@ function opensslGenCrl(dir: string, n: number): { seconds: number; maxRssKb: num
     ["[ca]", "default_ca = bench", "[bench]", `dir = ${dir}`, "database = $dir/index.txt", "crlnumber = $dir/crlnumber", "certificate = $dir/ca.pem",
       "private_key = $dir/ca.key", "default_md = sha256", "default_crl_days = 1", "unique_subject = no", ""].join("\n"),
   );
-  // feasibility §5: the same config the baseline was measured with.
+  // docs/traps.md §5: the same config the baseline was measured with.
   const r = execFileSync("bash", ["-c", '/usr/bin/time -f "TIME %e %M" openssl ca -gencrl -config ca.cnf -out crl.pem -batch 2>&1 >/dev/null | tail -n 1'], { cwd: dir, encoding: "utf8" });
   const m = /TIME ([0-9.]+) ([0-9]+)/.exec(r);
   if (!m) throw new Error(`openssl ca -gencrl failed: ${r}`);

@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../api/config.js";
-import { buildAuthorities } from "../api/issuing-authorities.js";
+import { buildAuthorities } from "../api/wiring/issuing-authorities.js";
 import { checkCaKeys, openService, type Service } from "../api/main.js";
 import { createAliasFormatter } from "../ca/residents/alias-format.js";
 import { parseCsr } from "../ca/issuance/csr.js";

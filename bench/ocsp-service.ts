@@ -29,7 +29,7 @@ export interface OcspServiceRun {
   /** Memory hits among pre-signed lookups during the measured run, over all workers (/metrics). */
   readonly hitRatio: number;
   /**
-   * The same service restarted in `registered` mode (the default, CONTRACT §3) on the same database:
+   * The same service restarted in `registered` mode (the default, docs/api.md §3) on the same database:
    * GET with the demo relying party's API key at the best run's connection count, every answer
    * recorded in ocsp_access_log (`recorded`: rows written during the run, after the last flush).
    */

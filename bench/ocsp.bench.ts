@@ -28,7 +28,7 @@
  *
  * The load generator is wrk in a child process (bench/ocsp-load.ts). openssl's
  * responder binds every interface and its -multi children spin after keep-alive clients leave
- * (feasibility §5), so it runs inside `unshare -n` (a network namespace with only its own loopback),
+ * (docs/traps.md §5), so it runs inside `unshare -n` (a network namespace with only its own loopback),
  * with its load generator in the same namespace, under `timeout`, and is killed by PID. Without
  * `unshare` (not root), the openssl side is skipped and said so.
  *
@@ -255,7 +255,7 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     };
     // The same service behind the fast path (GET /ocsp/… answered before Koa).
-    const fastOrigin = await listen(ocspFastPath(endpoint.routeDeps, endpoint.app.callback()));
+    const fastOrigin = await listen(ocspFastPath(endpoint.routeDeps, endpoint.app.callback() as http.RequestListener)); // Koa handles its own errors
     // A registered-mode listener on the same service (API key + access log), fast path too.
     const registeredDeps: OcspRouteDeps = {
       ...endpoint.routeDeps,
@@ -268,7 +268,7 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
       readiness: [],
       publicRouters: [ocspRoutes(registeredDeps)],
     });
-    const registeredOrigin = await listen(ocspFastPath(registeredDeps, registeredApp.callback()));
+    const registeredOrigin = await listen(ocspFastPath(registeredDeps, registeredApp.callback() as http.RequestListener));
 
     const timeoutMs = (seconds + 60) * 1000;
     const get = (origin: string, headers?: Record<string, string>, s = seconds): Promise<LoadResult> =>

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark in sequence, then one table of every figure beside its baseline
- * measured in the same run (CONTRACT §1, DESIGN: bench/).
+ * measured in the same run (docs/api.md §1, docs/design.md §1: bench/).
  *
  *   npm run bench                      # all (about 2–3 minutes; the first run also builds the card key pool)
  *   npm run bench -- --only issuance   # one of: signer, tbs, issuance, crl, ocsp, events

@@ -1,6 +1,6 @@
 /**
  * A counter terminal as the issuance benchmark drives it: one keep-alive HTTPS agent with the demo
- * terminal's client certificate (CONTRACT §1), one operator session (CONTRACT §4 `POST /v1/sessions`),
+ * terminal's client certificate (docs/api.md §1), one operator session (docs/api.md §4 `POST /v1/sessions`),
  * and `POST /v1/issuances` requests for distinct residents, each with two fresh card keys.
  */
 import https from "node:https";
@@ -93,11 +93,11 @@ export function jstToday(now = new Date()): string {
   return new Date(now.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
 }
 
-// 17 characters: the CONTRACT §4 sample gives 18 flags for it, which the CA rightly refuses.
+// 17 characters: the docs/api.md §4 sample gives 18 flags for it, which the CA rightly refuses.
 const ADDRESS = "東京都新宿区歌舞伎町一丁目４番１号";
 
 /**
- * The body of the i-th issuance: resident code 1000000000+i (11 digits, distinct per i), the CONTRACT
+ * The body of the i-th issuance: resident code 1000000000+i (11 digits, distinct per i), the docs/api.md
  * §4 sample resident otherwise, user-authentication and signing CSRs `auth` and `sign`.
  */
 export function issuanceBody(i: number, applicationDate: string, auth: string, sign: string): string {

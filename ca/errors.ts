@@ -1,7 +1,7 @@
 /**
  * Typed errors of the core. api/error-middleware.ts maps each kind to an HTTP status and an
  * RFC 7807 problem; nothing else in the code base knows about HTTP statuses.
- * Messages and `field` must never carry personal data (DESIGN invariant 6).
+ * Messages and `field` must never carry personal data (docs/design.md invariant 6).
  */
 export type CaErrorKind =
   | "invalid-input" // 400: malformed request or field

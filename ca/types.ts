@@ -1,6 +1,6 @@
 /** Domain records shared by the core and its adapters. */
 
-/** CONTRACT §2: `sign` issues signing certificates, `auth` user-authentication certificates. */
+/** docs/api.md §2: `sign` issues signing certificates, `auth` user-authentication certificates. */
 export type CaKind = "sign" | "auth";
 export const caKinds: readonly CaKind[] = ["sign", "auth"] as const;
 
@@ -29,9 +29,9 @@ export interface CaGeneration {
   readonly keyUri: string;
   /** DER of the self-signed CA certificate. */
   readonly certificate: Uint8Array;
-  /** Serial prefix byte of this generation (DESIGN invariant 2). */
+  /** Serial prefix byte of this generation (docs/design.md invariant 2). */
   readonly serialPrefix: number;
-  /** Fixed at creation; never changes (DOMAIN §4). */
+  /** Fixed at creation; never changes (docs/domain.md §4). */
   readonly partitionCount: number;
   readonly status: CaStatus;
   /** DER of the delegated OCSP responder certificate and the URI of its key. */
@@ -42,7 +42,7 @@ export interface CaGeneration {
 
 export type CertificateStatus = "pending" | "valid" | "revoked" | "hold" | "failed";
 
-/** RFC 5280 §5.3.1 reason names used by the CA (CONTRACT §6). */
+/** RFC 5280 §5.3.1 reason names used by the CA (docs/api.md §6). */
 export type RevocationReason =
   | "unspecified"
   | "keyCompromise"
@@ -64,7 +64,7 @@ export const revocationReasonCodes: Readonly<Record<RevocationReason, number>> =
 
 /** An issued (or reserved) end-entity certificate and what was recorded with it. */
 export interface CertificateRecord {
-  /** Lower-case hex, no separators (CONTRACT preamble). */
+  /** Lower-case hex, no separators (docs/api.md §0). */
   readonly serial: string;
   readonly caId: CaId;
   readonly kind: CaKind;

@@ -6,7 +6,7 @@ import { crlEntrySerials } from "./crl-reader.js";
 import { revokedEntryPages } from "./revoked-entry-pages.js";
 
 /**
- * The coverage check (issue 6 §7; Boulder's crl-checker, anchors.md: "every unexpired revoked serial
+ * The coverage check (issue 6 §7; Boulder's cmd/crl-checker: "every unexpired revoked serial
  * appears in exactly one shard"): for every partition of every CA generation,
  *
  * - every revoked or held, unexpired certificate whose row changed before the partition's latest CRL

@@ -28,7 +28,7 @@ import { RevokedEntryWriter, type RevokedEntry } from "./revoked-entry-der.js";
  * 1 MB, and the chunks are copied once into the output buffer. Memory is bounded by one page of rows
  * plus about twice the finished CRL (chunks + output), never by the entry count times an object graph.
  * The TBS is signed in place (a digest through `PrehashSigner` when the signer offers it) and the
- * signature is verified against the CA key before the CRL leaves this module (DESIGN invariant 1).
+ * signature is verified against the CA key before the CRL leaves this module (docs/design.md invariant 1).
  */
 
 /** What is constant for one CRL apart from its entries. */

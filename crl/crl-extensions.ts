@@ -22,10 +22,10 @@ export const crlExtensionOids = Object.freeze({
   invalidityDate: "2.5.29.24",
 } as const);
 
-/** The full CRL of a partition: the URL its certificates carry in their CDP (CONTRACT §3). */
+/** The full CRL of a partition: the URL its certificates carry in their CDP (docs/api.md §3). */
 export const fullCrlUrlOf = crlUrlOf;
 
-/** The delta CRL of a partition: `${base}/crl/${caId}/${partition}-delta.crl` (CONTRACT §3). */
+/** The delta CRL of a partition: `${base}/crl/${caId}/${partition}-delta.crl` (docs/api.md §3). */
 export function deltaCrlUrlOf(crlBaseUrl: string, caId: CaId, partition: number): string {
   return `${crlBaseUrl}/crl/${caId}/${partition}-delta.crl`;
 }

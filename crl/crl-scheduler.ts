@@ -204,7 +204,7 @@ export class CrlScheduler {
       const refs = new Map<string, PartitionRef>();
       for (const m of batch) {
         if (m.topic !== "certificate.revoked" && m.topic !== "certificate.held") continue;
-        const ref = this.partitionOf(m.payload);
+        const ref = this.partitionNamedBy(m.payload);
         if (ref) refs.set(`${ref.caId}/${ref.partition}`, ref);
         else this.logger.warn({ outboxId: m.id, topic: m.topic }, "CRL worker ignored an outbox message without a known CA partition");
       }
@@ -217,7 +217,11 @@ export class CrlScheduler {
     }
   }
 
-  private partitionOf(payload: Readonly<Record<string, unknown>>): PartitionRef | undefined {
+  /**
+   * The partition an outbox message names (`caId`, `partition`: chosen at issuance by
+   * ca/issuance/serial.ts partitionOf), if it is one of this worker's CA generations.
+   */
+  private partitionNamedBy(payload: Readonly<Record<string, unknown>>): PartitionRef | undefined {
     const { caId, partition } = payload;
     if (typeof caId !== "string" || !parseCaId(caId) || typeof partition !== "number") return undefined;
     const authority = this.byId.get(caId as CaId);
@@ -232,7 +236,7 @@ export class CrlScheduler {
   }
 
   /**
-   * A CA generation made while the service runs (api/live-ca-generations.ts): its partitions are
+   * A CA generation made while the service runs (api/wiring/live-ca-generations.ts): its partitions are
    * recorded, and the next tick issues their first CRLs (never issued: due at once).
    */
   async addAuthority(a: CrlAuthority): Promise<void> {

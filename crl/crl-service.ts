@@ -34,7 +34,7 @@ export interface CrlService {
   readonly issuer: CrlIssuer;
   readonly scheduler: CrlScheduler;
   readonly settings: CrlSettings;
-  /** A CA generation made while running (api/live-ca-generations.ts): its CRLs from the next tick on. */
+  /** A CA generation made while running (api/wiring/live-ca-generations.ts): its CRLs from the next tick on. */
   addGeneration(ca: CaGeneration, signer: Signer): Promise<void>;
   /** The coverage check over every CA generation (or one); sets the coverage gauges. */
   checkCoverage(caId?: CaId): Promise<CoverageReport>;

@@ -2,12 +2,12 @@ import { CaError } from "../ca/errors.js";
 import type { CaGeneration, CaKind } from "../ca/types.js";
 
 /**
- * CRL configuration, validated once at start-up into a frozen object (DESIGN invariant 8). The config
+ * CRL configuration, validated once at start-up into a frozen object (docs/design.md invariant 8). The config
  * loader passes the raw `crl` section (or nothing, for the defaults) to `parseCrlSettings`; a bad value
  * throws CaError("invalid-input") naming the field, e.g. `crl.validitySeconds`.
  */
 export interface CrlSettings {
-  /** nextUpdate − thisUpdate of full CRLs. At most 24 h (DOMAIN §4, our rule). Default 24 h. */
+  /** nextUpdate − thisUpdate of full CRLs. At most 24 h (docs/domain.md §4, our rule). Default 24 h. */
   readonly validitySeconds: number;
   /** nextUpdate − thisUpdate of delta CRLs; at most validitySeconds. Default 1 h. */
   readonly deltaValiditySeconds: number;
@@ -34,7 +34,7 @@ export interface CrlSettings {
   readonly tickSeconds: number;
   /** Partitions built at the same time by one process. Default 2. */
   readonly parallelism: number;
-  /** CONTRACT §3: `registered` (default, as JPKI) or `public`. */
+  /** docs/api.md §3: `registered` (default, as JPKI) or `public`. */
   readonly access: "registered" | "public";
   /** Cap on Cache-Control max-age; null: up to nextUpdate. */
   readonly maxCacheSeconds: number | null;
@@ -55,7 +55,7 @@ export const defaultCrlSettings: CrlSettings = Object.freeze({
   maxCacheSeconds: null,
 });
 
-/** DOMAIN §4: nextUpdate at most 24 h after thisUpdate. */
+/** docs/domain.md §4: nextUpdate at most 24 h after thisUpdate. */
 export const MAX_CRL_VALIDITY_SECONDS = 86_400;
 
 const integerFields: ReadonlyArray<[keyof CrlSettings, number, number]> = [
@@ -81,7 +81,7 @@ export function parseCrlSettings(raw: unknown = {}, field = "crl"): CrlSettings 
     const v = s[key];
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
       throw bad(key, key === "validitySeconds" || key === "deltaValiditySeconds"
-        ? `must be an integer from ${min} to ${max} (DOMAIN §4: nextUpdate at most 24 h after thisUpdate)`
+        ? `must be an integer from ${min} to ${max} (docs/domain.md §4: nextUpdate at most 24 h after thisUpdate)`
         : `must be an integer from ${min} to ${max}`);
     }
   }
@@ -99,7 +99,7 @@ export function parseCrlSettings(raw: unknown = {}, field = "crl"): CrlSettings 
 }
 
 /**
- * DOMAIN §4 / DESIGN invariant 8: the partition count of a CA generation never changes (Boulder #6438:
+ * docs/domain.md §4 / docs/design.md invariant 8: the partition count of a CA generation never changes (Boulder #6438:
  * a shard change once left CRLs covering 10% of revocations). Refuses a configured count that differs
  * from the newest generation of its kind, naming the field. Call once at start-up.
  */

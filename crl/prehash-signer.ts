@@ -3,7 +3,7 @@ import { signatureHash } from "../ca/profiles/algorithms.js";
 import type { Signer } from "../ca/ports.js";
 
 /**
- * A Signer that can also sign a digest computed here (feasibility §3: "for a real HSM, send a digest
+ * A Signer that can also sign a digest computed here (docs/traps.md §3: "for a real HSM, send a digest
  * rather than 40 MB"). Pkcs11Signer implements it with CKM_RSA_PKCS over a DigestInfo (RSA) and
  * CKM_ECDSA over the hash (ECDSA). Optional: a plain Signer gets the whole TBS.
  */

@@ -7,7 +7,7 @@ export type { RevokedEntry } from "../ca/revocation/crl-ports.js";
  * Direct DER of CRL entries (RFC 5280 §5.1.2.6), written straight into a byte buffer.
  *
  * A partition CRL can hold a million entries; building them as pkijs `RevokedCertificate` objects cost
- * 224 s and 8.7 GB for 1M entries against about 0.1 s here (feasibility §3 "CRL"). Every byte written
+ * 224 s and 8.7 GB for 1M entries against about 0.1 s here (docs/traps.md §3 "CRL"). Every byte written
  * is the byte pkijs would write for the same entry (proven over random inputs in
  * test/unit/crl/revoked-entry-der.test.ts):
  *
@@ -26,7 +26,7 @@ export type { RevokedEntry } from "../ca/revocation/crl-ports.js";
  */
 
 
-/** CRLReason values the CA writes (CONTRACT §6): 7 is unassigned; 8–10 are not used (DOMAIN §3). */
+/** CRLReason values the CA writes (docs/api.md §6): 7 is unassigned; 8–10 are not used (docs/domain.md §3). */
 export const maxReasonCode = 6;
 
 /** Longest entry: SEQUENCE hdr 2 + INTEGER 2+20 + GeneralizedTime 17 + extensions 2+12+26 = 81. */

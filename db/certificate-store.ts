@@ -81,12 +81,7 @@ export class KnexCertificateStore implements CertificateStore {
   }
 
   async findLiveByPublicKey(publicKeySha256: string, tx?: Tx): Promise<CertificateRecord[]> {
-    const rows = await this.db
-      .executor(tx)(TABLE)
-      .where({ public_key_sha256: publicKeySha256 })
-      .whereIn("status", liveStatuses)
-      .orderBy([{ column: "created_at" }, { column: "serial" }]);
-    return rows.map(certificateFromRow);
+    return this.findLive(tx, (q) => q.where({ public_key_sha256: publicKeySha256 }));
   }
 
   async listByIssuance(issuanceId: string, tx?: Tx): Promise<CertificateRecord[]> {
@@ -95,18 +90,17 @@ export class KnexCertificateStore implements CertificateStore {
   }
 
   async findLiveByResident(residentCode: string, tx?: Tx): Promise<CertificateRecord[]> {
-    const rows = await this.db
-      .executor(tx)(TABLE)
-      .where({ resident_code: residentCode })
-      .whereIn("status", liveStatuses)
-      .orderBy([{ column: "created_at" }, { column: "serial" }]);
-    return rows.map(certificateFromRow);
+    return this.findLive(tx, (q) => q.where({ resident_code: residentCode }));
   }
 
   async findLiveByResidentOrKeys(residentCode: string, publicKeySha256s: readonly string[], tx?: Tx): Promise<CertificateRecord[]> {
-    const rows = await this.db
-      .executor(tx)(TABLE)
-      .where((w) => w.where({ resident_code: residentCode }).orWhereIn("public_key_sha256", [...publicKeySha256s]))
+    // void: knex changes the builder in place and ignores the callback's value (a thenable, not a query to await).
+    return this.findLive(tx, (q) => q.where((w) => void w.where({ resident_code: residentCode }).orWhereIn("public_key_sha256", [...publicKeySha256s])));
+  }
+
+  /** The live (pending, valid, held) certificates `match` selects, oldest first. */
+  private async findLive(tx: Tx | undefined, match: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<CertificateRecord[]> {
+    const rows = await match(this.db.executor(tx)(TABLE))
       .whereIn("status", liveStatuses)
       .orderBy([{ column: "created_at" }, { column: "serial" }]);
     return rows.map(certificateFromRow);

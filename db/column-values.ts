@@ -1,6 +1,6 @@
 /**
  * Column value conversions shared by both engines, so rows look the same whether they come from
- * node-postgres or PGlite (feasibility §4: int8 is a string in pg and a number in PGlite; bytea is a
+ * node-postgres or PGlite (docs/traps.md §4: int8 is a string in pg and a number in PGlite; bytea is a
  * Buffer in pg and a Uint8Array in PGlite).
  */
 

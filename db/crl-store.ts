@@ -47,7 +47,7 @@ export class KnexCrlStore implements CrlStore, RevokedEntrySource, SerialLookup 
     const k = this.db.executor();
     const beyond = await k(PARTITIONS).where({ ca_id: caId }).andWhere("partition", ">=", count).first("partition");
     if (beyond !== undefined) {
-      throw new CaError("conflict", `CRL partitions of ${caId} exist beyond the generation's count of ${count}: the partition count never changes (DOMAIN §4)`);
+      throw new CaError("conflict", `CRL partitions of ${caId} exist beyond the generation's count of ${count}: the partition count never changes (docs/domain.md §4)`);
     }
     await k.raw(
       `insert into ${PARTITIONS} (ca_id, partition) select ?, g from generate_series(0, ?) as g on conflict (ca_id, partition) do nothing`,
@@ -82,7 +82,7 @@ export class KnexCrlStore implements CrlStore, RevokedEntrySource, SerialLookup 
     // exactly one of two racing workers gets the row.
     const rows = (await k(PARTITIONS)
       .where({ ca_id: ref.caId, partition: ref.partition })
-      .andWhere((w) => w.whereNull("lease_token").orWhere("lease_expires_at", "<", k.fn.now()))
+      .andWhere((w) => void w.whereNull("lease_token").orWhere("lease_expires_at", "<", k.fn.now())) // void: knex ignores the callback's value
       .update(
         {
           lease_owner: owner,

@@ -1,8 +1,7 @@
 import { CaError } from "../ca/errors.js";
-import { PUBLIC_KEY_IN_USE } from "../ca/stores.js";
 import { LIVE_PUBLIC_KEY_INDEX } from "./migrations/0015-live-public-key-unique.js";
 import { BLOCKED_KEY_CONSTRAINT, CERTIFIED_KEY_CONSTRAINT } from "./migrations/0019-blocked-keys.js";
-import { PublicKeyRefusedError } from "../ca/issuance/issuance-ports.js";
+import { IdempotencyKeyInUseError, PublicKeyInUseError, PublicKeyRefusedError } from "../ca/issuance/issuance-ports.js";
 
 /**
  * PostgreSQL SQLSTATE handling, identical on pg and PGlite (both surface `code`; PGlite's error class
@@ -36,20 +35,22 @@ function violationField(err: unknown, field: "table" | "constraint" | "detail"):
  * not-found. `what` names the thing (never a value: messages carry no personal data, invariant 6),
  * or says it from the table the violation names (a statement writing several tables). A second live
  * certificate for one key (certificates_live_public_key_uniq, migration 0015) is the rule's own
- * conflict, PUBLIC_KEY_IN_USE, whatever wrote it.
+ * conflict, PublicKeyInUseError (PUBLIC_KEY_IN_USE), whatever wrote it; a second issuance with one
+ * (terminal, Idempotency-Key) is IdempotencyKeyInUseError (typed: the service replays on it).
  */
 export async function mapConstraintErrors<T>(what: string | ((table: string | undefined) => string), write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
     const state = sqlState(err);
-    if (state === UNIQUE_VIOLATION && violationField(err, "constraint") === LIVE_PUBLIC_KEY_INDEX) throw new CaError("conflict", PUBLIC_KEY_IN_USE, { cause: err });
+    if (state === UNIQUE_VIOLATION && violationField(err, "constraint") === LIVE_PUBLIC_KEY_INDEX) throw new PublicKeyInUseError({ cause: err });
     // Migration 0019: a blocked key, or one in a revoked certificate; DETAIL is the key hash (no personal data).
     if (state === CHECK_VIOLATION) {
       const constraint = violationField(err, "constraint");
       const rule = constraint === BLOCKED_KEY_CONSTRAINT ? "blocked" : constraint === CERTIFIED_KEY_CONSTRAINT ? "certified-before" : undefined;
       if (rule !== undefined) throw new PublicKeyRefusedError(rule, violationField(err, "detail"), { cause: err });
     }
+    if (state === UNIQUE_VIOLATION && violationField(err, "table") === "issuances") throw new IdempotencyKeyInUseError({ cause: err });
     const name = typeof what === "string" ? what : what(violationField(err, "table"));
     if (state === UNIQUE_VIOLATION) throw new CaError("conflict", `${name} already exists`, { cause: err });
     if (state === FOREIGN_KEY_VIOLATION) throw new CaError("not-found", `${name} refers to a missing record`, { cause: err });

@@ -19,7 +19,7 @@ import { restrictTreeToOwner } from "./owner-only-files.js";
  *
  * PGlite is for development and demos only: it runs with fsync off (not crash-safe), holds one
  * connection (every query queues behind an open transaction), is PostgreSQL 18 while production is
- * PostgreSQL 15, and costs about 500 MB RSS and a few seconds to start (feasibility §4).
+ * PostgreSQL 15, and costs about 500 MB RSS and a few seconds to start (docs/traps.md §4).
  *
  * Both engines return int8 as a number (see parseInt8), timestamptz as Date, jsonb parsed; bytea is a
  * Buffer (pg) or Uint8Array (PGlite): read it through column-values.ts.

@@ -37,7 +37,7 @@ export function residentEventsDisclosureSource(db: Database): DisclosureSource {
 
 /**
  * Which registered relying parties asked about the resident's certificates, and when (table
- * ocsp_access_log, migration 0009; CONTRACT §3: every answered request is recorded). Unavailable
+ * ocsp_access_log, migration 0009; docs/api.md §3: every answered request is recorded). Unavailable
  * where that table does not exist (access mode `public` records nothing).
  */
 export function relyingPartyAccessDisclosureSource(db: Database, table = "ocsp_access_log"): DisclosureSource {

@@ -25,7 +25,8 @@ export class KnexIssuanceExportSource implements IssuanceExportSource {
       const q = this.base(f);
       if (after) {
         const a = after;
-        q.andWhere((w) => w.where("created_at", ">", a.at).orWhere((x) => x.where("created_at", "=", a.at).andWhere("issuance_id", ">", a.id)));
+        // void: knex changes the builder in place and ignores the callbacks' values (thenables, not queries to await).
+        q.andWhere((w) => void w.where("created_at", ">", a.at).orWhere((x) => void x.where("created_at", "=", a.at).andWhere("issuance_id", ">", a.id)));
       }
       const page = (await q.orderBy([{ column: "created_at" }, { column: "issuance_id" }]).limit(PAGE)) as Row[];
       if (page.length === 0) return;

@@ -90,7 +90,7 @@ export class KnexIssuanceStore implements IssuanceStore {
  * Step (3) of an issuance as one statement (issue #3: one round trip instead of 2 per certificate, 2 per
  * superseded one and 3 re-reads). Every write hangs off `completed`, so nothing is written unless the
  * issuance was pending; data-modifying CTEs always run to completion, the outbox insert included.
- * Supersede (DOMAIN §3) skips pending rows and this issuance's own, as revocation of valid/hold → revoked.
+ * Supersede (docs/domain.md §3) skips pending rows and this issuance's own, as revocation of valid/hold → revoked.
  * Bindings: (serial, der) × n, response, completed_at, issuance_id, revoked_at.
  */
 function completionSql(signedValues: string): string {
@@ -191,7 +191,7 @@ export class KnexResidentStore implements ResidentStore {
       .with("on_file", k("residents").where({ resident_code: candidate.residentCode }).forUpdate())
       .select(k.raw("true as was_inserted"), "inserted.*")
       .from("inserted")
-      .unionAll((q) => q.select(k.raw("false"), "on_file.*").from("on_file"))) as Row[];
+      .unionAll((q) => void q.select(k.raw("false"), "on_file.*").from("on_file"))) as Row[]; // void: knex ignores the callback's value
     const row = rows[0];
     if (row !== undefined) return { record: toResident(row), inserted: row.was_inserted === true };
     // Neither: a concurrent first insert committed after this statement's snapshot was taken (the insert

@@ -13,7 +13,7 @@ const relyingPartyLogs = [
 ] as const;
 
 /**
- * The retention tasks of DOMAIN §6 on this database, in the order they run: the audit log (7 years,
+ * The retention tasks of docs/domain.md §6 on this database, in the order they run: the audit log (7 years,
  * signed checkpoint at the cut), superseded resident records (resident_history, migration 0011, 5
  * years), relying-party access records (ocsp_access_log, migration 0009, and CRL reads, crl_access_log,
  * 0016; configurable), and the personal fields of certificates (10 years after expiry). Shared by the

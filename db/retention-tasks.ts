@@ -52,7 +52,7 @@ export function tableAgeRetentionTask(
 }
 
 /**
- * Personal fields of certificates 10 years after they expired (DOMAIN §6 retention; the rest of the
+ * Personal fields of certificates 10 years after they expired (docs/domain.md §6 retention; the rest of the
  * record — serial, CA, dates, status, reason, municipality — stays for statistics and the CRL/OCSP
  * history). Stripped: the recorded resident fields and answer, the resident code, and for signing
  * certificates the DER and TBS (their subjectAltName carries name, address, date of birth). The stored

@@ -1,12 +1,12 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import type { EventOutcome } from "../ca/residents/resident-event-ports.js";
+import { sha256Hex } from "../ca/sha256.js";
 import type { EventInput, ResidentEventProcessor } from "./resident-event-processor.js";
 
 /**
- * `events import FILE.jsonl` (CONTRACT §5, §8): one event per line, applied in batches (one
+ * `events import FILE.jsonl` (docs/api.md §5, §8): one event per line, applied in batches (one
  * transaction each), resumable after an interruption.
  *
  * After each committed batch a checkpoint (byte offset, line number, counts) is written atomically
@@ -73,7 +73,7 @@ export async function importEventFile(processor: Pick<ResidentEventProcessor, "p
   const size = (await stat(file)).size;
   const head = await headSha256(file);
   await mkdir(options.checkpointDir, { recursive: true });
-  const checkpointFile = join(options.checkpointDir, `${createHash("sha256").update(file).digest("hex").slice(0, 32)}.json`);
+  const checkpointFile = join(options.checkpointDir, `${sha256Hex(file).slice(0, 32)}.json`);
   let checkpoint = options.restart ? undefined : await readCheckpoint(checkpointFile);
   if (checkpoint && (checkpoint.file !== file || checkpoint.headSha256 !== head || checkpoint.offset > size)) checkpoint = undefined;
 
@@ -157,7 +157,7 @@ async function headSha256(file: string): Promise<string> {
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
-    return createHash("sha256").update(buf.subarray(0, bytesRead)).digest("hex");
+    return sha256Hex(buf.subarray(0, bytesRead));
   } finally {
     await fh.close();
   }

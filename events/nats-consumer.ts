@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, StorageType, connect, nanos, type Consumer, t
 import type { EventInput, EventResult, ResidentEventProcessor } from "./resident-event-processor.js";
 
 /**
- * The NATS JetStream transport (CONTRACT §5): a durable pull consumer on stream RESIDENT_EVENTS,
+ * The NATS JetStream transport (docs/api.md §5): a durable pull consumer on stream RESIDENT_EVENTS,
  * subjects `resident.events.>`, one event per message, `Nats-Msg-Id` = eventId.
  *
  * A message is acknowledged only after its outcome is committed: messages are fetched in batches,
@@ -205,7 +205,7 @@ export class NatsEventConsumer {
   }
 }
 
-/** Name and code only: a driver's message may quote the data it choked on (DESIGN invariant 6). */
+/** Name and code only: a driver's message may quote the data it choked on (docs/design.md invariant 6). */
 function errorName(err: unknown): string {
   if (!(err instanceof Error)) return typeof err;
   const code = (err as { code?: unknown }).code;

@@ -22,7 +22,7 @@ import type { Tx } from "../ca/stores.js";
  *  1. the safety valve is read (halted: every event is stored `deferred`, nothing else happens);
  *  2. the residents' records are locked, so two transactions with events of one resident (or the same
  *     event twice) take turns; then events already stored are set aside as duplicates;
- *  3. per event: DOMAIN §3 decided against the live certificates, the per-event cap and the rate
+ *  3. per event: docs/domain.md §3 decided against the live certificates, the per-event cap and the rate
  *     breaker checked, the record updated by the newest-wins rule;
  *  4. certificates revoked (revocation time = now, invalidity date = the effective date);
  *  5. each new event stored once, with its final outcome (or, on replay/resume, its row updated);
@@ -42,7 +42,7 @@ export interface AppliedOutcome {
   readonly outcome: StoredEventOutcome;
   readonly reason: string | null;
   readonly revoked: readonly string[];
-  /** The DOMAIN §3 line that decided (applied events). */
+  /** The docs/domain.md §3 line that decided (applied events). */
   readonly rule: string | null;
 }
 

@@ -4,9 +4,9 @@ import type { ApplyItem, ApplyResult } from "./resident-event-applier.js";
 import type { RejectedEvent } from "./resident-event-schema.js";
 
 /**
- * Audit entries of an event transaction, in that transaction (DESIGN invariant 3): one entry listing
+ * Audit entries of an event transaction, in that transaction (docs/design.md invariant 3): one entry listing
  * every event the transaction stored, with resident code, type, outcome and the certificates revoked
- * (the audit log may hold personal data: it is what answers a disclosure request, DOMAIN §6), and one
+ * (the audit log may hold personal data: it is what answers a disclosure request, docs/domain.md §6), and one
  * entry per safety-valve alarm. Duplicates changed nothing and are not audited. Appended last in the
  * transaction: the audit chain's lock serialises writers until commit.
  */

@@ -21,9 +21,9 @@ import { auditApplyResult } from "./resident-event-audit.js";
 import { MAX_EVENT_BYTES, parseResidentEvent, type ParsedEvent, type RawEvent } from "./resident-event-schema.js";
 
 /**
- * The idempotent processor of resident change events (DESIGN invariant 4), behind every transport.
+ * The idempotent processor of resident change events (docs/design.md invariant 4), behind every transport.
  *
- * `process` handles a batch: each event is validated (CONTRACT §5), then chunks of `batchSize` (1,000)
+ * `process` handles a batch: each event is validated (docs/api.md §5), then chunks of `batchSize` (1,000)
  * events are each ONE transaction: claim the event rows (a unique key: a duplicate claims nothing and
  * changes nothing), apply the claimed ones (events/resident-event-applier.ts), one audit entry for the
  * chunk plus one per alarm. Rejected events are stored with their reason and kept; operators list
@@ -35,11 +35,11 @@ export interface EventInput {
   readonly raw: RawEvent;
   /** Where it came from, for the stored row: `nats:<stream seq>`, `file:<name>:<line>`, `http:<feed id>`. */
   readonly source?: string | null;
-  /** NATS `Nats-Msg-Id`: must equal the eventId (CONTRACT §5). */
+  /** NATS `Nats-Msg-Id`: must equal the eventId (docs/api.md §5). */
   readonly msgId?: string;
 }
 
-/** One outcome per event, in input order (CONTRACT §5 HTTP answer). */
+/** One outcome per event, in input order (docs/api.md §5 HTTP answer). */
 export interface EventResult {
   readonly eventId: string | null;
   readonly outcome: EventOutcome;

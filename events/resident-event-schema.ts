@@ -1,15 +1,15 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseIsoDate } from "../ca/calendar-date.js";
 import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "../ca/residents/full-width.js";
 import { firstUnsubstitutedOutsideJis } from "../ca/residents/jis-x0208.js";
 import { isResidentEventType, type ResidentEvent, type ResidentEventType } from "../ca/residents/resident-event.js";
 import { isMunicipalityCode, residentFieldLimits } from "../ca/residents/resident-fields.js";
+import { sha256Hex } from "../ca/sha256.js";
 
 /**
- * CONTRACT §5: one schema on every transport. Turns an event as received (bytes from NATS or a file
+ * docs/api.md §5: one schema on every transport. Turns an event as received (bytes from NATS or a file
  * line, or a JSON value from the HTTP batch) into a typed ResidentEvent, or into a rejection with a
- * reason that names the rule and the field, never a value (DESIGN invariant 6).
+ * reason that names the rule and the field, never a value (docs/design.md invariant 6).
  *
  * Idempotency key: a valid event's `eventId`. A rejected event is keyed by the SHA-256 of its bytes
  * (`sha256:<hex>`), so an identical resend is a duplicate while a corrected resend under the same
@@ -108,13 +108,13 @@ const envelope = z.strictObject({
   changes: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** DOMAIN §2: a character outside JIS X 0208 arrives substituted, flag 1 (as in ca/residents/resident-fields.ts). */
+/** docs/domain.md §2: a character outside JIS X 0208 arrives substituted, flag 1 (as in ca/residents/resident-fields.ts). */
 function jisProblem(text: string, flags: string, field: string): string | undefined {
   const at = firstUnsubstitutedOutsideJis(text, flags);
   return at === undefined ? undefined : `changes.${field}: has a character outside JIS X 0208 at position ${at + 1} whose substitute flag is 0`;
 }
 
-/** Text and flags travel together; flags have one digit per character (DOMAIN §2). */
+/** Text and flags travel together; flags have one digit per character (docs/domain.md §2). */
 function pairProblem(c: Record<string, unknown>): string | undefined {
   const pair = (text: string, flagKey: string, optionalFlags: boolean): string | undefined => {
     const t = c[text];
@@ -129,7 +129,7 @@ function pairProblem(c: Record<string, unknown>): string | undefined {
   return pair("name", "nameSubstituteFlags", false) ?? pair("address", "addressSubstituteFlags", false) ?? pair("alias", "aliasSubstituteFlags", true);
 }
 
-const sha256Key = (bytes: Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+const sha256Key = (bytes: Uint8Array): string => `sha256:${sha256Hex(bytes)}`;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const lenientUtf8 = new TextDecoder("utf-8");
 
@@ -143,7 +143,7 @@ const readable = (v: unknown, re: RegExp): string | null => (typeof v === "strin
 export interface ParseOptions {
   /** Default MAX_EVENT_BYTES. */
   readonly maxBytes?: number;
-  /** NATS `Nats-Msg-Id`: stream deduplication relies on it being the eventId (CONTRACT §5). */
+  /** NATS `Nats-Msg-Id`: stream deduplication relies on it being the eventId (docs/api.md §5). */
   readonly msgId?: string;
 }
 
@@ -194,7 +194,7 @@ export function parseResidentEvent(input: RawEvent, options: ParseOptions = {}):
   const env = envelope.safeParse(value);
   if (!env.success) return rejected(`invalid-field: ${issueText(env.error)}`, value);
   const e = env.data;
-  if (!isResidentEventType(e.type)) return rejected("unknown-type: type is not one of CONTRACT §5", value);
+  if (!isResidentEventType(e.type)) return rejected("unknown-type: type is not one of docs/api.md §5", value);
   const changes = changesOfType[e.type].safeParse(e.changes ?? {});
   if (!changes.success) return rejected(`invalid-field: ${issueText(changes.error, "changes")}`, value);
   const pairing = pairProblem(changes.data);

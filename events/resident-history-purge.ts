@@ -5,7 +5,7 @@ import type { ResidentMirrorStore } from "../ca/residents/resident-event-ports.j
 import type { AuditStore, TransactionRunner } from "../ca/stores.js";
 
 /**
- * DOMAIN §3: superseded versions of the resident record are erased once their retention period
+ * docs/domain.md §3: superseded versions of the resident record are erased once their retention period
  * (default 5 years, the standard for resident data) has passed since they were superseded. The
  * current record is never touched. Dry-run counts what would go; a real run deletes in batches, each
  * its own transaction with its audit entry, so a long purge never holds locks for long.

@@ -5,6 +5,7 @@ import { CaError } from "../ca/errors.js";
 import type { KeySpec } from "../ca/types.js";
 import { assertLoggedIn, readSpki } from "./key-lookup.js";
 import { ecParamsDer } from "./public-key-info.js";
+import { ckrName } from "./pkcs11-error.js";
 
 /** A key pair made in the token. */
 export interface GeneratedKeyPair {
@@ -77,8 +78,8 @@ function assertSpec(spec: KeySpec): void {
 
 /**
  * Templates for a CA key pair. Private key: token object, private, sign only, sensitive and not
- * extractable so it never leaves the token (DESIGN invariant 5); decrypt/unwrap/derive set false
- * explicitly because SoftHSM defaults them to true (feasibility §2). Public key: verify only.
+ * extractable so it never leaves the token (docs/design.md invariant 5); decrypt/unwrap/derive set false
+ * explicitly because SoftHSM defaults them to true (docs/traps.md §2). Public key: verify only.
  */
 function templates(spec: KeySpec, label: string, id: Buffer): { pub: graphene.ITemplate; priv: graphene.ITemplate } {
   const common = { token: true, label, id };
@@ -180,7 +181,11 @@ export async function generateKeyPair(session: graphene.Session, label: string, 
   return { label, id: new Uint8Array(id), publicKey: readSpki(session, { label, id, cacheKey: "", display: label }) };
 }
 
-/** PKCS#11 errors that mean "this token does not take that template" (graphene puts the CKR name in the message). */
+/** PKCS#11 return values that mean "this token does not take that template" (PKCS#11 v2.40 §5.1). */
+const TEMPLATE_ERRORS: ReadonlySet<string> = new Set(["CKR_ATTRIBUTE_TYPE_INVALID", "CKR_ATTRIBUTE_VALUE_INVALID", "CKR_TEMPLATE_INCONSISTENT", "CKR_ATTRIBUTE_READ_ONLY"]);
+
+/** True for a refused template; the CKR name is read once, by hsm/pkcs11-error.ts ckrName. */
 function isTemplateError(e: unknown): boolean {
-  return /CKR_(ATTRIBUTE_TYPE_INVALID|ATTRIBUTE_VALUE_INVALID|TEMPLATE_INCONSISTENT|ATTRIBUTE_READ_ONLY)/.test(String((e as Error)?.message ?? e));
+  const name = ckrName(e);
+  return name !== undefined && TEMPLATE_ERRORS.has(name);
 }

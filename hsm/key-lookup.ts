@@ -11,7 +11,7 @@ export interface KeyRef {
   readonly id?: Uint8Array;
   /** Stable string for caching handles per session. */
   readonly cacheKey: string;
-  /** The URI without any `pin-value`, for messages (DESIGN invariant 5). */
+  /** The URI without any `pin-value`, for messages (docs/design.md invariant 5). */
   readonly display: string;
 }
 
@@ -96,7 +96,7 @@ export function readSpki(session: graphene.Session, ref: KeyRef): Uint8Array {
   if (keyType === pkcs11js.CKK_EC) {
     if (!pub) throw new CaError("not-found", `no public key object ${describe(ref)} in the token`);
     const a = pub.getAttribute({ paramsEC: null, pointEC: null });
-    // graphene returns CKA_EC_PARAMS under the alias paramsECDSA (feasibility §2).
+    // graphene returns CKA_EC_PARAMS under the alias paramsECDSA (docs/traps.md §2).
     const params = a.paramsEC ?? a.paramsECDSA;
     const curve = params ? curveOfParams(params) : undefined;
     if (!curve || !a.pointEC) throw new CaError("internal", `key ${describe(ref)} is on an unsupported curve`);

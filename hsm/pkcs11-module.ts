@@ -46,7 +46,7 @@ export class Pkcs11Module {
 
   /**
    * C_Initialize with CKF_OS_LOCKING_OK. Mandatory: without init args SoftHSM disables its own
-   * locking and concurrent async C_Sign calls on the libuv pool segfault (feasibility §2).
+   * locking and concurrent async C_Sign calls on the libuv pool segfault (docs/traps.md §2).
    * CKR_CRYPTOKI_ALREADY_INITIALIZED (someone else in the process did it) is fine.
    */
   initialize(): void {
@@ -91,7 +91,7 @@ export class Pkcs11Module {
 
   /**
    * The slot whose token has this label. Always by label, never by slot number: SoftHSM assigns a
-   * random slot id at --init-token (feasibility §1), and real HSMs renumber on reconfiguration.
+   * random slot id at --init-token (docs/traps.md §1), and real HSMs renumber on reconfiguration.
    */
   findSlot(tokenLabel: string): graphene.Slot | undefined {
     return this.tokens().find((t) => t.label === tokenLabel)?.slot;

@@ -86,7 +86,7 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * Signs a digest made with the algorithm's hash (crl/prehash-signer.ts PrehashSigner): large
-   * messages such as a partition CRL (tens of MB) never travel to the token (feasibility §3 "CRL").
+   * messages such as a partition CRL (tens of MB) never travel to the token (docs/traps.md §3 "CRL").
    * RSA: CKM_RSA_PKCS over the DER DigestInfo (PKCS#11 v2.40 §2.1.6, RFC 8017 §9.2), which yields the
    * same PKCS#1 v1.5 signature as CKM_SHA256_RSA_PKCS over the message. ECDSA: CKM_ECDSA as `sign`.
    */

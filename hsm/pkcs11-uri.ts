@@ -7,7 +7,7 @@ import { CaError } from "../ca/errors.js";
  * standard attribute of RFC 7512 §2.3 so URIs written by other tools (p11-kit, OpenSSL's pkcs11
  * provider) are understood; the facade only acts on token, object, id and type.
  *
- * Error messages name the attribute, never its value: a URI may carry `pin-value` (DESIGN invariant 5).
+ * Error messages name the attribute, never its value: a URI may carry `pin-value` (docs/design.md invariant 5).
  */
 
 /** RFC 7512 §2.3 `pk11-type`. */

@@ -1,7 +1,7 @@
 import type { OcspAccessRecord } from "../ca/revocation/ocsp-ports.js";
 
 /**
- * Every answered request of a registered relying party is recorded (CONTRACT §3, DOMAIN §4: who asked
+ * Every answered request of a registered relying party is recorded (docs/api.md §3, docs/domain.md §4: who asked
  * about which certificate, when — for disclosure requests and billing; which CRL a party read), in batches: records are
  * buffered and written every `flushIntervalMs` or as soon as `maxBatch` are waiting, never one write
  * per request.

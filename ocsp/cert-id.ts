@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { derNull, derOctetString, derSequence, derTlv, DerTag } from "../ca/x509/der.js";
-import { DerReadError, elementContent, readChildren, readWhole } from "../ca/x509/der-reader.js";
+import { bytesEqual, DerReadError, elementContent, readChildren, readWhole } from "../ca/x509/der-reader.js";
 import type { CertIdHash } from "../ca/revocation/ocsp-ports.js";
 
 /**
@@ -116,10 +116,4 @@ export function subjectPublicKeyBits(spki: Uint8Array): Uint8Array {
   const content = elementContent(spki, bits);
   if (content.length < 2 || content[0] !== 0) throw new DerReadError("public key BIT STRING with unused bits");
   return content.subarray(1);
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -13,9 +13,9 @@ import type { CertificateStatusSnapshot, StatusRank, StoredOcspResponse } from "
  * | `hold`                                | revoked, certificateHold (RFC 6960 §2.2)    | yes    | 2    |
  * | `revoked`                             | revoked, time and reason                    | yes    | 3    |
  *
- * Never `good` for a serial this generation did not issue (DOMAIN §4). A `failed` row is a serial
+ * Never `good` for a serial this generation did not issue (docs/domain.md §4). A `failed` row is a serial
  * whose signature was never confirmed: answering "not issued" is the safe side. A `pending` row may
- * already be signed (DESIGN invariant 1), so "not issued" would be a lie and "good" premature:
+ * already be signed (docs/design.md invariant 1), so "not issued" would be a lie and "good" premature:
  * `unknown` for a minute, until the reconciler settles it.
  */
 export interface OcspDecision {

@@ -3,7 +3,7 @@ import type { CertStatusName, OcspResponseStatus } from "./ocsp-response.js";
 /**
  * What the OCSP responder reports to monitoring; api/metrics.ts implements it with prom-client.
  * Boulder kept a histogram of response ages because stale answers, not errors, are what hurt
- * (anchors.md issue 9): alert on `oldestResponseAge` approaching the validity.
+ * (letsencrypt/boulder issue 5626): alert on `oldestResponseAge` approaching the validity.
  */
 export interface OcspMetrics {
   /** One answer per CertID (good / revoked / unknown), or one per request for an error status. */

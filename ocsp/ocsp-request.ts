@@ -1,9 +1,9 @@
-import { DerReadError, elementBytes, elementContent, readChildren, readElement, readWhole, type DerElement } from "../ca/x509/der-reader.js";
-import { CertIdError, parseCertId, bytesEqual, type CertId } from "./cert-id.js";
+import { bytesEqual, DerReadError, elementBytes, elementContent, readChildren, readElement, readWhole, type DerElement } from "../ca/x509/der-reader.js";
+import { CertIdError, parseCertId, type CertId } from "./cert-id.js";
 
 /**
  * OCSPRequest parsing (RFC 6960 §4.1.1), with the DER element walker rather than pkijs: this runs for
- * every relying-party request, and pkijs spends most of a millisecond per request (feasibility §3).
+ * every relying-party request, and pkijs spends most of a millisecond per request (docs/traps.md §3).
  *
  * ```
  * OCSPRequest ::= SEQUENCE { tbsRequest TBSRequest, optionalSignature [0] EXPLICIT Signature OPTIONAL }
@@ -13,7 +13,7 @@ import { CertIdError, parseCertId, bytesEqual, type CertId } from "./cert-id.js"
  * ```
  *
  * A request signature is accepted and not checked: access control is the API key or client
- * certificate of the HTTP layer (CONTRACT §3), not RFC 6960 §4.1.2 signed requests.
+ * certificate of the HTTP layer (docs/api.md §3), not RFC 6960 §4.1.2 signed requests.
  */
 
 /** The nonce extension (RFC 8954 §2.1, RFC 6960 §4.4.1). */

@@ -118,7 +118,7 @@ export class OcspResponder {
       // A database or HSM that fails (driver errors, CaError "unavailable") is worth a retry: tryLater.
       // A CaError of another kind is a fault of ours: internalError.
       const kind = isCaError(e) ? e.kind : undefined;
-      // No request data in the log: only the error class and kind (DESIGN invariant 6).
+      // No request data in the log: only the error class and kind (docs/design.md invariant 6).
       this.deps.log.error({ err: (e as Error)?.name, kind, caId: entry.caId }, "OCSP answer failed");
       return this.errorAnswer(kind === undefined || kind === "unavailable" ? "tryLater" : "internalError", request);
     }

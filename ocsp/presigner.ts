@@ -11,7 +11,7 @@ import type { ResponseValidity } from "./response-maker.js";
  *
  * - outbox (every 200 ms by default, consumer "ocsp"): `certificate.issued`, `.revoked`, `.held`
  *   re-sign the certificate's responses, so a revocation is served well within a second
- *   (DESIGN invariant 3: OCSP follows from the outbox). The cursor moves only after the batch is
+ *   (docs/design.md invariant 3: OCSP follows from the outbox). The cursor moves only after the batch is
  *   signed and stored; replaying a batch after a crash only re-signs.
  * - follow (same period): responses written by other processes (`seq` > the last seen) replace
  *   this process's cached copies, so every responder process serves the revocation too.

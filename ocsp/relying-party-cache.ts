@@ -1,6 +1,5 @@
-import { createHash } from "node:crypto";
 import type { Clock } from "../ca/ports.js";
-import type { RelyingParty, RelyingPartyAuthenticator } from "../ca/relying-parties/relying-party.js";
+import { apiKeyHash, type RelyingParty, type RelyingPartyAuthenticator } from "../ca/relying-parties/relying-party.js";
 
 /**
  * The relying-party authenticator behind a short-lived, bounded cache: at OCSP rates a database
@@ -18,7 +17,7 @@ export class CachedRelyingPartyAuthenticator implements RelyingPartyAuthenticato
   ) {}
 
   byApiKey(apiKey: string): Promise<RelyingParty | undefined> {
-    return this.cached(`k:${createHash("sha256").update(apiKey, "utf8").digest("base64")}`, () => this.inner.byApiKey(apiKey));
+    return this.cached(`k:${apiKeyHash(apiKey)}`, () => this.inner.byApiKey(apiKey));
   }
 
   byCertificateId(id: string): Promise<RelyingParty | undefined> {
@@ -30,7 +29,7 @@ export class CachedRelyingPartyAuthenticator implements RelyingPartyAuthenticato
    * active party), or undefined (not cached or expired: ask `byApiKey`). The OCSP hot path.
    */
   peekApiKey(apiKey: string): RelyingParty | null | undefined {
-    return this.peek(`k:${createHash("sha256").update(apiKey, "utf8").digest("base64")}`);
+    return this.peek(`k:${apiKeyHash(apiKey)}`);
   }
 
   /** `peekApiKey` for a relying-party client certificate. */

@@ -9,7 +9,7 @@ import { certIdDigest, certIdHashes, subjectPublicKeyBits, type CertId, type Cer
 import type { ResponseSigner } from "./ocsp-response.js";
 
 /**
- * The CA generations this responder answers for, each with its delegated responder (DOMAIN §4: a
+ * The CA generations this responder answers for, each with its delegated responder (docs/domain.md §4: a
  * responder certificate per CA generation, key in the HSM).
  *
  * Generations share a DN, so a CertID is matched on the issuer name hash AND key hash (RFC 6960

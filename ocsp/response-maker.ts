@@ -5,7 +5,7 @@ import type { IssuerEntry } from "./responders.js";
 /**
  * Builds and signs one OCSPResponse with a CA generation's delegated responder: thisUpdate =
  * producedAt = now (whole seconds, RFC 5280 §4.1.2.5.2 via RFC 6960), nextUpdate = thisUpdate +
- * validity (default 24 h: CA/B BR §4.9.10 allows 8 h to 10 days; DOMAIN §4 keeps CRLs within 24 h too).
+ * validity (default 24 h: CA/B BR §4.9.10 allows 8 h to 10 days; docs/domain.md §4 keeps CRLs within 24 h too).
  */
 export interface ResponseValidity {
   /** Default 24 h. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bootstrap for `npm start`, `npm test` and `npm run bench` (CONTRACT §1): installs what is missing and
+# Bootstrap for `npm start`, `npm test` and `npm run bench` (docs/api.md §1): installs what is missing and
 # prepares the project-local SoftHSM token under ./var/. Idempotent; safe to run on every start.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test` (CONTRACT §1): lint, type-check, then the whole suite — unit, integration against real
+# `npm test` (docs/api.md §1): lint, type-check, then the whole suite — unit, integration against real
 # PostgreSQL, SoftHSM and NATS JetStream, end-to-end with openssl. Throwaway PostgreSQL and NATS are
 # started from Debian's packages when DATABASE_URL / NATS_URL are not given, and stopped afterwards.
 set -euo pipefail

@@ -13,11 +13,11 @@ export interface CertificateLookupDeps {
 }
 
 /**
- * `GET /v1/certificates/{serial}` in the core (CONTRACT §4): the record carries the resident's name,
+ * `GET /v1/certificates/{serial}` in the core (docs/api.md §4): the record carries the resident's name,
  * address and date of birth, so the object-level policy decides (ca/access/resident-access.ts). A counter
  * terminal reads only certificates of its municipality's residents; a serial of another municipality
  * answers exactly as an unknown one (404) and is audited as a denial. A CA-side read states its
- * purpose. Every answered read is recorded (告示334号 第4-4(6), (7); DOMAIN §6: operation history).
+ * purpose. Every answered read is recorded (告示334号 第4-4(6), (7); docs/domain.md §6: operation history).
  */
 export class CertificateLookup {
   constructor(private readonly deps: CertificateLookupDeps) {}

@@ -1,3 +1,12 @@
+/**
+ * @packageDocumentation
+ * ca/access: whose data may a principal act on — the object-level authorization of the core.
+ *
+ * - resident-access.ts (this file): the policy. A counter terminal acts only on residents of its
+ *   municipality; CA-side roles act on anyone, with a stated purpose; every denial is audited.
+ * - certificate-lookup.ts: `GET /v1/certificates/{serial}` decided by that policy.
+ * Issuance, revocation and holds call the same policy (ca/issuance, ca/revocation).
+ */
 import { CaError } from "../errors.js";
 import { isMunicipalityCode } from "../residents/resident-fields.js";
 import { actorName, type Actor } from "../operators/operator-principal.js";
@@ -12,7 +21,7 @@ import type { CertificateRecord } from "../types.js";
  * the core, not in each route.
  *
  * - A counter terminal and its operators act only on residents whose current municipality (the CA's
- *   record on file, 機構保存本人確認情報, DOMAIN §3) is the terminal's enrolled municipality: each
+ *   record on file, 機構保存本人確認情報, docs/domain.md §3) is the terminal's enrolled municipality: each
  *   operator does only the operations of their assigned duties (告示334号 第4-4(5), 飯田市 規程 第10条),
  *   and a municipality's clerks have no duty towards another municipality's residents. Anything else
  *   is a 404 with the body of a truly unknown serial (the serial's existence is not confirmed) and an

@@ -1,3 +1,16 @@
+/**
+ * @packageDocumentation
+ * ca/approvals: the four-eyes rule — an operation is recorded as a request and runs only when a second
+ * person approves it.
+ *
+ * - approval-engine.ts (this file): request → approve / reject / expire, one conditional state change at
+ *   a time; nobody approves their own request; executors run on approval.
+ * - approval.ts: the approval record, its kinds, and the ports (ApprovalStore).
+ * - approval-separation.ts: separation of duties between accounts (sponsors, confirmation).
+ * - approval-export.ts: bulk export of issuance records, released once after approval.
+ * - operator-approvals.ts: account changes that are themselves four-eyes operations (create, grant, reset).
+ * Other executors: retention purges (ca/records/retention.ts); mass revocation and CA generations (api/).
+ */
 import type { ApprovalExecutor, ApprovalHandover, ApprovalRecord, ApprovalStatus, ApprovalStore } from "./approval.js";
 import { fourEyesRoles, separationRefusal, type ApprovalAccounts } from "./approval-separation.js";
 import { CaError } from "../errors.js";
@@ -20,7 +33,7 @@ export interface ApprovalEngineDeps {
   readonly onUnexpectedError?: (error: unknown, kind: string) => void;
   /**
    * The operator accounts, for the separation rules of ca/approvals/approval-separation.ts (confirmed approvers,
-   * sponsors). Every deployment passes it (api/routes/admin-controls.ts); without it only "not one's
+   * sponsors). Every deployment passes it (api/wiring/admin-controls.ts); without it only "not one's
    * own request" is checked (unit tests of single executors).
    */
   readonly accounts?: ApprovalAccounts;

@@ -1,8 +1,19 @@
-import { createHash } from "node:crypto";
+/**
+ * @packageDocumentation
+ * ca/audit: the operation history, tamper-evident.
+ *
+ * - audit-chain.ts (this file): the hash chain — canonical form of an entry, its hash, verification.
+ * - audit-checkpoint.ts: HSM-signed checkpoints of the chain (what proves the chain was not rewritten).
+ * - audit-checkpoint-key.ts: the checkpoint key's label, algorithm and custody.
+ * - audit-verifier.ts: `audit verify` — walks the whole log page by page from its anchor.
+ * The store port is AuditStore in ca/stores.ts; retention of the log is ca/records/retention-audit.ts.
+ */
+import { canonicalJson } from "../canonical-json.js";
+import { sha256Hex } from "../sha256.js";
 import type { AuditEntry, AuditEntryInput } from "../types.js";
 
 /**
- * The audit log's hash chain (DOMAIN: operation history recorded and auditable, 告示334号 第4-4(6)).
+ * The audit log's hash chain (docs/domain.md §6: operation history recorded and auditable, 告示334号 第4-4(6)).
  *
  * Each entry's `hash` is SHA-256 over the previous entry's hash and this entry's canonical form, so
  * changing, removing or reordering any entry breaks every later link. The canonical form includes
@@ -33,13 +44,13 @@ export function canonicalAuditEntry(entry: ChainedAuditFields): string {
     outcome: entry.outcome,
     detail: entry.detail,
   };
-  return stableStringify(JSON.parse(JSON.stringify(fields)) as unknown);
+  return canonicalJson(JSON.parse(JSON.stringify(fields)) as unknown);
 }
 
 /** hex SHA-256( prevHash (64 lower-case hex characters) || canonical form ), both as UTF-8. */
 export function hashEntry(prevHash: string, entry: ChainedAuditFields): string {
   if (!/^[0-9a-f]{64}$/.test(prevHash)) throw new RangeError("prevHash must be 64 lower-case hex characters");
-  return createHash("sha256").update(prevHash, "utf8").update(canonicalAuditEntry(entry), "utf8").digest("hex");
+  return sha256Hex(prevHash + canonicalAuditEntry(entry));
 }
 
 /** Why a link failed. */
@@ -74,13 +85,4 @@ export function verifyChain(entries: Iterable<AuditEntry>, startPrevHash: string
     count++;
   }
   return { ok: true, count, lastSeq: prevSeq, lastHash: prev };
-}
-
-/** JSON with object keys sorted; input is already JSON-shaped (output of JSON.parse). */
-function stableStringify(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`).join(",")}}`;
 }

@@ -4,7 +4,7 @@ import type { KeySpec } from "../types.js";
 
 /** HSM label of the key that signs audit checkpoints. */
 export const AUDIT_CHECKPOINT_KEY_LABEL = "audit-checkpoint";
-/** P-256: fast to sign on SoftHSM (feasibility §2), small signatures, verifiable with node:crypto. */
+/** P-256: fast to sign on SoftHSM (docs/traps.md §2), small signatures, verifiable with node:crypto. */
 export const AUDIT_CHECKPOINT_KEY_SPEC: KeySpec = Object.freeze({ type: "ec", curve: "P-256" }) as KeySpec;
 export const AUDIT_CHECKPOINT_ALGORITHM: SignatureAlgorithmName = "ecdsa-with-SHA256";
 

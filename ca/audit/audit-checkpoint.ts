@@ -6,9 +6,9 @@ import type { AuditStore, TransactionRunner, Tx } from "../stores.js";
 
 /**
  * Signed checkpoints of the audit hash chain (告示334号 第4-4(6): operation history kept and auditable;
- * DOMAIN §6: 7 years). A checkpoint is an HSM signature over (seq, hash) of one entry: whoever can
+ * docs/domain.md §6: 7 years). A checkpoint is an HSM signature over (seq, hash) of one entry: whoever can
  * rewrite the table (and recompute every hash after an edit) still cannot produce a checkpoint that
- * matches, because the key never leaves the HSM (DESIGN invariant 5). Checkpoints are made
+ * matches, because the key never leaves the HSM (docs/design.md invariant 5). Checkpoints are made
  * periodically, on demand, and at every retention cut, where they become the anchor the remaining
  * chain is verified from.
  */

@@ -4,7 +4,7 @@ import type { AuditStore } from "../stores.js";
 import type { AuditEntry } from "../types.js";
 
 /**
- * Verification of the whole audit log (告示334号 第4-4(6); CONTRACT §7 `POST /v1/admin/audit/verify`,
+ * Verification of the whole audit log (告示334号 第4-4(6); docs/api.md §7 `POST /v1/admin/audit/verify`,
  * §8 `audit verify`). Walks the chain in pages from its anchor — the genesis, or the signed checkpoint
  * at the last retention cut — and reports every place where it was tampered with:
  *

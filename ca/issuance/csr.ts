@@ -1,9 +1,10 @@
-import { type KeyObject, createHash, createPublicKey, verify } from "node:crypto";
+import { type KeyObject, createPublicKey, verify } from "node:crypto";
 import { signatureAlgorithmOids } from "../profiles/algorithms.js";
 import { CaError } from "../errors.js";
+import { sha256Hex } from "../sha256.js";
 import { readCertificationRequest, type CertificationRequestParts } from "../x509/certification-request.js";
 import { checkCertificationRequestContents } from "../x509/csr-contents.js";
-import { TRAILING_BYTES } from "../x509/der-reader.js";
+import { TrailingBytesError } from "../x509/der-reader.js";
 import { ecSpki, rsaSpki } from "../x509/subject-public-key.js";
 import { oidDer } from "../x509/general-names.js";
 import {
@@ -47,7 +48,7 @@ const PEM = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END \1CERT
 const garbled = (field: string, rule: string, cause?: unknown): CaError =>
   new CaError("invalid-input", `${field} ${rule}`, { field, cause });
 
-/** Plain base64 of the DER (CONTRACT §4 allows PEM or base64 DER). */
+/** Plain base64 of the DER (docs/api.md §4 allows PEM or base64 DER). */
 function base64ToDer(text: string, field: string): Uint8Array {
   const compact = text.replace(/\s+/g, "");
   if (compact.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) {
@@ -128,7 +129,7 @@ export function parseCsr(input: string | Uint8Array, field: string, policy: Subj
   try {
     csr = readCertificationRequest(der);
   } catch (cause) {
-    const trailing = cause instanceof Error && cause.message === TRAILING_BYTES;
+    const trailing = cause instanceof TrailingBytesError;
     throw garbled(field, trailing ? "has data after the request" : "is not a DER PKCS#10 certification request (garbled or truncated)", cause);
   }
   if (csr.version !== 0) throw garbled(field, "must be a version 1 (0) certification request");
@@ -158,7 +159,7 @@ export function parseCsr(input: string | Uint8Array, field: string, policy: Subj
   const publicKey = canonicalSpki(keyObject);
   return Object.freeze({
     publicKey,
-    publicKeySha256: createHash("sha256").update(publicKey).digest("hex"),
+    publicKeySha256: sha256Hex(publicKey),
     key,
     signatureAlgorithm,
     // An empty Name is SEQUENCE {} = 30 00.

@@ -5,12 +5,12 @@ import { CaError } from "../errors.js";
 import type { SignatureAlgorithmName } from "../ports.js";
 import { partitionOf } from "./serial.js";
 import { derBitString, derSequence } from "../x509/der.js";
-import { DerReadError, elementBytes, readChildren, readWhole } from "../x509/der-reader.js";
-import { splitSigned } from "../x509/signed-certificate.js";
+import { bytesEqual, DerReadError } from "../x509/der-reader.js";
+import { splitSigned, tbsSignatureAlgorithmDer } from "../x509/signed-certificate.js";
 
 /**
  * The end-entity certificate path the issuance service uses, per CA generation and kind
- * (DESIGN invariant 1: record → sign → verify → record):
+ * (docs/design.md invariant 1: record → sign → verify → record):
  *
  * ```ts
  * const partition = issuer.partitionOf(serialHex);
@@ -62,7 +62,7 @@ export class EndEntityIssuer {
   /**
    * Checks `signature` over `tbs` with the CA key, then assembles
    * `SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }` without re-encoding the TBS
-   * (feasibility trap 10). CaError("internal") if the signature does not verify (invariant 1): a
+   * (docs/traps.md §3 trap 10). CaError("internal") if the signature does not verify (invariant 1): a
    * wrong key, a wrong algorithm or a faulty HSM never yields a certificate.
    */
   finish(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
@@ -80,7 +80,7 @@ export class EndEntityIssuer {
     let parts: { tbs: Uint8Array; algId: Uint8Array; signature: Uint8Array };
     try {
       parts = splitSigned(der);
-      if (!bytesEqual(parts.algId, this.algId) || !bytesEqual(tbsSignatureAlgorithm(parts.tbs), this.algId)) return false;
+      if (!bytesEqual(parts.algId, this.algId) || !bytesEqual(tbsSignatureAlgorithmDer(parts.tbs), this.algId)) return false;
     } catch (e) {
       if (e instanceof DerReadError) return false;
       throw e;
@@ -96,18 +96,4 @@ export class EndEntityIssuer {
       return false;
     }
   }
-}
-
-/** The TBS `signature` field: after the `[0]` version and the serial. */
-function tbsSignatureAlgorithm(tbs: Uint8Array): Uint8Array {
-  const fields = readChildren(tbs, readWhole(tbs));
-  const alg = fields[fields[0]?.tag === 0xa0 ? 2 : 1];
-  if (alg === undefined) throw new DerReadError("no signature field");
-  return elementBytes(tbs, alg);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

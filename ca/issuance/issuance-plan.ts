@@ -13,7 +13,7 @@ import { computeValidity } from "./validity.js";
 
 /**
  * Step (1) of an issuance, before anything is written (ca/issuance/issuance-service.ts): for each requested
- * certificate its validity (DOMAIN §2), serial and partition, the to-be-signed certificate and what is
+ * certificate its validity (docs/domain.md §2), serial and partition, the to-be-signed certificate and what is
  * recorded and answered. Pure but for the random serials and subject ids.
  */
 
@@ -61,7 +61,7 @@ request: IssuanceRequest,
     if (c.kind === "sign") {
       const currentAuth = live.filter((x) => x.kind === "auth" && x.status === "valid" && x.notAfter > now).sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0];
       userAuthNotAfter = authNotAfter ?? currentAuth?.notAfter ?? null;
-      // DOMAIN §2/§5: the signing certificate may not outlive the user-authentication one.
+      // docs/domain.md §2/§5: the signing certificate may not outlive the user-authentication one.
       if (userAuthNotAfter === null) {
         throw new CaError("unprocessable", "a signing certificate needs a valid user-authentication certificate: request both", { field: "requests" });
       }

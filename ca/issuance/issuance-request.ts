@@ -1,6 +1,7 @@
-import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical-json.js";
 import { CaError } from "../errors.js";
 import { parseResidentApplication, type ResidentApplication } from "../residents/resident-fields.js";
+import { sha256Hex } from "../sha256.js";
 import type { CaKind } from "../types.js";
 
 /** One requested certificate of an issuance: its kind and the card-generated CSR (PEM or base64 DER). */
@@ -13,18 +14,18 @@ export interface RequestedCertificate {
 
 export interface IssuanceRequest {
   readonly application: ResidentApplication;
-  /** Ordered: user-auth first, so the signing certificate can be capped by it (DOMAIN §2). */
+  /** Ordered: user-auth first, so the signing certificate can be capped by it (docs/domain.md §2). */
   readonly requests: readonly RequestedCertificate[];
   /** SHA-256 (hex) of the canonical body: an Idempotency-Key retry must carry the same one. */
   readonly bodySha256: string;
 }
 
-/** The top-level fields of CONTRACT §4 besides `requests`; anything else is refused (issue 12: strict schemas). */
+/** The top-level fields of docs/api.md §4 besides `requests`; anything else is refused (issue 12: strict schemas). */
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(["municipalityCode", "applicationDate", "residentCode", "resident"]);
 
 /**
- * Parses the body of `POST /v1/issuances` (CONTRACT §4). Unknown fields are refused at every level. Problems name the field, never echo a value
- * (DESIGN invariant 6).
+ * Parses the body of `POST /v1/issuances` (docs/api.md §4). Unknown fields are refused at every level. Problems name the field, never echo a value
+ * (docs/design.md invariant 6).
  */
 export function parseIssuanceRequest(body: unknown, now: Date): IssuanceRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new CaError("invalid-input", "the body must be a JSON object", { field: "body" });
@@ -52,15 +53,3 @@ export function parseIssuanceRequest(body: unknown, now: Date): IssuanceRequest 
   parsed.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "auth" ? -1 : 1));
   return { application, requests: parsed, bodySha256: sha256Hex(canonicalJson(body)) };
 }
-
-/** JSON with object keys sorted at every level: the same request always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-export const sha256Hex = (text: string | Uint8Array): string => createHash("sha256").update(text).digest("hex");

@@ -3,7 +3,7 @@ import type { SubjectKeyPolicy } from "../profiles/subject-key-policy.js";
 import type { CaGeneration, CaKind } from "../types.js";
 import type { ValidityRules } from "./validity.js";
 
-/** The personal fields written into a signing certificate's subjectAltName (DOMAIN §2). */
+/** The personal fields written into a signing certificate's subjectAltName (docs/domain.md §2). */
 export type PersonalFields = SigningPersonalData;
 
 /** The variable part of an end-entity certificate. */
@@ -38,7 +38,7 @@ export interface IssuingAuthority {
   prepare(v: EndEntityVariables): Uint8Array;
   /**
    * Signs the TBS with the CA key in the HSM, assembles the certificate and verifies its signature
-   * against the CA public key before returning it (DESIGN invariant 1).
+   * against the CA public key before returning it (docs/design.md invariant 1).
    */
   sign(tbs: Uint8Array): Promise<Uint8Array>;
 }

@@ -1,16 +1,16 @@
-import { createHash } from "node:crypto";
 import { CaError } from "../errors.js";
 import type { Random } from "../ports.js";
+import { sha256 } from "../sha256.js";
 
 /**
- * Certificate serial numbers (DESIGN invariant 2; RFC 5280 §4.1.2.2: positive, ≤ 20 octets;
+ * Certificate serial numbers (docs/design.md invariant 2; RFC 5280 §4.1.2.2: positive, ≤ 20 octets;
  * CA/B BR §7.1: ≥ 64 bits from a CSPRNG).
  *
  * Layout: 1 prefix octet (the CA generation's `serialPrefix`, 1–127) followed by 15 octets from
  * the injected Random: 16 octets, 120 random bits, written as 32 lower-case hex digits.
  * Because the first octet is 0x01–0x7F, the DER INTEGER is positive without a 0x00 pad and has no
  * redundant leading octet, so the hex string is exactly the INTEGER's content octets
- * (`asn1js.Integer({ valueHex })` encodes it as-is; feasibility note, pkijs trap 6).
+ * (`asn1js.Integer({ valueHex })` encodes it as-is; docs/traps.md §3 trap 6).
  */
 
 /** Random octets after the prefix. */
@@ -55,13 +55,13 @@ export function serialPrefixOf(serialHex: string): number {
  * The CRL partition of a serial, in [0, partitionCount): the first 8 octets of SHA-256 over the
  * serial's content octets, as an unsigned big-endian integer, modulo partitionCount.
  * Stable forever: it depends only on the serial's octets and the generation's partition count,
- * which never changes (DOMAIN §4); the hash spreads serials evenly whatever their layout
+ * which never changes (docs/domain.md §4); the hash spreads serials evenly whatever their layout
  * (modulo bias ≤ partitionCount / 2^64).
  */
 export function partitionOf(serialHex: string, partitionCount: number): number {
   if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 0x7fffffff) {
     throw new RangeError("partitionCount must be an integer from 1 to 2^31 - 1");
   }
-  const digest = createHash("sha256").update(serialOctets(serialHex)).digest();
-  return Number(digest.readBigUInt64BE(0) % BigInt(partitionCount));
+  const digest = sha256(serialOctets(serialHex));
+  return Number(new DataView(digest.buffer, digest.byteOffset, 8).getBigUint64(0) % BigInt(partitionCount));
 }

@@ -12,7 +12,7 @@ import { CaError } from "../errors.js";
 import type { CaKind } from "../types.js";
 
 /**
- * Certificate validity (DOMAIN §2 "Validity") as a pure function of the profile's rules.
+ * Certificate validity (docs/domain.md §2 "Validity") as a pure function of the profile's rules.
  *
  * Definitions (all dates are JST calendar dates; JST = UTC+9):
  * - issuance date: the JST date of the issuance instant (14:59:59Z is still the same JST day,
@@ -43,7 +43,7 @@ import type { CaKind } from "../types.js";
  * fractional seconds).
  */
 
-/** The per-CA-generation numbers (DOMAIN §2: "keep them in the profile, not in code"). */
+/** The per-CA-generation numbers (docs/domain.md §2: "keep them in the profile, not in code"). */
 export interface ValidityRules {
   /** Which birthday after issuance ends the certificate: 5. */
   readonly yearsToBirthday: number;
@@ -101,7 +101,7 @@ export interface Validity {
 const TIME = /^([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$/;
 
 /**
- * Checks a rules object (once, at start-up: DESIGN invariant 8) and returns a frozen copy.
+ * Checks a rules object (once, at start-up: docs/design.md invariant 8) and returns a frozen copy.
  * Throws CaError("invalid-input", field `${fieldPrefix}.<key>`).
  */
 export function validateValidityRules(rules: ValidityRules, fieldPrefix = "profile.validity"): ValidityRules {

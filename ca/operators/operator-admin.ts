@@ -12,7 +12,7 @@ import { parseOperatorRoles } from "./roles.js";
 import type { AuditStore, TransactionRunner } from "../stores.js";
 
 /**
- * Operator administration by the security officer (CONTRACT §7 `/v1/admin/operators…`; 告示334号
+ * Operator administration by the security officer (docs/api.md §7 `/v1/admin/operators…`; 告示334号
  * 第4-4(2),(5): individual accounts with assigned duties). Adds to OperatorAuth (which registers,
  * unlocks and sets roles) listing, deactivation and forced password changes, and rules of separated
  * duties: nobody administers their own account (a security officer cannot widen, reset or switch off

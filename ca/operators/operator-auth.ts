@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { normalizeFingerprint } from "./certificate-fingerprint.js";
 import { CaError } from "../errors.js";
 import type { OperatorRecord, OperatorSessionStore, OperatorStore } from "./operator-ports.js";
@@ -7,12 +6,13 @@ import { LoginRateLimited, type LoginThrottle } from "./login-throttle.js";
 import { BoundedPasswordHasher, ScryptPasswordHasher, type PasswordHasher } from "./password-hash.js";
 import { assertPasswordAcceptable, defaultPasswordPolicy, generatePassword, normalizePassword, type PasswordPolicy } from "./password-policy.js";
 import type { Clock, Random } from "../ports.js";
+import { sha256Hex } from "../sha256.js";
 import { parseOperatorRoles } from "./roles.js";
 import type { AuditStore, TransactionRunner, Tx } from "../stores.js";
 import { usableRoles } from "./workstation-roles.js";
 
 /**
- * Operator authentication (DOMAIN §6; 告示334号 第4-4(2),(5),(6),(8); 久御山町 規程 第18条, 第20条の2):
+ * Operator authentication (docs/domain.md §6; 告示334号 第4-4(2),(5),(6),(8); 久御山町 規程 第18条, 第20条の2):
  * individual passwords, lockout after 3 consecutive failures, expiring passwords changed at first
  * logon, sessions that lapse after inactivity and only work on the terminal certificate they were
  * opened on, and every logon event in the audit log (without password material).
@@ -106,7 +106,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const DAY_MS = 86_400_000;
 
 /** Hex SHA-256 of a bearer token: the session's key in the store. */
-export const tokenHash = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
+export const tokenHash = (token: string): string => sha256Hex(token);
 
 export class OperatorAuth {
   readonly settings: OperatorAuthSettings;
@@ -156,7 +156,7 @@ export class OperatorAuth {
     const passwordOk = await this.passwords.verify(input.password, op?.passwordHash ?? (await this.dummy()));
     if (op === undefined) {
       // The attempted id may be a mistyped password: record only a short hash, enough to see repeats.
-      const attempted = createHash("sha256").update(input.operatorId, "utf8").digest("hex").slice(0, 16);
+      const attempted = sha256Hex(input.operatorId).slice(0, 16);
       await this.deps.audit.append({ ...base, actor: "unknown-operator", subject: null, outcome: "failure", detail: { ...base.detail, reason: "unknown-operator", attemptedIdSha256: attempted } });
       throw new CaError("unauthenticated", BAD_CREDENTIALS);
     }
@@ -205,7 +205,7 @@ export class OperatorAuth {
     const hash = tokenHash(token);
     const session = await this.deps.sessions.get(hash);
     if (session === undefined || session.endedAt !== null) throw new CaError("unauthenticated", INVALID_SESSION);
-    // CONTRACT §4: a token from one terminal does not work on another.
+    // docs/api.md §4: a token from one terminal does not work on another.
     if (session.terminalFingerprint !== normalizeFingerprint(terminalFingerprint)) {
       throw new CaError("unauthenticated", INVALID_SESSION);
     }

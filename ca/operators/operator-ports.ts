@@ -1,3 +1,18 @@
+/**
+ * @packageDocumentation
+ * ca/operators: the people and machines that operate the CA — who they are, how they log in, what they
+ * may do, and from where.
+ *
+ * - operator-auth.ts: login, sessions, lockout after 3 failures, password change and expiry.
+ * - login-throttle.ts: attempts limited per client certificate and address, before any hashing.
+ * - password-policy.ts, password-hash.ts, common-passwords.ts: the password rules and their storage.
+ * - roles.ts, workstation-roles.ts: operator and machine roles, and which roles work from which workstation.
+ * - operator-admin.ts, operator-principal.ts: the security officer's administration; the authenticated operator.
+ * - operating-hours.ts, terminal-access.ts, terminal-registry.ts: counter terminals — hours, enrolment, access.
+ * - client-identity.ts, client-register.ts, certificate-fingerprint.ts, service-ca.ts: the internal
+ *   service CA for mutual TLS, its client certificates and their register.
+ * - operator-ports.ts (this file): the store ports of operators, sessions and terminals.
+ */
 import type { OperatingSchedule } from "./operating-hours.js";
 import type { OperatorRole } from "./roles.js";
 import type { Tx } from "../stores.js";

@@ -6,7 +6,7 @@ import type { Random } from "../ports.js";
  * Operator password rules (久御山町 規程 第18条, 第20条の2; 告示334号 第4-4(2): at least 8 characters,
  * not guessable, expiring, changed at first logon). Data-driven: the numbers and the word list are a
  * `PasswordPolicy` value, checked by a pure function. Results name the rule that failed and never echo
- * the password (DESIGN invariant 6).
+ * the password (docs/design.md invariant 6).
  *
  * Passwords are compared after Unicode NFKC normalisation (NIST SP 800-63B §5.1.1.2), so a password
  * typed with full-width characters on a Japanese IME is the same password as its half-width form.

@@ -2,7 +2,7 @@ import { CaError } from "../errors.js";
 import { serviceRoles, type ServiceRole } from "./client-identity.js";
 
 /**
- * Roles (CONTRACT §7). Two kinds:
+ * Roles (docs/api.md §7). Two kinds:
  * - operator roles, held by people and checked on their session (告示334号 第4-4(5), 飯田市 規程 第10条:
  *   each operator may do only the operations of their assigned duties);
  * - machine roles, carried in the OU of the service-CA client certificate (ca/operators/client-identity.ts).

@@ -12,7 +12,7 @@ import {
   type GeneralNameInput,
   type KeyUsageName,
 } from "../x509/extensions.js";
-import { parseIssuerCertificate } from "../x509/issuer-certificate.js";
+import { notAfterWithinIssuer, parseIssuerCertificate } from "../x509/issuer-certificate.js";
 import { encodeName, type NameAttribute } from "../x509/name.js";
 import { publicKeySpec } from "../x509/public-key.js";
 import { signCertificate } from "../x509/signed-certificate.js";
@@ -132,9 +132,7 @@ async function issueLeaf(
   if (!Number.isInteger(days) || days < 1) throw new CaError("invalid-input", "validityDays must be 1 or more");
   const ca = parseIssuerCertificate(input.caCertificate);
   const notBefore = truncateToSecond(input.notBefore ?? (input.clock ?? systemClock).now());
-  const wanted = new Date(notBefore.getTime() + days * 86_400_000);
-  const notAfter = wanted > ca.notAfter ? ca.notAfter : wanted;
-  if (notAfter <= notBefore) throw new CaError("unprocessable", "the service CA certificate has expired before notBefore");
+  const notAfter = notAfterWithinIssuer(notBefore, days, ca.notAfter, "service CA");
   // RSA keys may be used for TLS 1.2 RSA key transport; EC keys only sign (RFC 5480 §3).
   const usages: KeyUsageName[] =
     publicKeySpec(input.subjectPublicKey).type === "rsa" ? ["digitalSignature", "keyEncipherment"] : ["digitalSignature"];

@@ -27,7 +27,7 @@ export function assertTerminalMayOperate(
 }
 
 /**
- * Start-up check (issue 12 §1, DESIGN invariant 8): every active terminal is enrolled for exactly one
+ * Start-up check (issue 12 §1, docs/design.md invariant 8): every active terminal is enrolled for exactly one
  * municipality, whose residents alone it acts on (ca/access/resident-access.ts). A terminal enrolled before
  * that rule without one would have no scope; the service refuses to start and names the terminals (ids
  * only) so an operator revokes them and enrols them again with their municipality.

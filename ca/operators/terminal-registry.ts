@@ -51,7 +51,7 @@ export interface EnrolledTerminal {
 }
 
 /**
- * Enrolment and revocation of counter terminals (CONTRACT §7 `POST/DELETE /v1/admin/terminals`, CA
+ * Enrolment and revocation of counter terminals (docs/api.md §7 `POST/DELETE /v1/admin/terminals`, CA
  * operator; the CLI `terminal enrol|revoke`). The terminal key is an EC P-256 key made in software:
  * it goes to the terminal (a TLS client key Node's TLS stack must read), never to the CA's HSM.
  */

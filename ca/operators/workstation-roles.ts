@@ -2,7 +2,7 @@ import type { ServiceRole } from "./client-identity.js";
 import type { OperatorRole } from "./roles.js";
 
 /**
- * Which operator roles may be exercised from which kind of workstation (issue 12 item 2; DOMAIN §6;
+ * Which operator roles may be exercised from which kind of workstation (issue 12 item 2; docs/domain.md §6;
  * 告示334号 第4-4(5): each operator may do only the operations of their assigned duties, 第4-3: the
  * CA's management functions are used only from the CA's own managed equipment).
  *

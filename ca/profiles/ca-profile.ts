@@ -3,12 +3,12 @@ import type { CaKind, KeySpec } from "../types.js";
 import type { NameAttribute } from "../x509/name.js";
 
 /**
- * What a JPKI CA certificate of each kind looks like, as data (DOMAIN §2). The config loader may
+ * What a JPKI CA certificate of each kind looks like, as data (docs/domain.md §2). The config loader may
  * override any field; code reads only this structure.
  */
 export interface CaProfile {
   readonly kind: CaKind;
-  /** Subject = issuer DN, in encoding order; shared by all generations of a kind (DOMAIN §2). */
+  /** Subject = issuer DN, in encoding order; shared by all generations of a kind (docs/domain.md §2). */
   readonly subject: readonly NameAttribute[];
   /** The directoryName put into issuerAltName (UTF8String where not printable). */
   readonly issuerAltName: readonly NameAttribute[];
@@ -17,7 +17,7 @@ export interface CaProfile {
   /** The key the ceremony generates for a new generation. */
   readonly keySpec: KeySpec;
   readonly signatureAlgorithm: SignatureAlgorithmName;
-  /** Validity of the delegated OCSP responder certificate (DOMAIN §4). */
+  /** Validity of the delegated OCSP responder certificate (docs/domain.md §4). */
   readonly ocspResponderValidityDays: number;
 }
 
@@ -27,7 +27,7 @@ export const caUnitName: Readonly<Record<CaKind, string>> = Object.freeze({
   auth: "JPKI for user authentication",
 });
 
-/** The Japanese unit name used in issuerAltName [U: DOMAIN §2 confirms only `C=JP, O=公的個人認証サービス, …`]. */
+/** The Japanese unit name used in issuerAltName [U: docs/domain.md §2 confirms only `C=JP, O=公的個人認証サービス, …`]. */
 export const caUnitNameJa: Readonly<Record<CaKind, string>> = Object.freeze({
   sign: "署名用認証局",
   auth: "利用者証明用認証局",
@@ -55,7 +55,7 @@ function profile(kind: CaKind): CaProfile {
   } satisfies CaProfile);
 }
 
-/** Default profiles per kind (production DN of DOMAIN §2). */
+/** Default profiles per kind (production DN of docs/domain.md §2). */
 export const defaultCaProfiles: Readonly<Record<CaKind, CaProfile>> = Object.freeze({
   sign: profile("sign"),
   auth: profile("auth"),

@@ -29,7 +29,7 @@ import { buildTbsCertificate } from "../x509/tbs-certificate.js";
  * Extension order: ca/profiles/end-entity-profile.ts `endEntityExtensionOrder`.
  */
 
-/** The personal-data otherName type-ids (DOMAIN §2 [C]). */
+/** The personal-data otherName type-ids (docs/domain.md §2 [C]). */
 export const personalDataOids = Object.freeze({
   name: "1.2.392.200149.8.5.5.1",
   nameSubstituteFlags: "1.2.392.200149.8.5.5.2",
@@ -55,7 +55,7 @@ export interface SigningPersonalData {
   readonly addressSubstituteFlags: string;
 }
 
-/** The order real cards use (DOMAIN §2): 5.5.1, 5.5.4, 5.5.3, 5.5.5, 5.5.2, 5.5.6. */
+/** The order real cards use (docs/domain.md §2): 5.5.1, 5.5.4, 5.5.3, 5.5.5, 5.5.2, 5.5.6. */
 export const personalDataOrder: readonly (keyof SigningPersonalData)[] = Object.freeze([
   "name",
   "dateOfBirth",
@@ -160,7 +160,7 @@ export function endEntitySubject(fields: Pick<EndEntityFields, "subjectId" | "pr
 
 /**
  * Kind rules shared by the reference and the template: user-auth certificates carry no personal data
- * and no locality (DOMAIN §2).
+ * and no locality (docs/domain.md §2).
  */
 export function checkKindRules(kind: CaKind, hasLocality: boolean, personal: SigningPersonalData | null): void {
   if (kind === "auth" && (personal !== null || hasLocality)) {

@@ -1,3 +1,15 @@
+/**
+ * @packageDocumentation
+ * ca/profiles: what the certificates look like — as data, checked once at start-up.
+ *
+ * - end-entity-profile.ts (this file): the resident certificates (signing, user authentication).
+ * - ca-profile.ts, ca-certificate.ts: the JPKI CA certificates of each kind and generation.
+ * - ocsp-responder-certificate.ts: the delegated OCSP responder certificate of a CA generation.
+ * - end-entity-certificate.ts: the reference builder (readable); end-entity-template.ts: the hot-path
+ *   encoder, which must produce the same bytes.
+ * - algorithms.ts, subject-key-policy.ts, weak-keys.ts: signature algorithms; which card keys are accepted.
+ * - subject-id.ts: the opaque id in an end-entity certificate's CN.
+ */
 import { defaultCaProfiles, type CaProfile } from "./ca-profile.js";
 import { CaError } from "../errors.js";
 import { defaultSubjectKeyPolicy, type AllowedCurve, type SubjectKeyPolicy } from "./subject-key-policy.js";
@@ -7,27 +19,27 @@ import { keyUsageBits, type KeyUsageName } from "../x509/extensions.js";
 import { encodeName, type NameAttribute } from "../x509/name.js";
 
 /**
- * What an end-entity (resident) certificate of each kind looks like, AS DATA (DOMAIN §2). The config
+ * What an end-entity (resident) certificate of each kind looks like, AS DATA (docs/domain.md §2). The config
  * loader may override any field; `validateEndEntityProfile` checks the result once at start-up
- * (DESIGN invariant 8). Code (the reference builder and the template) reads only this structure.
+ * (docs/design.md invariant 8). Code (the reference builder and the template) reads only this structure.
  *
  * Extension order is fixed (not configuration), so that every certificate of a CA generation has the
  * same layout and the template can precompute the constant runs; see `endEntityExtensionOrder`.
  */
 
-/** Certificate policy OIDs (DOMAIN §2): signing [C], user authentication [S]. */
+/** Certificate policy OIDs (docs/domain.md §2): signing [C], user authentication [S]. */
 export const jpkiPolicyOids: Readonly<Record<CaKind, string>> = Object.freeze({
   sign: "1.2.392.200149.8.5.1.1.20",
   auth: "1.2.392.200149.8.5.1.3.30",
 });
 
-/** Default CPS pointer [U: the real value is not confirmed, DOMAIN §2]. */
+/** Default CPS pointer [U: the real value is not confirmed, docs/domain.md §2]. */
 export const defaultCpsUri = "https://www.jpki.go.jp/cps";
 
 /**
  * The order of the extensions in every end-entity certificate. The first five follow the JPKI card
  * dumps (keyUsage, certificatePolicies, subjectAltName, issuerAltName, cRLDistributionPoints); AIA
- * (ours, DOMAIN §2 [U]) and the key identifiers follow. An absent extension (SAN of user-auth, AIA when
+ * (ours, docs/domain.md §2 [U]) and the key identifiers follow. An absent extension (SAN of user-auth, AIA when
  * switched off) is skipped; nothing else moves. RFC 5280 imposes no order.
  */
 export const endEntityExtensionOrder = Object.freeze([
@@ -54,30 +66,30 @@ export interface EndEntityProfile {
   /** keyUsage bits, always critical (RFC 5280 §4.2.1.3 "SHOULD"; JPKI marks it critical [C]). */
   readonly keyUsage: readonly KeyUsageName[];
   readonly policy: EndEntityPolicy;
-  /** The directoryName of issuerAltName: the CA profile's (DOMAIN §2). */
+  /** The directoryName of issuerAltName: the CA profile's (docs/domain.md §2). */
   readonly issuerAltName: readonly NameAttribute[];
   /** Subject `C=JP, L=<prefecture>, L=<municipality>, CN=<id>` (true) or `C=JP, CN=<id>` (false). */
   readonly subjectLocality: boolean;
-  /** The six personal-data otherNames in subjectAltName. Refused for user-auth (DOMAIN §2). */
+  /** The six personal-data otherNames in subjectAltName. Refused for user-auth (docs/domain.md §2). */
   readonly personalData: boolean;
-  /** CRL DP of a certificate: `${crlBaseUrl}/crl/${caId}/${partition}.crl` (CONTRACT §3 route). */
+  /** CRL DP of a certificate: `${crlBaseUrl}/crl/${caId}/${partition}.crl` (docs/api.md §3 route). */
   readonly crlBaseUrl: string;
   /** authorityInfoAccess id-ad-ocsp URI; null leaves AIA out (JPKI has none; ours is on by default [U]). */
   readonly ocspUrl: string | null;
   /** Subject (card) keys accepted for this kind. */
   readonly subjectKeyPolicy: SubjectKeyPolicy;
-  /** Validity numbers of this CA generation (DOMAIN §2 "differ per CA generation"). */
+  /** Validity numbers of this CA generation (docs/domain.md §2 "differ per CA generation"). */
   readonly validity: ValidityRules;
 }
 
 export interface EndEntityProfileDefaults {
-  /** e.g. `http://127.0.0.1:8080`: CRLs at `/crl/…`, OCSP at `/ocsp` (CONTRACT §3). No trailing `/`. */
+  /** e.g. `http://127.0.0.1:8080`: CRLs at `/crl/…`, OCSP at `/ocsp` (docs/api.md §3). No trailing `/`. */
   readonly publicBaseUrl: string;
   /** Where issuerAltName comes from; default `defaultCaProfiles[kind]`. */
   readonly caProfile?: CaProfile;
 }
 
-/** The default profile of `kind` (DOMAIN §2), not yet validated. */
+/** The default profile of `kind` (docs/domain.md §2), not yet validated. */
 export function defaultEndEntityProfile(kind: CaKind, defaults: EndEntityProfileDefaults): EndEntityProfile {
   const caProfile = defaults.caProfile ?? defaultCaProfiles[kind];
   return {
@@ -147,7 +159,7 @@ export function validateEndEntityProfile(profile: EndEntityProfile, field = `pro
   }
   if (typeof profile.subjectLocality !== "boolean") throw bad("subjectLocality", "must be true or false");
   if (typeof profile.personalData !== "boolean") throw bad("personalData", "must be true or false");
-  // DOMAIN §2: the user-authentication certificate carries no personal data and no locality.
+  // docs/domain.md §2: the user-authentication certificate carries no personal data and no locality.
   if (kind === "auth" && profile.personalData) throw bad("personalData", "must be false for user-authentication certificates");
   if (kind === "auth" && profile.subjectLocality) throw bad("subjectLocality", "must be false for user-authentication certificates");
 

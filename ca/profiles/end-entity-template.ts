@@ -52,7 +52,7 @@ export interface EndEntityTemplateContext {
   readonly caCertificate: Uint8Array | IssuerCertificate;
   /** The CA key's algorithm (the Signer's). */
   readonly signatureAlgorithm: SignatureAlgorithmName;
-  /** The generation's partition count (fixed forever, DOMAIN §4). */
+  /** The generation's partition count (fixed forever, docs/domain.md §4). */
   readonly partitionCount: number;
 }
 

@@ -8,7 +8,7 @@ import {
   ocspNoCheckExtension,
   subjectKeyIdentifierExtension,
 } from "../x509/extensions.js";
-import { parseIssuerCertificate } from "../x509/issuer-certificate.js";
+import { notAfterWithinIssuer, parseIssuerCertificate } from "../x509/issuer-certificate.js";
 import { encodeName, readName, type NameAttribute } from "../x509/name.js";
 import { signCertificate } from "../x509/signed-certificate.js";
 import { buildTbsCertificate } from "../x509/tbs-certificate.js";
@@ -16,7 +16,7 @@ import type { SerialInput } from "../x509/serial-number.js";
 import { truncateToSecond } from "../x509/time.js";
 
 /**
- * The delegated OCSP responder certificate of a CA generation (RFC 6960 §4.2.2.2, DOMAIN §4), issued
+ * The delegated OCSP responder certificate of a CA generation (RFC 6960 §4.2.2.2, docs/domain.md §4), issued
  * by that CA:
  *
  * - subject `C=<CA's C>, O=<CA's O>, OU=<CA's first OU>, CN=OCSP Responder <caId>`
@@ -51,9 +51,7 @@ export async function buildOcspResponderCertificate(input: OcspResponderCertific
   if (!Number.isInteger(validityDays) || validityDays < 1) throw new CaError("invalid-input", "validityDays must be 1 or more");
   const ca = parseIssuerCertificate(input.caCertificate);
   const notBefore = truncateToSecond(input.notBefore ?? (input.clock ?? systemClock).now());
-  const notAfterWanted = new Date(notBefore.getTime() + validityDays * 86_400_000);
-  const notAfter = notAfterWanted > ca.notAfter ? ca.notAfter : notAfterWanted;
-  if (notAfter <= notBefore) throw new CaError("unprocessable", "the CA certificate has expired before notBefore");
+  const notAfter = notAfterWithinIssuer(notBefore, validityDays, ca.notAfter, "CA");
 
   const tbs = buildTbsCertificate({
     serial: input.serial,

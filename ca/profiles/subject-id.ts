@@ -2,10 +2,10 @@ import { CaError } from "../errors.js";
 import type { Random } from "../ports.js";
 
 /**
- * The opaque subject id that is an end-entity certificate's CN (DOMAIN §2: `CN=<opaque id>`; JPKI's
+ * The opaque subject id that is an end-entity certificate's CN (docs/domain.md §2: `CN=<opaque id>`; JPKI's
  * rule is not public, a real auth certificate shows a 23-character alphanumeric id [S]).
  *
- * Ours [U]: 12 octets from the injected Random (96 bits, DESIGN invariant 7), written as 24
+ * Ours [U]: 12 octets from the injected Random (96 bits, docs/design.md invariant 7), written as 24
  * upper-case hex digits, a PrintableString. Never derived from personal data: a CN that hashed the
  * resident code or name would let anyone holding a certificate test guesses against it.
  */

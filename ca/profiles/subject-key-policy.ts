@@ -5,7 +5,7 @@ import { weakRsaModulus, type WeakRsaReason } from "./weak-keys.js";
 import { plainKeyJwk, readPlainPublicKey, type PlainPublicKey } from "../x509/subject-public-key.js";
 
 /**
- * Which subject (card) keys a profile accepts, as data (DOMAIN §2: RSA-2048 e=65537 today, P-384
+ * Which subject (card) keys a profile accepts, as data (docs/domain.md §2: RSA-2048 e=65537 today, P-384
  * next generation). RSA-PSS-only keys (id-RSASSA-PSS SPKI), EC keys with explicit or implicit curve
  * parameters (RFC 5480 §2.1.1: namedCurve only), other curves and other algorithms (Ed25519, DSA, …)
  * are refused, and so are weak RSA moduli a card chip can produce (ca/profiles/weak-keys.ts: ROCA, small or close

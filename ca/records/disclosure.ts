@@ -7,7 +7,7 @@ import type { CertificateRecord } from "../types.js";
 
 /**
  * The disclosure report (告示334号 第6-8(5): each resident may ask what was provided about them and to
- * whom; CONTRACT §7 `GET /v1/admin/disclosures/{residentCode}`): the certificates issued and revoked
+ * whom; docs/api.md §7 `GET /v1/admin/disclosures/{residentCode}`): the certificates issued and revoked
  * for one resident, the change events that touched them, and which relying parties asked about their
  * certificates and when. Sources are pluggable: a deployment without an access-record table reports
  * that section as unavailable instead of failing.

@@ -1,3 +1,14 @@
+/**
+ * @packageDocumentation
+ * ca/records: what is kept about residents and operations, who may look it up, and for how long.
+ *
+ * - retention.ts (this file): retention periods and the purges.
+ * - retention-audit.ts: purging the audit log while keeping the rest verifiable.
+ * - inquiry.ts: limited certificate inquiries (one certificate or one resident at a time).
+ * - disclosure.ts: the disclosure report for one resident.
+ * - anomaly.ts: anomaly alerts read from the audit log.
+ * - csv.ts: CSV output of reports (RFC 4180, formula-safe).
+ */
 import { CaError } from "../errors.js";
 import type { ApprovalExecutor } from "../approvals/approval.js";
 import { actorName, type Actor } from "../operators/operator-principal.js";
@@ -5,7 +16,7 @@ import type { Clock } from "../ports.js";
 import type { AuditStore } from "../stores.js";
 
 /**
- * Retention periods and purges (DOMAIN §3, §6):
+ * Retention periods and purges (docs/domain.md §3, §6):
  * - the operation history (audit log): 7 years (久御山町 規程 第20条), purged so that the rest stays
  *   verifiable (ca/records/retention-audit.ts: a signed checkpoint at the cut);
  * - superseded resident records (機構保存本人確認情報 that a change replaced): 5 years;

@@ -22,8 +22,8 @@ export interface RelyingPartyCredentials {
 }
 
 /**
- * Registration of relying parties by the CA operator (CONTRACT §7 `POST /v1/admin/relying-parties`:
- * answers an API key and/or a client certificate; DOMAIN §4: in JPKI only registered parties read
+ * Registration of relying parties by the CA operator (docs/api.md §7 `POST /v1/admin/relying-parties`:
+ * answers an API key and/or a client certificate; docs/domain.md §4: in JPKI only registered parties read
  * revocation data). The API key path is RelyingPartyRegistry's; a certificate-only party is stored
  * without a key hash, so no bearer key can ever match it. Deactivation stops both credentials (the
  * certificate path checks the party is active on every request).

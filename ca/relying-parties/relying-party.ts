@@ -1,10 +1,19 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+/**
+ * @packageDocumentation
+ * ca/relying-parties: the registered parties that may read revocation data (CRL, OCSP).
+ *
+ * - relying-party.ts (this file): the registry, its store port, and authentication by API key or
+ *   client certificate.
+ * - relying-party-enrolment.ts: registration by the CA operator (API key and/or client certificate).
+ */
+import { timingSafeEqual } from "node:crypto";
 import { CaError } from "../errors.js";
 import type { Clock, Random } from "../ports.js";
+import { sha256Hex } from "../sha256.js";
 import type { AuditStore, TransactionRunner, Tx } from "../stores.js";
 
 /**
- * Registered relying parties (DOMAIN §1, §4: in JPKI only registered relying parties read revocation
+ * Registered relying parties (docs/domain.md §1, §4: in JPKI only registered relying parties read revocation
  * data). A party authenticates to the CRL and OCSP endpoints with an API key (`Authorization: Bearer`)
  * or with a service-CA client certificate whose OU is `relying-party` and CN its id.
  * API keys are shown once and stored as SHA-256 hashes: they are 256-bit random, so a fast hash is
@@ -34,7 +43,7 @@ export interface RelyingPartyStore {
   setActive(id: string, active: boolean, tx?: Tx): Promise<boolean>;
 }
 
-export const apiKeyHash = (apiKey: string): string => createHash("sha256").update(apiKey, "utf8").digest("hex");
+export const apiKeyHash = (apiKey: string): string => sha256Hex(apiKey);
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 

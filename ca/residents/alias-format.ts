@@ -3,10 +3,10 @@ import { codePointLength, isFullWidthText } from "./full-width.js";
 
 /**
  * Renders a foreign resident's alias (通称) into the name otherName 1.2.392.200149.8.5.5.1.
- * No OID exists for the alias (DOMAIN §2 [C: none found]) and the real concatenation format is not
+ * No OID exists for the alias (docs/domain.md §2 [C: none found]) and the real concatenation format is not
  * public, so the format is a configurable template [U]; never invent an OID for it.
  *
- * Substitute-flag rule (DOMAIN §2: one flag per character of the name string):
+ * Substitute-flag rule (docs/domain.md §2: one flag per character of the name string):
  * - the characters the template inserts (e.g. the full-width parentheses of the default) are the
  *   CA's own JIS X 0208 characters, so each gets flag `0`;
  * - `{name}` contributes the name's own flags, unchanged;
@@ -65,7 +65,7 @@ function parseTemplate(template: string, field: string): Segment[] {
 /**
  * Builds a formatter from a template with `{name}` and `{alias}` exactly once each and full-width
  * literal text. A bad template throws CaError("invalid-input", field) — configuration is checked
- * once at start-up (DESIGN invariant 8); `field` names the configuration key.
+ * once at start-up (docs/design.md invariant 8); `field` names the configuration key.
  */
 export function createAliasFormatter(template: string = defaultAliasTemplate, field = "profile.aliasTemplate"): AliasFormatter {
   const segments = parseTemplate(template, field);

@@ -3,7 +3,7 @@ import { CaError } from "../errors.js";
 
 /**
  * The date-of-birth otherName 1.2.392.200149.8.5.5.4 is `EYYYYMMDD`: an era digit followed by the
- * **Gregorian** year, month and day (DOMAIN §2; `319800217` = 1980-02-17, 昭和).
+ * **Gregorian** year, month and day (docs/domain.md §2; `319800217` = 1980-02-17, 昭和).
  */
 
 /** 0 unknown (or before 明治), 1 明治, 2 大正, 3 昭和, 4 平成, 5 令和. */

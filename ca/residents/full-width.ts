@@ -1,6 +1,6 @@
 /**
  * "Full-width" text as the JPKI profile wants it for the name, alias and address otherNames
- * (DOMAIN §2: 全角). Whether each character is in JIS X 0208 is the substitute-character process's
+ * (docs/domain.md §2: 全角). Whether each character is in JIS X 0208 is the substitute-character process's
  * job upstream (the flags mark substitutes); here we refuse what is certainly not full-width text:
  *
  * - East Asian Width Narrow (Na: ASCII U+0020–U+007E, ¢ £ ¥ ¦ ¬ ¯, ⟦…⟭, ⦅⦆) and Halfwidth

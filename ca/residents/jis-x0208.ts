@@ -1,6 +1,6 @@
 /**
  * The character repertoire of JIS X 0208 (the 6,879 characters of rows 1–8 and 16–84), as Unicode
- * code points. DOMAIN §2: the name, alias and address otherNames hold JIS X 0208 characters only; a
+ * code points. docs/domain.md §2: the name, alias and address otherNames hold JIS X 0208 characters only; a
  * character outside it is replaced upstream by a substitute character (代替文字) and marked with
  * flag `1`. So a character with flag `0` must be in this set.
  *

@@ -2,7 +2,7 @@ import { CaError } from "../errors.js";
 import { isMunicipalityCode } from "./resident-fields.js";
 
 /**
- * The locality attributes of a signing certificate's subject DN (DOMAIN §2:
+ * The locality attributes of a signing certificate's subject DN (docs/domain.md §2:
  * `C=JP, L=<prefecture>, L=<municipality>, CN=<opaque id>`). They name the **issuing municipality**
  * (from the request's 全国地方公共団体コード), never the resident: no personal data here.
  *
@@ -46,7 +46,7 @@ export function prefectureOf(municipalityCode: string, field = "municipalityCode
 }
 
 /**
- * Checks a municipality table once at start-up (DESIGN invariant 8) and returns a frozen copy.
+ * Checks a municipality table once at start-up (docs/design.md invariant 8) and returns a frozen copy.
  * Keys: valid 6-digit codes (JIS X 0402 check digit, prefecture 01–47); values: 1–128 characters
  * without control characters. Throws CaError("invalid-input", field `${field}.<code>`).
  */

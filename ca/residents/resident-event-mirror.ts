@@ -3,7 +3,7 @@ import type { ResidentRecord } from "../issuance/issuance-ports.js";
 import type { ResidentEvent, ResidentEventType } from "./resident-event.js";
 
 /**
- * The CA's copy of the resident record (機構保存本人確認情報, DOMAIN §3) as change events keep it:
+ * The CA's copy of the resident record (機構保存本人確認情報, docs/domain.md §3) as change events keep it:
  * the four items and the alias, the register status, and for each field group the version (effective
  * date, then recording time) of the event that last set it.
  *

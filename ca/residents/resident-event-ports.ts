@@ -8,12 +8,12 @@ import type { RevocationReason } from "../types.js";
 /**
  * Ports of the resident-event processor (events/). Adapters: db/resident-event-store.ts and
  * db/resident-mirror-store.ts. Every write takes the transaction it belongs to: one batch of events
- * is one transaction (DESIGN invariants 3 and 4).
+ * is one transaction (docs/design.md invariants 3 and 4).
  */
 
 /** What is kept of an event. A duplicate is never stored: it is the outcome of a failed claim. */
 export type StoredEventOutcome = "applied" | "rejected" | "deferred";
-/** Every outcome a transport answers (CONTRACT §5, plus `deferred` while the safety valve is halted). */
+/** Every outcome a transport answers (docs/api.md §5, plus `deferred` while the safety valve is halted). */
 export type EventOutcome = StoredEventOutcome | "duplicate";
 export type EventTransport = "http" | "nats" | "file" | "replay";
 
@@ -132,7 +132,7 @@ export interface RevocationBatchStore {
    * valid, hold); returns the serials actually changed.
    */
   revokeMany(changes: readonly RevocationChange[], tx: Tx): Promise<ReadonlySet<string>>;
-  /** Outbox rows (DESIGN invariant 3), in order. */
+  /** Outbox rows (docs/design.md invariant 3), in order. */
   addOutbox(messages: ReadonlyArray<{ topic: OutboxTopic; payload: Readonly<Record<string, unknown>> }>, tx: Tx): Promise<void>;
 }
 

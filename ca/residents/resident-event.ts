@@ -1,11 +1,11 @@
 import type { Gender } from "./resident-fields.js";
 
 /**
- * Resident change events (異動等情報) from the resident-register feed (DOMAIN §1, §3; CONTRACT §5).
+ * Resident change events (異動等情報) from the resident-register feed (docs/domain.md §1, §3; docs/api.md §5).
  * The typed value the core works with; events/resident-event-schema.ts parses the wire form into it.
  */
 
-/** CONTRACT §5: the event types. Anything else is rejected as `unknown-type` and kept. */
+/** docs/api.md §5: the event types. Anything else is rejected as `unknown-type` and kept. */
 export const residentEventTypes = [
   "ADDRESS_CHANGED",
   "NAME_CHANGED",

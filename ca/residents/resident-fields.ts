@@ -1,22 +1,32 @@
+/**
+ * @packageDocumentation
+ * ca/residents: the resident's data as the certificates carry it, and the CA's copy of the register.
+ *
+ * - resident-fields.ts (this file): the resident part of an issuance request, validated.
+ * - full-width.ts, jis-x0208.ts: the character rules of name, alias and address.
+ * - era.ts, alias-format.ts, municipality.ts: date of birth, alias and locality as encoded in certificates.
+ * - resident-event.ts: the resident change events; resident-event-mirror.ts: the CA's copy they keep.
+ * - resident-event-ports.ts: the ports of the event processor (events/).
+ */
 import { type CalendarDate, compareDates, jstDateOf, parseIsoDate } from "../calendar-date.js";
 import { CaError } from "../errors.js";
 import { IDEOGRAPHIC_SPACE, codePointLength, isFullWidthText } from "./full-width.js";
 import { firstUnsubstitutedOutsideJis } from "./jis-x0208.js";
 
 /**
- * The resident part of an issuance request (CONTRACT §4, DOMAIN §2 and §5), validated by hand into
+ * The resident part of an issuance request (docs/api.md §4, docs/domain.md §2 and §5), validated by hand into
  * a typed value. Hand validation rather than zod: ca/ imports only pkijs, asn1js and node:crypto.
  *
  * Error mapping (the first problem found is thrown):
  * - CaError("invalid-input") (400): a missing field, a wrong type, a malformed date or code, a
  *   character that is not allowed, flags that are not 0/1 or do not match their text's length,
  *   an unknown gender code, a character outside JIS X 0208 whose substitute flag is 0 (it must
- *   arrive already replaced by its substitute character, flag 1: DOMAIN §2);
+ *   arrive already replaced by its substitute character, flag 1: docs/domain.md §2);
  * - CaError("unprocessable") (422): well-formed but against a profile rule: over a length limit,
  *   a date of birth before 1868-01-01 (明治 1, the first era the profile's era digit encodes) or
  *   after the application date, an application date in the future, a card expiry not after the
  *   application date.
- * Messages name the field and the rule, never the value (DESIGN invariant 6).
+ * Messages name the field and the rule, never the value (docs/design.md invariant 6).
  */
 
 /** Gender codes of otherName 1.2.392.200149.8.5.5.3: 1 male, 2 female, 3 unknown. */
@@ -32,7 +42,7 @@ export interface ResidentFields {
   readonly nameSubstituteFlags: string;
   /** 通称 of a foreign resident, full-width, or null. */
   readonly alias: string | null;
-  /** One `0`/`1` per code point of `alias`; null when not given (then all `0`). Not in CONTRACT §4 yet. */
+  /** One `0`/`1` per code point of `alias`; null when not given (then all `0`). Not in docs/api.md §4 yet. */
   readonly aliasSubstituteFlags: string | null;
   readonly dateOfBirth: IsoDate;
   readonly gender: Gender;
@@ -56,7 +66,7 @@ export interface ResidentApplication {
 }
 
 /**
- * Length limits in code points. address: 200 [C] (profile spec, DOMAIN §2). name and alias: 100 [U]:
+ * Length limits in code points. address: 200 [C] (profile spec, docs/domain.md §2). name and alias: 100 [U]:
  * no public limit found; a bound keeps certificates and records sane.
  */
 export const residentFieldLimits = Object.freeze({ name: 100, alias: 100, address: 200 });
@@ -121,12 +131,12 @@ function fullWidthText(value: unknown, field: string, max: number): string {
   return text;
 }
 
-/** One `0`/`1` per code point of the text it describes (DOMAIN §2, 代替文字の使用位置情報). */
+/** One `0`/`1` per code point of the text it describes (docs/domain.md §2, 代替文字の使用位置情報). */
 function substituteFlags(value: unknown, field: string, text: string, textField: string): string {
   const flags = requireString(value, field);
   if (!/^[01]*$/.test(flags)) throw invalid(field, "must contain only the digits 0 and 1");
   if (flags.length !== codePointLength(text)) throw invalid(field, `must have exactly one digit per character of ${textField}`);
-  // DOMAIN §2: only JIS X 0208 characters are original (flag 0); others arrive substituted (flag 1).
+  // docs/domain.md §2: only JIS X 0208 characters are original (flag 0); others arrive substituted (flag 1).
   const at = firstUnsubstitutedOutsideJis(text, flags);
   if (at !== undefined) throw invalid(textField, `has a character outside JIS X 0208 at position ${at + 1} whose substitute flag is 0 (substitute it and flag it 1)`);
   return flags;

@@ -2,7 +2,7 @@ import type { Tx } from "../stores.js";
 import type { CaId } from "../types.js";
 
 /**
- * Ports of the CRL worker (crl/), declared in the core so that db/ can implement them (DESIGN §1:
+ * Ports of the CRL worker (crl/), declared in the core so that db/ can implement them (docs/design.md §1:
  * db/ imports ca/ only). Adapter: db/crl-store.ts (PostgreSQL and PGlite). Times written `(DB time)` come from the database clock, so that
  * several nodes compare them with the certificates' `updated_at` without trusting each other's clocks.
  */
@@ -61,8 +61,8 @@ export interface SerialLookup {
   serialStatuses(serials: readonly string[]): Promise<SerialStatus[]>;
 }
 
-/** A published CRL without its DER. */
-export interface PublishedCrlInfo extends PartitionRef {
+/** What a CRL says about itself, published or about to be. */
+export interface CrlFacts {
   readonly kind: CrlKind;
   readonly number: number;
   /** Delta CRLs: the number of the full CRL they update. */
@@ -72,6 +72,10 @@ export interface PublishedCrlInfo extends PartitionRef {
   /** When the entries were read (DB time, taken before the first page): the delta cut-off of a base. */
   readonly asOf: Date;
   readonly entries: number;
+}
+
+/** A published CRL without its DER. */
+export interface PublishedCrlInfo extends PartitionRef, CrlFacts {
   /** Strong HTTP entity tag, quoted. */
   readonly etag: string;
   readonly size: number;
@@ -104,14 +108,7 @@ export interface CrlLease extends PartitionRef {
 }
 
 /** A CRL ready to be published under a lease. */
-export interface NewCrl {
-  readonly kind: CrlKind;
-  readonly number: number;
-  readonly baseNumber: number | null;
-  readonly thisUpdate: Date;
-  readonly nextUpdate: Date;
-  readonly asOf: Date;
-  readonly entries: number;
+export interface NewCrl extends CrlFacts {
   readonly der: Uint8Array;
 }
 
@@ -145,7 +142,7 @@ export interface CrlStore {
   markChanged(refs: readonly PartitionRef[], tx?: Tx): Promise<void>;
 }
 
-/** A CRL read by a registered relying party (CONTRACT §3: every answered request is recorded). */
+/** A CRL read by a registered relying party (docs/api.md §3: every answered request is recorded). */
 export interface CrlAccessRecord {
   readonly at: Date;
   readonly party: string;

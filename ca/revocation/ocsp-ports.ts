@@ -2,7 +2,7 @@ import type { CaId, CertificateStatus, RevocationReason } from "../types.js";
 
 /**
  * What the OCSP responder (ocsp/) needs from the database (adapter: db/ocsp-store.ts), no wider than
- * it needs. Kept in ca/ like ca/revocation/crl-ports.ts, because db/ may import ca/ but not ocsp/ (DESIGN §1).
+ * it needs. Kept in ca/ like ca/revocation/crl-ports.ts, because db/ may import ca/ but not ocsp/ (docs/design.md §1).
  */
 
 /** CertID hash algorithms the responder accepts (RFC 5019 §2.1.1 SHA-1; SHA-256). */
@@ -77,7 +77,7 @@ export interface OcspResponseStore {
   oldestThisUpdate(): Promise<Date | undefined>;
 }
 
-/** One answered request about one certificate (CONTRACT §3: party, certificate, time). */
+/** One answered request about one certificate (docs/api.md §3: party, certificate, time). */
 export interface OcspAccessRecord {
   readonly at: Date;
   readonly party: string;

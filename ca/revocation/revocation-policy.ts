@@ -2,7 +2,7 @@ import type { ResidentEvent, ResidentFieldChanges } from "../residents/resident-
 import type { CaId, CaKind, CertificateRecord, CertificateStatus, RevocationReason } from "../types.js";
 
 /**
- * The revocation policy for resident change events: DOMAIN §3, line by line. Pure: the same event
+ * The revocation policy for resident change events: docs/domain.md §3, line by line. Pure: the same event
  * and certificates always give the same decision; storing it is the processor's job.
  *
  * | event                                       | signing                 | user-auth | reason                |
@@ -40,7 +40,7 @@ export interface CertifiedFields {
 
 /**
  * Decides whether a MINOR_CORRECTION (軽微な修正) leaves a signing certificate standing. The list of
- * minor corrections is not public (DOMAIN §3 [U]), so this is configuration.
+ * minor corrections is not public (docs/domain.md §3 [U]), so this is configuration.
  */
 export type MinorCorrectionPredicate = (event: ResidentEvent, certified: CertifiedFields) => boolean;
 
@@ -87,7 +87,7 @@ export interface PlannedRevocation {
 
 export interface RevocationDecision {
   readonly revocations: readonly PlannedRevocation[];
-  /** The DOMAIN §3 line that decided, for the audit log. */
+  /** The docs/domain.md §3 line that decided, for the audit log. */
   readonly rule: string;
 }
 

@@ -2,7 +2,7 @@ import { CaError } from "../errors.js";
 
 /**
  * The safety valve between the resident feed and mass revocation (modelled on Boulder's
- * bad-key-revoker `MaximumRevocations`, anchors.md): a faulty feed must not revoke a population.
+ * bad-key-revoker `MaximumRevocations`, letsencrypt/boulder cmd/bad-key-revoker): a faulty feed must not revoke a population.
  *
  * - **Per-event cap**: an event that would revoke more certificates than a resident can hold (default
  *   4: two kinds, plus a renewal in flight) is not applied; it is rejected with reason

@@ -1,3 +1,15 @@
+/**
+ * @packageDocumentation
+ * ca/revocation: revoking and holding certificates, and what CRL and OCSP need to follow.
+ *
+ * - revocation-policy.ts: the decision table — resident change event → which certificates, which reason.
+ * - revocation-service.ts (this file): manual revocation and hold by operators, one transaction each.
+ * - revocation-safety-valve.ts: the cap between the resident feed and mass revocation.
+ * - revocation-window.ts: mass revocation counted per operator over a sliding window.
+ * - outbox.ts: the transactional outbox the CRL and OCSP workers read.
+ * - crl-ports.ts, ocsp-ports.ts: what crl/ and ocsp/ need from the database.
+ * The CRL partition of a certificate is chosen at issuance: ca/issuance/serial.ts `partitionOf`.
+ */
 import { CaError } from "../errors.js";
 import { actorName, type Actor } from "../operators/operator-principal.js";
 import type { OutboxWriter } from "./outbox.js";
@@ -9,13 +21,13 @@ import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "../sto
 import { revocationReasonCodes, type CertificateRecord, type RevocationReason } from "../types.js";
 
 /**
- * Manual revocation and hold by operators (DOMAIN §3, the lines that are not resident events;
- * CONTRACT §4, §6). Each is one transaction: status change + reason + audit entry + outbox row
- * (DESIGN invariant 3); CRL and OCSP follow from the outbox.
+ * Manual revocation and hold by operators (docs/domain.md §3, the lines that are not resident events;
+ * docs/api.md §4, §6). Each is one transaction: status change + reason + audit entry + outbox row
+ * (docs/design.md invariant 3); CRL and OCSP follow from the outbox.
  *
  * - Terminal operators at the counter: the holder's request (`unspecified`) and a reported private-key
  *   compromise (`keyCompromise`).
- * - CA operators: any reason of CONTRACT §6 (e.g. `cACompromise` for certificates of a compromised CA
+ * - CA operators: any reason of docs/api.md §6 (e.g. `cACompromise` for certificates of a compromised CA
  *   generation, `affiliationChanged` for a record error found by the CA).
  * - Hold (lost card, 24/7 line): every certificate of the card goes on hold with `certificateHold`.
  *   A hold is never released for card certificates; a later revocation replaces it.
@@ -38,7 +50,7 @@ export const holdRoles: readonly OperatorRole[] = Object.freeze(["terminal-opera
 
 export const MAX_COMMENT_LENGTH = 1000;
 
-/** CONTRACT §6: RFC 5280 names; others (removeFromCRL, privilegeWithdrawn, aACompromise, …) are refused. */
+/** docs/api.md §6: RFC 5280 names; others (removeFromCRL, privilegeWithdrawn, aACompromise, …) are refused. */
 export function parseRevocationReason(value: unknown): RevocationReason {
   if (typeof value !== "string" || !Object.hasOwn(revocationReasonCodes, value)) {
     throw new CaError("invalid-input", `reason must be one of ${Object.keys(revocationReasonCodes).join(", ")}`, { field: "reason" });

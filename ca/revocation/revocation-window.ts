@@ -42,7 +42,7 @@ export function windowExceeded(limits: RevocationWindowLimits): CaError {
   );
 }
 
-/** Validates limits once (DESIGN invariant 8). */
+/** Validates limits once (docs/design.md invariant 8). */
 export function checkRevocationWindow(limits: RevocationWindowLimits): RevocationWindowLimits {
   if (!Number.isInteger(limits.limit) || limits.limit < 1) throw new CaError("invalid-input", "revocation window limit must be a positive integer", { field: "revocationWindow.limit" });
   if (!Number.isInteger(limits.windowMs) || limits.windowMs < 60_000) throw new CaError("invalid-input", "revocation window must be at least one minute", { field: "revocationWindow.windowMs" });

@@ -1,7 +1,7 @@
 /**
  * A minimal DER element walker: finds where each element starts and ends so that already-encoded parts
  * (a TBS, an AlgorithmIdentifier, a signature) can be sliced out byte-exactly, without decoding and
- * re-encoding them (feasibility trap 10). It reads structure only, never values.
+ * re-encoding them (docs/traps.md §3 trap 10). It reads structure only, never values.
  */
 
 /** One element located in a buffer: `bytes.subarray(start, end)` is the whole TLV. */
@@ -56,10 +56,17 @@ export function readChildren(bytes: Uint8Array, parent: DerElement): DerElement[
 /** The message of readWhole's error when the element is followed by more bytes. */
 export const TRAILING_BYTES = "trailing bytes after the element";
 
+/** readWhole's error when the element is followed by more bytes (typed: callers never match the message). */
+export class TrailingBytesError extends DerReadError {
+  constructor() {
+    super(TRAILING_BYTES);
+  }
+}
+
 /** Reads one element that must fill `bytes` exactly. */
 export function readWhole(bytes: Uint8Array): DerElement {
   const el = readElement(bytes, 0);
-  if (el.end !== bytes.length) throw new DerReadError(TRAILING_BYTES);
+  if (el.end !== bytes.length) throw new TrailingBytesError();
   return el;
 }
 
@@ -71,4 +78,11 @@ export function elementBytes(bytes: Uint8Array, el: DerElement): Uint8Array {
 /** The content octets of an element (a view, no copy). */
 export function elementContent(bytes: Uint8Array, el: DerElement): Uint8Array {
   return bytes.subarray(el.contentStart, el.end);
+}
+
+/** Byte-exact equality of two encodings (AlgorithmIdentifiers, OIDs, hashes): DER has one encoding per value. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -161,7 +161,7 @@ export interface PolicyInput {
 
 /**
  * certificatePolicies (RFC 5280 §4.2.1.4). Criticality is the profile's choice (JPKI signing
- * certificates mark it critical, DOMAIN §2), so it is a required argument.
+ * certificates mark it critical, docs/domain.md §2), so it is a required argument.
  */
 export function certificatePoliciesExtension(policies: readonly PolicyInput[], critical: boolean): pkijs.Extension {
   if (policies.length === 0) throw new CaError("invalid-input", "certificatePolicies needs a policy");

@@ -7,11 +7,11 @@ import { encodeName, type NameAttribute } from "./name.js";
 /**
  * GeneralName (RFC 5280 §4.2.1.6), encoded straight to DER.
  *
- * pkijs `GeneralName({ type: 0 })` wraps an otherName in one `[0]` too many (feasibility trap 8), so
+ * pkijs `GeneralName({ type: 0 })` wraps an otherName in one `[0]` too many (docs/traps.md §3 trap 8), so
  * the CHOICE is written here for every alternative the CA uses.
  */
 export type GeneralNameInput =
-  /** `[0] { type-id, [0] EXPLICIT UTF8String }` (the JPKI personal-data form, DOMAIN §2). */
+  /** `[0] { type-id, [0] EXPLICIT UTF8String }` (the JPKI personal-data form, docs/domain.md §2). */
   | { readonly type: "otherName"; readonly typeId: string; readonly value: string }
   | { readonly type: "rfc822Name"; readonly value: string }
   | { readonly type: "dNSName"; readonly value: string }

@@ -60,3 +60,14 @@ export function parseIssuerCertificate(der: Uint8Array): IssuerCertificate {
   }
 }
 
+/**
+ * The notAfter of a certificate valid `days` days from `notBefore`, clamped to the issuer's notAfter: a
+ * certificate never outlives its issuer. CaError "unprocessable" when the issuer (`issuerName` in the
+ * message, e.g. "service CA") has expired by notBefore.
+ */
+export function notAfterWithinIssuer(notBefore: Date, days: number, issuerNotAfter: Date, issuerName: string): Date {
+  const wanted = new Date(notBefore.getTime() + days * 86_400_000);
+  const notAfter = wanted > issuerNotAfter ? issuerNotAfter : wanted;
+  if (notAfter <= notBefore) throw new CaError("unprocessable", `the ${issuerName} certificate has expired before notBefore`);
+  return notAfter;
+}

@@ -5,7 +5,7 @@ import { CaError } from "../errors.js";
 /**
  * X.501 distinguished names, built the RFC 5280 way: `SEQUENCE OF SET { one AttributeTypeAndValue }`,
  * in the order given. pkijs' own `RelativeDistinguishedNames({ typesAndValues })` would put every
- * attribute into ONE multi-valued RDN (`C=JP + O=… + CN=…`, feasibility trap 3), so the DER is built
+ * attribute into ONE multi-valued RDN (`C=JP + O=… + CN=…`, docs/traps.md §3 trap 3), so the DER is built
  * here and wrapped with `RelativeDistinguishedNames.fromBER`.
  */
 
@@ -154,7 +154,7 @@ export function readName(name: pkijs.RelativeDistinguishedNames | Uint8Array): R
   return out;
 }
 
-/** "C=JP, O=JPKI, OU=…" in encoding order (the way DOMAIN.md and `openssl -nameopt` print names). */
+/** "C=JP, O=JPKI, OU=…" in encoding order (the way docs/domain.md and `openssl -nameopt` print names). */
 export function formatName(name: pkijs.RelativeDistinguishedNames | Uint8Array): string {
   return readName(name)
     .map((a) => `${a.type}=${a.value}`)

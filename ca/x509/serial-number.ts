@@ -4,11 +4,11 @@ import { integerContent } from "./der.js";
 
 /**
  * Certificate serial numbers as they go into a TBS (RFC 5280 §4.1.2.2): a positive INTEGER of at most
- * 20 content octets. Generating them (≥ 64 CSPRNG bits, a prefix byte per CA generation: DESIGN
+ * 20 content octets. Generating them (≥ 64 CSPRNG bits, a prefix byte per CA generation: docs/design.md
  * invariant 2) is ca/issuance/serial.ts's job; this only refuses values the RFC forbids.
  *
  * A serial is given as a bigint or as lower-case hex of the INTEGER's content octets (the form
- * ca/issuance/serial.ts generates and CONTRACT uses), which must then be minimal (no redundant 00 octet).
+ * ca/issuance/serial.ts generates and docs/api.md §0 uses), which must then be minimal (no redundant 00 octet).
  */
 export type SerialInput = bigint | string;
 
@@ -38,7 +38,7 @@ export function assertSerialNumber(serial: SerialInput): void {
 
 /**
  * The asn1js INTEGER of a serial. `Integer.fromBigInt` adds the 0x00 octet a value with its top bit set
- * needs (`new Integer({ valueHex })` would make it negative: feasibility trap 6).
+ * needs (`new Integer({ valueHex })` would make it negative: docs/traps.md §3 trap 6).
  */
 export function serialNumberInteger(serial: SerialInput): asn1js.Integer {
   return asn1js.Integer.fromBigInt(serialValue(serial));

@@ -1,17 +1,29 @@
+/**
+ * @packageDocumentation
+ * ca/x509: DER and X.509 building blocks, with no CA policy in them.
+ *
+ * - der.ts (writer), der-reader.ts (walker, byte-exact slices and comparison).
+ * - name.ts, general-names.ts, extensions.ts, time.ts, serial-number.ts, public-key.ts,
+ *   subject-public-key.ts: the parts of a certificate.
+ * - tbs-certificate.ts, signed-certificate.ts (this file): a TBS, signed by a Signer and verified.
+ * - issuer-certificate.ts: what an issuer certificate gives the certificates it issues.
+ * - certification-request.ts, csr-contents.ts: reading PKCS#10 requests strictly.
+ * - pem.ts: PEM armour.
+ */
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import type * as pkijs from "pkijs";
 import { algorithmIdentifier, algorithmIdentifierDer, signatureAlgorithmOids, signatureHash } from "../profiles/algorithms.js";
 import { CaError } from "../errors.js";
 import type { Signer, SignatureAlgorithmName } from "../ports.js";
 import { derBitString, derSequence } from "./der.js";
-import { DerReadError, elementBytes, elementContent, readChildren, readWhole, type DerElement } from "./der-reader.js";
+import { bytesEqual, DerReadError, elementBytes, elementContent, readChildren, readWhole, type DerElement } from "./der-reader.js";
 
 /**
- * Signing a certificate without pkijs `sign()` (DESIGN §3.1: it defaults to SHA-1 and a global engine):
+ * Signing a certificate without pkijs `sign()` (docs/design.md §3.1: it defaults to SHA-1 and a global engine):
  * encode the TBS once, have the Signer sign exactly those bytes, assemble
  * `SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }` with the DER writer (no re-encoding of the
- * TBS: feasibility trap 10), and verify the signature against the issuer key before the certificate
- * leaves this module (DESIGN invariant 1).
+ * TBS: docs/traps.md §3 trap 10), and verify the signature against the issuer key before the certificate
+ * leaves this module (docs/design.md invariant 1).
  *
  * For invariant 1's "store the TBS before signing", call `encodeTbsCertificate`, record the bytes, then
  * `signTbsCertificate`. `signCertificate` does both in one go.
@@ -146,23 +158,25 @@ function publicKeyObject(spki: Uint8Array): KeyObject {
   return key;
 }
 
-/** The TBS `signature` AlgorithmIdentifier bytes: after the optional `[0]` version and the serial. */
+/**
+ * The TBS `signature` AlgorithmIdentifier bytes (a view): after the optional `[0]` version and the
+ * serial. DerReadError when `tbs` is not a SEQUENCE with one there.
+ */
+export function tbsSignatureAlgorithmDer(tbs: Uint8Array): Uint8Array {
+  const seq = readWhole(tbs);
+  const fields = seq.tag === 0x30 ? readChildren(tbs, seq) : [];
+  const index = fields[0]?.tag === 0xa0 ? 2 : 1;
+  const alg = fields[index];
+  if (alg === undefined || alg.tag !== 0x30) throw new DerReadError("no signature field");
+  return elementBytes(tbs, alg);
+}
+
+/** tbsSignatureAlgorithmDer, with CaError "internal" for a malformed TBS (we encoded it ourselves). */
 function tbsSignatureAlgorithm(tbs: Uint8Array): Uint8Array {
   try {
-    const seq = readWhole(tbs);
-    const fields = seq.tag === 0x30 ? readChildren(tbs, seq) : [];
-    const index = fields[0]?.tag === 0xa0 ? 2 : 1;
-    const alg = fields[index];
-    if (alg === undefined || alg.tag !== 0x30) throw new DerReadError("no signature field");
-    return elementBytes(tbs, alg);
+    return tbsSignatureAlgorithmDer(tbs);
   } catch (e) {
     if (e instanceof DerReadError) throw new CaError("internal", "malformed TBSCertificate");
     throw e;
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

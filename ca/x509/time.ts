@@ -6,7 +6,7 @@ import { DerTag, derTlv } from "./der.js";
  * otherwise, always `Z` and whole seconds (no fractional seconds: §4.1.2.5.2).
  *
  * pkijs `Time` defaults to UTCTime even for 2050+ and asn1js 3 then silently writes 2051 as "51…",
- * which reads back as 1951 (feasibility trap 4); GeneralizedTime keeps milliseconds (trap 5).
+ * which reads back as 1951 (docs/traps.md §3 trap 4); GeneralizedTime keeps milliseconds (trap 5).
  * Everything here chooses the type itself and truncates to the second.
  */
 

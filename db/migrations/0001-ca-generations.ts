@@ -1,6 +1,6 @@
 import type { Migration } from "./migration.js";
 
-/** CA generations: one HSM key and self-signed certificate each (DOMAIN §4, DESIGN invariant 2). */
+/** CA generations: one HSM key and self-signed certificate each (docs/domain.md §4, docs/design.md invariant 2). */
 export const caGenerationsMigration: Migration = {
   name: "0001-ca-generations",
   async up(knex) {
@@ -15,7 +15,7 @@ export const caGenerationsMigration: Migration = {
       // Invariant 2: the first serial byte names the generation; unique across all CAs.
       t.integer("serial_prefix").notNullable().unique({ indexName: "ca_generations_serial_prefix_key" })
         .checkBetween([0, 255], "ca_generations_serial_prefix_check");
-      // DOMAIN §4: fixed at creation, never changes.
+      // docs/domain.md §4: fixed at creation, never changes.
       t.integer("partition_count").notNullable().checkPositive("ca_generations_partition_count_check");
       t.text("status").notNullable().checkIn(["active", "retired"], "ca_generations_status_check");
       t.binary("ocsp_responder_certificate").nullable();

@@ -1,14 +1,14 @@
 import type { Migration } from "./migration.js";
 
 /**
- * End-entity certificates, reserved as `pending` before signing (DESIGN invariant 1: no signature
+ * End-entity certificates, reserved as `pending` before signing (docs/design.md invariant 1: no signature
  * without a record; the primary key on serial is the reservation).
  */
 export const certificatesMigration: Migration = {
   name: "0002-certificates",
   async up(knex) {
     await knex.schema.createTable("certificates", (t) => {
-      // CONTRACT preamble: lower-case hex without separators; ≤ 20 octets (RFC 5280 §4.1.2.2).
+      // docs/api.md §0: lower-case hex without separators; ≤ 20 octets (RFC 5280 §4.1.2.2).
       t.text("serial").primary();
       t.text("ca_id").notNullable().references("id").inTable("ca_generations").withKeyName("certificates_ca_id_fkey");
       t.text("kind").notNullable().checkIn(["sign", "auth"], "certificates_kind_check");

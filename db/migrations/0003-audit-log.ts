@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.js";
 
 /**
- * The append-only audit log and its hash chain (ca/audit/audit-chain.ts), kept 7 years (DOMAIN §7).
+ * The append-only audit log and its hash chain (ca/audit/audit-chain.ts), kept 7 years (docs/domain.md §7).
  *
  * `audit_head` holds the last seq and hash in one row; AuditStore.append locks it with
  * `SELECT … FOR UPDATE`, which serialises appends across connections and processes, so the chain

@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.js";
 
 /**
- * The transactional outbox (DESIGN invariant 3): a revocation writes its status change, audit entry
+ * The transactional outbox (docs/design.md invariant 3): a revocation writes its status change, audit entry
  * and an outbox row in one transaction; CRL and OCSP workers consume rows later
  * (`FOR UPDATE SKIP LOCKED`) and set processed_at.
  */

@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.js";
 
 /**
- * Operators, their sessions and the enrolled terminals (CONTRACT §4, §7; DOMAIN §6).
+ * Operators, their sessions and the enrolled terminals (docs/api.md §4, §7; docs/domain.md §6).
  *
  * - operators: lockout state (failed_attempts, locked_at) is kept here so it survives restarts and is
  *   shared by every API node (告示334号 第4-4(8)). roles is a jsonb array of operator role names.

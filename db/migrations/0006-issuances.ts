@@ -2,7 +2,7 @@ import type { Migration } from "./migration.js";
 
 /**
  * Issuance records (Idempotency-Key scope and the stored answer) and the CA's copy of the resident
- * record (DOMAIN §3: 機構保存本人確認情報). Personal fields live here and in certificates.recorded only.
+ * record (docs/domain.md §3: 機構保存本人確認情報). Personal fields live here and in certificates.recorded only.
  */
 export const issuancesMigration: Migration = {
   name: "0006-issuances",

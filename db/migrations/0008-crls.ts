@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.js";
 
 /**
- * Partition CRLs (DOMAIN §4, issue 6).
+ * Partition CRLs (docs/domain.md §4, issue 6).
  *
  * - `crl_partitions`: one row per (CA generation, partition): the CRL number counter shared by full
  *   and delta CRLs (RFC 5280 §5.2.3, strictly increasing across restarts and nodes because it is

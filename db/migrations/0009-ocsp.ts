@@ -7,7 +7,7 @@ import type { Migration } from "./migration.js";
  *   keeps an older status from overwriting a newer one; `seq` (from a sequence, renewed on every
  *   write) lets each responder process pick up what others wrote.
  * - `ocsp_access_log`: one row per certificate asked about by a registered relying party
- *   (CONTRACT §3), written in batches.
+ *   (docs/api.md §3), written in batches.
  */
 export const ocspMigration: Migration = {
   name: "0009-ocsp",

@@ -1,8 +1,8 @@
 import type { Migration } from "./migration.js";
 
 /**
- * Resident change events (CONTRACT §5, DESIGN invariant 4) and the history of the CA's copy of the
- * resident record (DOMAIN §3):
+ * Resident change events (docs/api.md §5, docs/design.md invariant 4) and the history of the CA's copy of the
+ * resident record (docs/domain.md §3):
  * - residents gains the register status and, per field group, the version of the event that set it
  *   (an older event never overwrites a newer value);
  * - resident_history keeps superseded versions until the retention period ends (purge job);
@@ -59,7 +59,7 @@ export const residentEventsMigration: Migration = {
       t.integer("attempts").notNullable().defaultTo(1);
       t.timestamp("received_at", { useTz: true }).notNullable();
       t.timestamp("processed_at", { useTz: true }).nullable();
-      t.index(["resident_code"], "resident_events_resident_code_idx"); // disclosure (DOMAIN §6)
+      t.index(["resident_code"], "resident_events_resident_code_idx"); // disclosure (docs/domain.md §6)
     });
     // Operators list rejected and deferred events; resume drains deferred ones in arrival order.
     await knex.raw("create index resident_events_pending_idx on resident_events (outcome, seq) where outcome <> 'applied'");

@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.js";
 
 /**
- * Admin controls (CONTRACT §7, DOMAIN §6):
+ * Admin controls (docs/api.md §7, docs/domain.md §6):
  * - approvals: four-eyes requests (ca/approvals/approval.ts) with their state, parameters and result;
  * - audit_checkpoints: HSM-signed (seq, hash) of audit entries (ca/audit/audit-checkpoint.ts), the anchor
  *   the chain is verified from after a retention cut;

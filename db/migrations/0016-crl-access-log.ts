@@ -1,7 +1,7 @@
 import type { Migration } from "./migration.js";
 
 /**
- * CRL reads of registered relying parties (CONTRACT §3: every answered request is recorded — party,
+ * CRL reads of registered relying parties (docs/api.md §3: every answered request is recorded — party,
  * what was read, when), the CRL counterpart of `ocsp_access_log`: which party read which partition's
  * full or delta CRL, and its CRL number. Written in batches (ocsp/access-recorder.ts), purged by the
  * relying-party access retention task.

@@ -7,10 +7,10 @@ import type { Migration } from "./migration.js";
  * - `blocked_keys` (Let's Encrypt Boulder's blockedKeys): the SHA-256 of the DER SubjectPublicKeyInfo
  *   (the same hash as certificates.public_key_sha256) of every key whose certificate was revoked for
  *   keyCompromise, for ever, for both kinds and every CA generation. A trigger writes it in the same
- *   statement, hence the same transaction, as the revocation (DESIGN invariant 3); existing revocations
+ *   statement, hence the same transaction, as the revocation (docs/design.md invariant 3); existing revocations
  *   are backfilled here.
  * - A trigger refuses a new certificate row whose key is blocked, or is in a revoked certificate of either
- *   kind (a card makes a new key pair for every application, DOMAIN §1; docs/issuance.md "Key reuse").
+ *   kind (a card makes a new key pair for every application, docs/domain.md §1; docs/issuance.md "Key reuse").
  *   A key in a live certificate of either kind is refused by certificates_live_public_key_uniq (0015), so
  *   the store keeps answering PUBLIC_KEY_IN_USE for it; failed rows (never signed) do not count.
  *

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { CaError } from "../../ca/errors.js";
-import { PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type RefusedKeyRule, type ResidentRecord, type ResidentStore } from "../../ca/issuance/issuance-ports.js";
+import { IdempotencyKeyInUseError, PublicKeyRefusedError, type IssuanceRecord, type IssuanceStore, type RefusedKeyRule, type ResidentRecord, type ResidentStore } from "../../ca/issuance/issuance-ports.js";
 import type { OutboxReader } from "../../ca/revocation/outbox.js";
 import type { CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { CaGeneration, CaKind } from "../../ca/types.js";
@@ -120,6 +120,8 @@ export function issuanceStoresContract(name: string, open: () => Promise<Issuanc
         const again = issuance({ idempotencyKey: first.record.idempotencyKey });
         const cert = pending("auth", { issuanceId: again.issuanceId });
         await assert.rejects(fx.issuances.insertWithCertificates(again, [cert]), isCaError("conflict", /idempotency/i));
+        // Typed: the service recognises the race it lost by the class, never by the message.
+        await assert.rejects(fx.issuances.insertWithCertificates(again, [cert]), IdempotencyKeyInUseError);
         assert.equal(await fx.issuances.get(again.issuanceId), undefined);
         assert.equal(await fx.certificates.get(cert.serial), undefined);
       });

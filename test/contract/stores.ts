@@ -5,6 +5,7 @@ import { CaError } from "../../ca/errors.js";
 import type { AuditStore, CaGenerationStore, CertificateStore, NewPendingCertificate, TransactionRunner } from "../../ca/stores.js";
 import type { AuditEntryInput, CaGeneration, CaId, CaKind } from "../../ca/types.js";
 import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
+import { PublicKeyInUseError } from "../../ca/issuance/issuance-ports.js";
 import { keyReuseCases } from "./key-reuse.js";
 import { fakeCaGeneration } from "../support/ca-generation-fixture.js";
 
@@ -216,6 +217,8 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
         await fx.certificates.insertPending(first);
         const second = pending({ publicKeySha256: key });
         await assert.rejects(fx.certificates.insertPending(second), (e: unknown) => e instanceof CaError && e.kind === "conflict" && e.message === PUBLIC_KEY_IN_USE);
+        // Typed: the issuance service names the request field on the class, never on the message.
+        await assert.rejects(fx.certificates.insertPending(second), PublicKeyInUseError);
         assert.equal(await fx.certificates.get(second.serial), undefined, "nothing stored");
         await fx.certificates.completeIssued(first.serial, Uint8Array.from([1]));
         await assert.rejects(fx.certificates.insertPending(pending({ publicKeySha256: key })), (e: unknown) => e instanceof CaError && e.message === PUBLIC_KEY_IN_USE);

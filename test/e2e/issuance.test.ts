@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import forge from "node-forge";
 import { checkCaKeys } from "../../api/main.js";
-import { buildAuthorities } from "../../api/issuing-authorities.js";
+import { buildAuthorities } from "../../api/wiring/issuing-authorities.js";
 import { createAliasFormatter } from "../../ca/residents/alias-format.js";
 import { IssuanceService } from "../../ca/issuance/issuance-service.js";
 import { KnexResidentMunicipalityStore } from "../../db/resident-municipality-store.js";
@@ -18,7 +18,7 @@ import { startTestService, type TestService } from "../support/service-harness.j
 import { extensionBody, extensionHeaders, openssl, opensslEscaped, opensslOk, scratchDir } from "../integration/x509/openssl.js";
 
 /**
- * CONTRACT §4 issuance end to end: real PostgreSQL, SoftHSM and the HTTPS listener with client
+ * docs/api.md §4 issuance end to end: real PostgreSQL, SoftHSM and the HTTPS listener with client
  * certificates, card-like CSRs (node:crypto keys, node-forge PKCS#10), and openssl as the relying
  * party that checks what was issued. One service instance for the whole file; the its run in order
  * and share the certificates issued early on.
@@ -206,7 +206,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
       assert.match(c.issuer, /JPKI/);
     }
     assert.notEqual(sign.serialNumber, auth.serialNumber);
-    // Serial prefix byte (DESIGN invariant 2): sign-g1 → 0x01, auth-g1 → 0x41.
+    // Serial prefix byte (docs/design.md invariant 2): sign-g1 → 0x01, auth-g1 → 0x41.
     assert.match(sign.serialNumber, /^01/);
     assert.match(auth.serialNumber, /^41/);
     assert.deepEqual(sign.subject, {
@@ -233,7 +233,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     assert.notEqual(wrong.status, 0);
   });
 
-  it("signing certificate, seen by openssl: every extension of the DOMAIN §2 profile, no EKU", async () => {
+  it("signing certificate, seen by openssl: every extension of the docs/domain.md §2 profile, no EKU", async () => {
     const text = x509Text(sign.certificate, "sign-text.pem");
     assert.deepEqual(extensionHeaders(text), [
       "X509v3 Key Usage: critical",
@@ -471,7 +471,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     assertProblem(await issue(application([{ kind: "auth", csr: keys[0]!.csr }], { residentCode: "44444444444" })), 422, "residentCode");
   });
 
-  describe("recovery of an issuance left pending (DESIGN invariant 1: a crash between reserve and store)", () => {
+  describe("recovery of an issuance left pending (docs/design.md invariant 1: a crash between reserve and store)", () => {
     const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey, municipalityCode: "131041" });
     /** The service as buildHandlers wires it, with a runner that can "crash" before the completing transaction. */
     const serviceWith = async (transactions: TransactionRunner): Promise<IssuanceService> => {

@@ -16,7 +16,7 @@ import { opensslOk, scratchDir } from "./x509/openssl.js";
 /**
  * The service's foundation, end to end on one instance (SoftHSM token + embedded PGlite, the
  * `npm start` default): the ceremony is idempotent, start-up refuses a CA whose token key does not
- * match its certificate, and the relying-party/operations endpoints answer as CONTRACT §1–3 says.
+ * match its certificate, and the relying-party/operations endpoints answer as docs/api.md §1–3 says.
  */
 describe("foundation: init, start-up check, public endpoints (SoftHSM + PGlite)", function () {
   this.timeout(60_000);
@@ -108,7 +108,7 @@ describe("foundation: init, start-up check, public endpoints (SoftHSM + PGlite)"
     }
   });
 
-  it("GET /ca/sign-g1.crt is DER application/pkix-cert with the DOMAIN §2 DN, and openssl parses it", async () => {
+  it("GET /ca/sign-g1.crt is DER application/pkix-cert with the docs/domain.md §2 DN, and openssl parses it", async () => {
     const res = await request(`${t.httpUrl}/ca/sign-g1.crt`);
     assert.equal(res.status, 200);
     assert.equal(res.headers["content-type"], "application/pkix-cert");

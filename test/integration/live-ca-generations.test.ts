@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { createNextCaGeneration } from "../../api/ca-generations.js";
+import { createNextCaGeneration } from "../../api/wiring/ca-generations.js";
 import { buildHandlers, type Handlers } from "../../api/main.js";
 import { generateSerial, partitionOf } from "../../ca/issuance/serial.js";
 import { startTestService, type TestService } from "../support/service-harness.js";
@@ -12,7 +12,7 @@ import { readResponse } from "../unit/ocsp/read-response.js";
  * taken into use without a restart: issuance goes to it, its CRL partitions are published, its OCSP
  * responder answers — and its key is checked against its certificate first.
  */
-describe("CA generations taken into use while running (api/live-ca-generations.ts)", function () {
+describe("CA generations taken into use while running (api/wiring/live-ca-generations.ts)", function () {
   this.timeout(180_000);
   let ts: TestService;
   let handlers: Handlers;

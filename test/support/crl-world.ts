@@ -2,12 +2,12 @@
  * A CA generation with real end-entity certificates in a test database, for the CRL integration tests:
  * a MemorySigner CA (end-entity-fixtures.ts), its `ca_generations` row, certificates issued through
  * EndEntityIssuer and stored through KnexCertificateStore, and revocations written the way the
- * revocation service writes them (status change + outbox row in one transaction, DESIGN invariant 3).
+ * revocation service writes them (status change + outbox row in one transaction, docs/design.md invariant 3).
  */
-import { createHash } from "node:crypto";
 import { EndEntityIssuer } from "../../ca/issuance/end-entity-issuer.js";
 import { FixedClock, type Clock } from "../../ca/ports.js";
 import { generateSubjectId } from "../../ca/profiles/subject-id.js";
+import { sha256Hex } from "../../ca/sha256.js";
 import type { CaGeneration, CaId, RevocationReason } from "../../ca/types.js";
 import { createCrlService, type CrlService } from "../../crl/crl-service.js";
 import { parseCrlSettings, type CrlSettings } from "../../crl/crl-settings.js";
@@ -99,7 +99,7 @@ export async function createCrlWorld(db: Database, options: { partitionCount?: n
         notAfter,
         partition,
         tbs,
-        publicKeySha256: createHash("sha256").update(serial).digest("hex"),
+        publicKeySha256: sha256Hex(serial),
         subjectId: generateSubjectId(rng),
         residentCode: null,
         issuanceId: null,

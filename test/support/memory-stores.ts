@@ -9,8 +9,8 @@ import type {
   TransactionRunner,
   Tx,
 } from "../../ca/stores.js";
-import { PUBLIC_KEY_IN_USE } from "../../ca/stores.js";
-import { PublicKeyRefusedError } from "../../ca/issuance/issuance-ports.js";
+import { PublicKeyInUseError, PublicKeyRefusedError, type IssuanceRecord, type ResidentRecord } from "../../ca/issuance/issuance-ports.js";
+import type { OutboxTopic } from "../../ca/revocation/outbox.js";
 import type {
   AuditEntry,
   AuditEntryInput,
@@ -36,6 +36,10 @@ interface MemoryState {
   certificates: Map<string, CertificateRecord>;
   audit: AuditEntry[];
   head: { seq: number; hash: string };
+  /** Issuance records and the CA's copy of residents (test/support/memory-issuance-stores.ts). */
+  issuances: Map<string, IssuanceRecord>;
+  residents: Map<string, { record: ResidentRecord; municipalityCode: string | null }>;
+  outbox: Array<{ id: number; topic: OutboxTopic; payload: Record<string, unknown>; createdAt: Date }>;
 }
 
 class MemoryTx {
@@ -64,6 +68,9 @@ export class MemoryDatabase implements TransactionRunner {
     certificates: new Map(),
     audit: [],
     head: { seq: 0, hash: GENESIS_PREV_HASH },
+    issuances: new Map(),
+    residents: new Map(),
+    outbox: [],
   };
   private readonly mutex = new Mutex();
   private readonly scopes = new AsyncLocalStorage<MemoryTx>();
@@ -72,7 +79,15 @@ export class MemoryDatabase implements TransactionRunner {
     this.assertOutsideTransaction("opened a transaction");
     const release = await this.mutex.lock();
     const s = this.state;
-    const snapshot = { generations: new Map(s.generations), certificates: new Map(s.certificates), audit: s.audit.slice(), head: { ...s.head } };
+    const snapshot = {
+      generations: new Map(s.generations),
+      certificates: new Map(s.certificates),
+      audit: s.audit.slice(),
+      head: { ...s.head },
+      issuances: new Map(s.issuances),
+      residents: new Map(s.residents),
+      outbox: s.outbox.slice(),
+    };
     const handle = new MemoryTx(this);
     try {
       const result = await this.scopes.run(handle, () => work(handle));
@@ -206,7 +221,7 @@ export class MemoryCertificateStore implements CertificateStore {
       if (s.certificates.has(cert.serial)) throw new CaError("conflict", "certificate serial already exists");
       // certificates_live_public_key_uniq (migration 0015): one live certificate per key.
       for (const c of s.certificates.values()) {
-        if (c.publicKeySha256 === cert.publicKeySha256 && (c.status === "pending" || c.status === "valid" || c.status === "hold")) throw new CaError("conflict", PUBLIC_KEY_IN_USE);
+        if (c.publicKeySha256 === cert.publicKeySha256 && (c.status === "pending" || c.status === "valid" || c.status === "hold")) throw new PublicKeyInUseError();
       }
       // Migration 0019 (certificates_refuse_used_key): a key revoked for keyCompromise is blocked, one in
       // any other revoked certificate was certified before. (Rows are never deleted here, so the revoked

@@ -81,12 +81,12 @@ export function event(type: ResidentEventType, changes: ResidentEventChanges = {
   };
 }
 
-/** The wire form of an event (CONTRACT §5). */
+/** The wire form of an event (docs/api.md §5). */
 export function wire(e: ResidentEvent): Record<string, unknown> {
   return { eventId: e.eventId, residentCode: e.residentCode, type: e.type, effectiveDate: e.effectiveDate, recordedAt: e.recordedAt.toISOString(), changes: { ...e.changes } };
 }
 
-/** Valid `changes` for each type (CONTRACT §5). */
+/** Valid `changes` for each type (docs/api.md §5). */
 export const changesFor: Readonly<Record<ResidentEventType, ResidentEventChanges>> = {
   ADDRESS_CHANGED: { address: "東京都中野区中野四丁目８番１号", addressSubstituteFlags: "0".repeat(15) },
   NAME_CHANGED: { name: "佐藤　太郎", nameSubstituteFlags: "00000" },

@@ -9,7 +9,7 @@ import { processAlive } from "../../bench/process-cpu.js";
 /**
  * Throwaway SoftHSM tokens for tests.
  *
- * SoftHSM reads SOFTHSM2_CONF, and enumerates its tokens, once, at C_Initialize (feasibility §1, and
+ * SoftHSM reads SOFTHSM2_CONF, and enumerates its tokens, once, at C_Initialize (docs/traps.md §1, and
  * checked: a token made by softhsm2-util afterwards stays invisible until C_Finalize + C_Initialize).
  * So every test of one mocha process shares ONE conf, ./var/test/softhsm/softhsm2.conf, with one
  * tokendir ./var/test/softhsm/tokens/ holding every test token; and tokens must be created before
@@ -65,7 +65,7 @@ function prepare(): void {
   // too, and the PostgreSQL of scripts/services.sh (user postgres) keeps its data under ./var/test.
   mkdirSync(dirname(tokenDir), { recursive: true });
   mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
-  // Absolute tokendir: SoftHSM resolves a relative one against the process cwd (feasibility §1).
+  // Absolute tokendir: SoftHSM resolves a relative one against the process cwd (docs/traps.md §1).
   const conf = [
     `directories.tokendir = ${tokenDir}`,
     "objectstore.backend = file",

@@ -10,9 +10,9 @@ const PURPOSE = "住民からの開示請求への対応";
 
 /**
  * The admin API end to end over mTLS on a started service (SoftHSM, PGlite, demo operators): the
- * controls of DOMAIN §6 that belong to the admin side, each through the API (and the CLI functions).
+ * controls of docs/domain.md §6 that belong to the admin side, each through the API (and the CLI functions).
  */
-describe("admin API (CONTRACT §7) over mTLS", function () {
+describe("admin API (docs/api.md §7) over mTLS", function () {
   this.timeout(120_000);
   let ts: TestService;
   let app: AdminTestApp;

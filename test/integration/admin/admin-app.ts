@@ -5,7 +5,7 @@ import { listen, type Listeners } from "../../../api/listeners.js";
 import { buildHandlers } from "../../../api/main.js";
 import { Metrics } from "../../../api/metrics.js";
 import { OpenApiDocument } from "../../../api/openapi.js";
-import { buildAdminControls, type AdminControls } from "../../../api/routes/admin-controls.js";
+import { buildAdminControls, type AdminControls } from "../../../api/wiring/admin-controls.js";
 import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { request, requestJson, type ClientCredentials, type HttpAnswer } from "../../support/https-client.js";
 import { defaultWorkstation, type TestService } from "../../support/service-harness.js";
@@ -13,7 +13,7 @@ import { defaultWorkstation, type TestService } from "../../support/service-harn
 /**
  * The service's app with the admin routers, over its own listeners, on a started test service
  * (test/support/service-harness.ts): the routers of the composition root (buildHandlers), plus the
- * admin routers of api/routes/admin-controls.ts unless the composition root mounts them already.
+ * admin routers of api/wiring/admin-controls.ts unless the composition root mounts them already.
  */
 export interface AdminTestApp {
   readonly listeners: Listeners;

@@ -110,7 +110,7 @@ describe("CA_WORKERS=2: a supervisor and two service processes (PostgreSQL, Soft
     const apiKey = (JSON.parse(readFileSync(join(dir, "demo/relying-party.json"), "utf8")) as { apiKey: string }).apiKey;
     const statusOf = async (): Promise<string> => {
       const file = join(dir, "answer.der");
-      // CRL and OCSP are for registered relying parties by default (CONTRACT §3): the demo one's API key.
+      // CRL and OCSP are for registered relying parties by default (docs/api.md §3): the demo one's API key.
       writeFileSync(file, (await get(url, { authorization: `Bearer ${apiKey}` })).body);
       const text = execFileSync("openssl", ["ocsp", "-respin", file, "-resp_text", "-noverify"], { encoding: "utf8" });
       return /Cert Status: (\w+)/.exec(text)?.[1] ?? "none";

@@ -96,7 +96,7 @@ function crlFlowSuite(engine: TestEngine): void {
         assert.match(delta, new RegExp(`X509v3 Delta CRL Indicator: critical\\s+${fullNumber}\\b`));
         assert.match(delta, /X509v3 Issuing Distribution Point: critical/);
         assert.doesNotMatch(delta, /Freshest CRL/);
-        // nextUpdate ≤ 24 h after thisUpdate (DOMAIN §4)
+        // nextUpdate ≤ 24 h after thisUpdate (docs/domain.md §4)
         const info = (await crl.store.published({ caId: world.caId, partition }, "full"))!;
         assert.equal(info.nextUpdate.getTime() - info.thisUpdate.getTime(), DAY);
       }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Metrics } from "../../../api/metrics.js";
-import { buildResidentEvents, type ResidentEvents } from "../../../api/resident-events-wiring.js";
+import { buildResidentEvents, type ResidentEvents } from "../../../api/wiring/resident-events.js";
 import { FixedClock } from "../../../ca/ports.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";
 import { KnexCertificateStore } from "../../../db/certificate-store.js";

@@ -10,7 +10,7 @@ import Koa from "koa";
 import { requireClient } from "../../../api/client-identity.js";
 import { errorMiddleware } from "../../../api/error-middleware.js";
 import { OpenApiDocument } from "../../../api/openapi.js";
-import { buildResidentEvents, type ResidentEvents } from "../../../api/resident-events-wiring.js";
+import { buildResidentEvents, type ResidentEvents } from "../../../api/wiring/resident-events.js";
 import { residentEventRoutes } from "../../../api/routes/resident-events.js";
 import { sessionRoutes } from "../../../api/routes/sessions.js";
 import { parseHolidayCalendar } from "../../../ca/operators/operating-hours.js";

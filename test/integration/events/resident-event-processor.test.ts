@@ -10,7 +10,7 @@ import { authSerial, certificateStates, eventProcessor, eventStores, seedCaGener
 const json = (e: ReturnType<typeof event>) => ({ raw: { json: wire(e) } });
 const count = async (t: TestDatabase, table: string): Promise<number> => Number(((await t.db.knex(table).count({ n: "*" }).first()) as { n: unknown }).n);
 
-/** Expected statuses per DOMAIN §3 line, end to end: event in → certificate statuses out. */
+/** Expected statuses per docs/domain.md §3 line, end to end: event in → certificate statuses out. */
 const expected: Record<ResidentEventType, { sign: string; auth: string }> = {
   ADDRESS_CHANGED: { sign: "affiliationChanged", auth: "valid" },
   NAME_CHANGED: { sign: "affiliationChanged", auth: "valid" },
@@ -42,7 +42,7 @@ for (const engine of ["postgres", "pglite"] as const) {
       await t?.close();
     });
 
-    it("every line of the DOMAIN §3 table, end to end, in one batch", async function () {
+    it("every line of the docs/domain.md §3 table, end to end, in one batch", async function () {
       await seedResidents(t.db, 100, residentEventTypes.length);
       const processor = eventProcessor(t.db, clock);
       const events = residentEventTypes.map((type, i) => event(type, changesFor[type], { residentCode: residentCode(100 + i) }));

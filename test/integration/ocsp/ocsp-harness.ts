@@ -81,7 +81,7 @@ export interface OcspEndpoint {
   readonly files: { readonly ca: string; readonly responder: string; readonly otherCa: string };
   /** Issues a certificate (recorded valid, outbox row); returns its serial and PEM path. */
   issue(options?: { notAfter?: Date }): Promise<{ serial: string; pemFile: string; der: Uint8Array }>;
-  /** Revokes or holds in one transaction with its outbox row (DESIGN invariant 3). */
+  /** Revokes or holds in one transaction with its outbox row (docs/design.md invariant 3). */
   revoke(serial: string, status: "revoked" | "hold", reason: RevocationReason): Promise<void>;
   close(): Promise<void>;
 }
@@ -159,7 +159,7 @@ export async function startOcspEndpoint(options: {
       readiness: [],
       publicRouters: [ocspRoutes(routeDeps)],
     });
-    const server = http.createServer(options.fastPath ? ocspFastPath(routeDeps, app.callback()) : app.callback());
+    const server = http.createServer(options.fastPath ? ocspFastPath(routeDeps, app.callback() as http.RequestListener) : app.callback());
     server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     cleanups.push(

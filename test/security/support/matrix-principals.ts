@@ -11,7 +11,7 @@ import { matrixRequest } from "./matrix-http.js";
  * The principals of the security matrix (issue 12 §7): a client-certificate kind × a person (an
  * operator account of one role, an account holding two roles, or nobody).
  *
- * Kinds: the four machine roles of CONTRACT §7 (the OU of a service-CA client certificate), plus
+ * Kinds: the four machine roles of docs/api.md §7 (the OU of a service-CA client certificate), plus
  * `rogue-admin` — a certificate the service CA really issued with OU=admin that was never registered
  * (issue 12: "a service-CA certificate OU=admin, CN=never-registered-ws logged in (201)").
  *

@@ -4,7 +4,7 @@ import forge from "node-forge";
 
 /**
  * Residents and card keys for the security matrix (test/security/matrix.test.ts): applications of
- * CONTRACT §4 for a resident of the demo terminal's municipality (131041, Shinjuku) and one of another
+ * docs/api.md §4 for a resident of the demo terminal's municipality (131041, Shinjuku) and one of another
  * municipality (271004, Osaka), and card-like CSRs (node:crypto RSA-2048 keys, node-forge PKCS#10, as
  * test/e2e/issuance.test.ts builds them).
  */
@@ -60,7 +60,7 @@ export function newResident(municipalityCode: string): MatrixResident {
   return { residentCode, municipalityCode, name, address: ADDRESSES[municipalityCode] ?? ADDRESSES[OWN_MUNICIPALITY]! };
 }
 
-/** The issuance body of CONTRACT §4 for `resident`, stated at `municipalityCode` (default: where the resident lives). */
+/** The issuance body of docs/api.md §4 for `resident`, stated at `municipalityCode` (default: where the resident lives). */
 export function application(resident: MatrixResident, requests: ReadonlyArray<{ kind: "sign" | "auth"; csr: string }>, municipalityCode = resident.municipalityCode): Record<string, unknown> {
   const year = Number(jstToday().slice(0, 4));
   return {

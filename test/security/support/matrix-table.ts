@@ -2,7 +2,7 @@ import { isOperatorRole, type OperatorRole } from "../../../ca/operators/roles.j
 import { effectiveRoles, homeKindOf, type Kind, type Principal } from "./matrix-principals.js";
 
 /**
- * Who may call each `/v1` route (CONTRACT §4, §5, §7 as issue 12 tightens them), as the security
+ * Who may call each `/v1` route (docs/api.md §4, §5, §7 as issue 12 tightens them), as the security
  * matrix (test/security/matrix.test.ts) checks it against every route of the OpenAPI document. A route
  * in the document without a row here fails the matrix: whoever adds a route adds its row. The row is
  * also compared with the operation's `x-roles` in the document, so the two cannot drift apart.
@@ -29,7 +29,7 @@ const deciders: OperatorRole[] = ["ca-operator", "ca-admin", "security-officer"]
 
 /** `METHOD /v1/path` (OpenAPI form) → who may call it. */
 export const matrixTable: Readonly<Record<string, Rule>> = {
-  // CONTRACT §4: sessions (terminals and admin workstations, registered ones only).
+  // docs/api.md §4: sessions (terminals and admin workstations, registered ones only).
   "POST /v1/sessions": { machine: ["terminal", "admin"] },
   "DELETE /v1/sessions/current": { session: true },
   "POST /v1/operators/me/password": { session: true },
@@ -39,10 +39,10 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   "GET /v1/certificates/{serial}": { roles: ["terminal-operator", "ca-operator", "auditor"] },
   "POST /v1/certificates/{serial}/revocation": { roles: ["terminal-operator", "ca-operator"] },
   "POST /v1/certificates/{serial}/hold": { roles: ["terminal-operator", "ca-operator"] },
-  // CONTRACT §5: the resident feed.
+  // docs/api.md §5: the resident feed.
   "POST /v1/resident-events": { machine: ["feed"] },
 
-  // CONTRACT §7: operators — security officer (four-eyes for approving roles: ca/operators/operator-admin.ts).
+  // docs/api.md §7: operators — security officer (four-eyes for approving roles: ca/operators/operator-admin.ts).
   "GET /v1/admin/operators": so,
   "POST /v1/admin/operators": so,
   "GET /v1/admin/operators/{id}": so,

@@ -31,7 +31,7 @@ describe("api/denial-audit", () => {
       if (ctx.path === "/v1/boom") throw new CaError("internal", "x");
       ctx.body = "ok";
     });
-    server = http.createServer(app.callback());
+    server = http.createServer(app.callback() as http.RequestListener); // Koa handles its own errors
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   });
   after(() => new Promise<void>((r) => server.close(() => r())));

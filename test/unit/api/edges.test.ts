@@ -21,7 +21,7 @@ interface Answer {
 }
 
 async function call(app: Koa, method: string, path: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  const server = http.createServer(app.callback());
+  const server = http.createServer(app.callback() as http.RequestListener); // Koa handles its own errors
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   try {
     const port = (server.address() as AddressInfo).port;

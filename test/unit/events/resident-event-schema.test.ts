@@ -9,7 +9,7 @@ const rejected = (p: ReturnType<typeof parseResidentEvent>): RejectedEvent => {
   return p as RejectedEvent;
 };
 
-describe("resident event schema (CONTRACT §5)", function () {
+describe("resident event schema (docs/api.md §5)", function () {
   for (const type of residentEventTypes) {
     it(`accepts ${type} with its changes on every input form`, function () {
       const w = wire(event(type, changesFor[type]));
@@ -23,7 +23,7 @@ describe("resident event schema (CONTRACT §5)", function () {
     });
   }
 
-  it("accepts the example of CONTRACT §5", function () {
+  it("accepts the example of docs/api.md §5", function () {
     const p = parseResidentEvent({
       text: '{ "eventId": "mun-131041-2026-000123", "residentCode": "12345678901", "type": "ADDRESS_CHANGED", "effectiveDate": "2026-11-20", "recordedAt": "2026-11-20T01:02:03Z", "changes": { "address": "東京都中野区", "addressSubstituteFlags": "000000" } }',
     });

@@ -5,7 +5,7 @@ import type { RevocationReason } from "../../../ca/types.js";
 import { certificate, changesFor, event, T0 } from "../../support/resident-event-fixtures.js";
 
 /**
- * DOMAIN §3, one row per line of the table that a resident event decides (the operator lines are in
+ * docs/domain.md §3, one row per line of the table that a resident event decides (the operator lines are in
  * revocation-service.test.ts): which kinds are revoked, with which reason code.
  */
 const sign = certificate("0a01", "sign");
@@ -35,7 +35,7 @@ const rows: Array<{ line: string; event: ResidentEvent; expect: Expect; isMinor?
   { line: "certificate content found wrong", event: event("RECORD_ERROR"), expect: { sign: "affiliationChanged", auth: "affiliationChanged" } },
 ];
 
-describe("revocation policy: DOMAIN §3 table", function () {
+describe("revocation policy: docs/domain.md §3 table", function () {
   for (const row of rows) {
     it(`${row.event.type}: ${row.line} → signing ${row.expect.sign}, user-auth ${row.expect.auth}`, function () {
       const certs = row.certs ?? [sign, auth];

@@ -65,8 +65,8 @@ function setup(options: { failOutbox?: boolean } = {}) {
   return { stores, outbox, service, residents, status: (s: string) => stores.db.state.certificates.get(s)! };
 }
 
-/** DOMAIN §3, the lines decided by operators rather than events. */
-describe("manual revocation and hold: DOMAIN §3 table", function () {
+/** docs/domain.md §3, the lines decided by operators rather than events. */
+describe("manual revocation and hold: docs/domain.md §3 table", function () {
   it("holder requests revocation at the counter: unspecified, either kind, by a terminal operator", async function () {
     const { service, status, outbox } = setup();
     const signing = await service.revoke(clerk, "0a07", { reason: "unspecified", comment: "本人の申請" }, { clientId: "counter-01" });
@@ -117,7 +117,7 @@ describe("manual revocation: rules", function () {
     assert.equal(stores.db.state.audit.length, before);
   });
 
-  it("refuses reasons outside CONTRACT §6, a hold through /revocation, and reasons beyond the role", async function () {
+  it("refuses reasons outside docs/api.md §6, a hold through /revocation, and reasons beyond the role", async function () {
     const { service } = setup();
     for (const reason of ["privilegeWithdrawn", "removeFromCRL", "aACompromise", 5, undefined]) {
       assert.equal(kind(await service.revoke(caOperator, "0a07", { reason }).catch((e: unknown) => e)), "invalid-input", String(reason));

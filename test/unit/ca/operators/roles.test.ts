@@ -3,7 +3,7 @@ import { CaError } from "../../../../ca/errors.js";
 import { assertSeparationOfDuties, isMachineRole, isOperatorRole, machineRoles, operatorRoles, parseOperatorRoles } from "../../../../ca/operators/roles.js";
 
 describe("ca/roles", () => {
-  it("lists the operator and machine roles of CONTRACT §7", () => {
+  it("lists the operator and machine roles of docs/api.md §7", () => {
     assert.deepEqual([...operatorRoles], ["terminal-operator", "ca-operator", "security-officer", "auditor", "ca-admin"]);
     assert.deepEqual([...machineRoles], ["terminal", "admin", "feed", "relying-party"]);
     assert.equal(isOperatorRole("auditor"), true);

@@ -90,7 +90,7 @@ describe("ca/ca-certificate", () => {
       assert.equal(cert.issuer.hash, cert.subject.hash);
     });
 
-    it("node-forge sees exactly the DOMAIN §2 extensions with the right criticality", () => {
+    it("node-forge sees exactly the docs/domain.md §2 extensions with the right criticality", () => {
       const cert = forge.pki.certificateFromPem(pem(der, "CERTIFICATE"));
       const exts = cert.extensions as Array<Record<string, unknown>>;
       assert.deepEqual(

@@ -113,7 +113,7 @@ describe("ca/end-entity-certificate: signed certificates read by openssl and nod
       assert.equal(x.serialNumber.toLowerCase(), serialHex);
     });
 
-    it("openssl x509 -text shows the DOMAIN §2 profile", () => {
+    it("openssl x509 -text shows the docs/domain.md §2 profile", () => {
       const text = opensslText(der);
       assert.match(text, /Subject: C=JP, L=Tokyo, L=Shinjuku-ku, CN=0A1B2C3D4E5F60718293A4B5\n/);
       assert.match(text, /Not Before: Nov 22 01:02:03 2026 GMT/);

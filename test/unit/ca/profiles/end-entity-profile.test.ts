@@ -26,7 +26,7 @@ function fieldOf(fn: () => unknown): string | undefined {
 }
 
 describe("ca/end-entity-profile", () => {
-  it("signing defaults follow DOMAIN §2", () => {
+  it("signing defaults follow docs/domain.md §2", () => {
     const p = endEntityProfile("sign", defaults);
     assert.deepEqual(p.keyUsage, ["digitalSignature", "nonRepudiation"]);
     assert.deepEqual(p.policy, { oid: "1.2.392.200149.8.5.1.1.20", cpsUri: defaultCpsUri, critical: true });
@@ -56,7 +56,7 @@ describe("ca/end-entity-profile", () => {
     assert.equal(p.validity.yearsToBirthday, 10);
   });
 
-  it("has a fixed extension order and the CONTRACT CRL route", () => {
+  it("has a fixed extension order and the docs/api.md §3 CRL route", () => {
     assert.deepEqual(endEntityExtensionOrder, [
       "keyUsage",
       "certificatePolicies",

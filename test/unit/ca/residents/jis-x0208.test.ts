@@ -124,7 +124,7 @@ describe("issuance request: unknown fields refused at every level (issue 12)", (
     assert.equal(refusal(() => parseIssuanceRequest(inResident, NOW)).field, "resident");
   });
 
-  it("accepts the CONTRACT §4 fields", () => {
+  it("accepts the docs/api.md §4 fields", () => {
     assert.doesNotThrow(() => parseIssuanceRequest(body(), NOW));
   });
 });

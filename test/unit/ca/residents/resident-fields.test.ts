@@ -55,7 +55,7 @@ function expectError(input: unknown, kind: CaError["kind"], field: string, now =
 }
 
 describe("resident-fields", () => {
-  it("parses the CONTRACT §4 example (with correct address flags) into a frozen typed value", () => {
+  it("parses the docs/api.md §4 example (with correct address flags) into a frozen typed value", () => {
     const app = parseResidentApplication(base(), NOW);
     assert.deepEqual(app, {
       municipalityCode: "131041",

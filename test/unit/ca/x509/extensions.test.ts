@@ -116,7 +116,7 @@ describe("ca/x509/extensions", () => {
       assert.equal(utf8.idBlock.tagNumber, 12);
       assert.equal(utf8.valueBlock.value, "山田　太郎");
       assert.equal(children(explicit).length, 1);
-      // Same bytes as the hand-made pkijs element of feasibility §3 (the documented workaround).
+      // Same bytes as the hand-made pkijs element of docs/traps.md §3 (the documented workaround).
       const workaround = new asn1js.Constructed({
         idBlock: { tagClass: 3, tagNumber: 0 },
         value: [
