@@ -1,151 +1,48 @@
 import assert from "node:assert/strict";
-import { generateKeyPair, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import forge from "node-forge";
-import { checkCaKeys } from "../../api/main.js";
-import { buildAuthorities } from "../../api/wiring/issuing-authorities.js";
-import { createAliasFormatter } from "../../ca/residents/alias-format.js";
-import { IssuanceService } from "../../ca/issuance/issuance-service.js";
-import { KnexResidentMunicipalityStore } from "../../db/resident-municipality-store.js";
-import type { TransactionRunner } from "../../ca/stores.js";
-import { operatorAuthOf } from "../../cli/operator-commands.js";
 import { pem } from "../../ca/x509/pem.js";
-import { requirePostgresUrl } from "../support/database.js";
-import { request, requestJson, type HttpAnswer } from "../support/https-client.js";
-import { startTestService, type TestService } from "../support/service-harness.js";
+import { request } from "../support/https-client.js";
+import type { TestService } from "../support/service-harness.js";
 import { extensionBody, extensionHeaders, openssl, opensslEscaped, opensslOk, scratchDir } from "../integration/x509/openssl.js";
+import {
+  assertNoPersonalDataInLogs,
+  ADDRESS,
+  application,
+  assertProblem,
+  derOfPem,
+  DOB,
+  issuanceClient,
+  jstToday,
+  MUNICIPALITY,
+  NAME,
+  resident,
+  RESIDENT_CODE,
+  startIssuanceService,
+  type CardKey,
+  type IssuanceAnswer,
+  type IssuedCertificate,
+} from "./support/issuance-e2e.js";
 
 /**
  * docs/api.md §4 issuance end to end: real PostgreSQL, SoftHSM and the HTTPS listener with client
  * certificates, card-like CSRs (node:crypto keys, node-forge PKCS#10), and openssl as the relying
- * party that checks what was issued. One service instance for the whole file; the its run in order
- * and share the certificates issued early on.
+ * party that checks what was issued. One service instance for the whole file; the tests run in order
+ * and share the certificates issued early on. Idempotency, recovery and concurrency are in
+ * issuance-recovery.test.ts, bad input and the log check in issuance-bad-input.test.ts.
  */
-
-const generateRsa = promisify(generateKeyPair);
-
-interface CardKey {
-  readonly publicKey: KeyObject;
-  readonly privateKey: KeyObject;
-  /** The PKCS#10 request a card would send (PEM). */
-  readonly csr: string;
-  /** DER SubjectPublicKeyInfo, base64 (as the answer's `publicKey`). */
-  readonly spkiBase64: string;
-}
-
-/** A PKCS#10 request signed with the key, the way a card's middleware builds one. */
-function csrOf(publicKey: KeyObject, privateKey: KeyObject): string {
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString());
-  csr.setSubject([{ name: "commonName", value: "JPKI card" }]);
-  csr.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs1", format: "pem" }).toString()) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(csr);
-}
-
-function cardKey(pair: { publicKey: KeyObject; privateKey: KeyObject }): CardKey {
-  return { ...pair, csr: csrOf(pair.publicKey, pair.privateKey), spkiBase64: pair.publicKey.export({ type: "spki", format: "der" }).toString("base64") };
-}
-
-const derOfPem = (text: string): Buffer => Buffer.from(text.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
-const csrPemOf = (der: Uint8Array): string => pem(der, "CERTIFICATE REQUEST");
-
-/** Today's date in Japan (the service decides "today" in JST). */
-const jstToday = (): string => new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
-
-const NAME = "山田　太郎";
-const ADDRESS = "東京都新宿区歌舞伎町一丁目４番１号";
-const DOB = "1980-02-17";
-const RESIDENT_CODE = "12345678901";
-const MUNICIPALITY = "131041";
-
-function resident(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const applicationYear = Number(jstToday().slice(0, 4));
-  return {
-    name: NAME,
-    nameSubstituteFlags: "0".repeat([...NAME].length),
-    alias: null,
-    dateOfBirth: DOB,
-    gender: 1,
-    address: ADDRESS,
-    addressSubstituteFlags: "0".repeat([...ADDRESS].length),
-    cardExpiry: `${applicationYear + 10}-12-31`,
-    residencePeriodEnd: null,
-    underGuardianship: false,
-    ...overrides,
-  };
-}
-
-function application(requests: Array<{ kind: "sign" | "auth"; csr: string }>, overrides: { residentCode?: string; resident?: Record<string, unknown> } = {}): Record<string, unknown> {
-  return {
-    municipalityCode: MUNICIPALITY,
-    applicationDate: jstToday(),
-    residentCode: overrides.residentCode ?? RESIDENT_CODE,
-    resident: overrides.resident ?? resident(),
-    requests,
-  };
-}
-
-interface IssuedCertificate {
-  kind: "sign" | "auth";
-  caId: string;
-  serialNumber: string;
-  issuer: string;
-  notBefore: string;
-  notAfter: string;
-  policyOid: string;
-  keyUsage: string[];
-  publicKey: string;
-  subject?: Record<string, string>;
-  certificate: string;
-  caCertificate: string;
-}
-interface IssuanceAnswer {
-  issuanceId: string;
-  certificates: IssuedCertificate[];
-}
-
-/** The personal values that must never appear in logs, problems or user-auth certificates. */
-const PERSONAL = [NAME, "山田", "太郎", ADDRESS, "歌舞伎町", DOB, "319800217", RESIDENT_CODE, "山田　次郎"];
 
 describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function () {
   this.timeout(60_000);
   let t: TestService;
   let token: string;
   let keys: CardKey[];
-  let weakKey: CardKey;
   let issued: IssuanceAnswer;
   let sign: IssuedCertificate;
   let auth: IssuedCertificate;
   let scratch: ReturnType<typeof scratchDir>;
-  let idem = 0;
-  const newKey = (): string => `e2e-${process.pid}-${++idem}`;
-
-  const issue = (body: unknown, opts: { key?: string | null; token?: string | null; client?: "terminal" | "admin" } = {}): Promise<HttpAnswer> => {
-    const headers: Record<string, string> = {};
-    const key = opts.key === undefined ? newKey() : opts.key;
-    if (key !== null) headers["Idempotency-Key"] = key;
-    const bearer = opts.token === undefined ? token : opts.token;
-    if (bearer !== null) headers["Authorization"] = `Bearer ${bearer}`;
-    return requestJson(`${t.httpsUrl}/v1/issuances`, "POST", body, t.tls(opts.client ?? "terminal"), headers);
-  };
-  const getCertificate = (serial: string, opts: { token?: string; client?: "terminal" | "admin" } = {}): Promise<HttpAnswer> =>
-    request(`${t.httpsUrl}/v1/certificates/${serial}`, { tls: t.tls(opts.client ?? "terminal"), headers: { Authorization: `Bearer ${opts.token ?? token}` } });
-
-  /** An RFC 7807 problem with this status and, when given, this field; never echoing personal data. */
-  function assertProblem(res: HttpAnswer, status: number, field?: string): Record<string, unknown> {
-    const text = res.body.toString("utf8");
-    assert.equal(res.status, status, text);
-    assert.match(String(res.headers["content-type"]), /^application\/problem\+json(;|$)/);
-    const problem = res.json<Record<string, unknown>>();
-    assert.equal(problem.status, status);
-    assert.match(String(problem.type), /^urn:jpki-ca:problem:/);
-    assert.equal(typeof problem.title, "string");
-    if (field !== undefined) assert.equal(problem.field, field, text);
-    for (const p of PERSONAL) assert.ok(!text.includes(p), "problem echoes personal data");
-    return problem;
-  }
+  const { issue, getCertificate } = issuanceClient(() => ({ t, token }));
 
   const writePem = (name: string, text: string): string => {
     const path = join(scratch.dir, name);
@@ -161,14 +58,9 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
   const x509Text = (certPem: string, name: string): string => opensslOk(["x509", "-in", writePem(name, certPem), "-noout", "-text", "-nameopt", "RFC2253"]);
 
   before(async function () {
-    this.timeout(120_000);
-    requirePostgresUrl(this);
     scratch = scratchDir();
-    // RSA key generation is the slow part: generate all card keys at once, in the thread pool.
-    const pairs = Promise.all(Array.from({ length: 12 }, () => generateRsa("rsa", { modulusLength: 2048, publicExponent: 65537 })));
-    t = await startTestService({ name: "e2e-issuance", engine: "postgres", logLevel: "debug" });
-    keys = (await pairs).map(cardKey);
-    weakKey = cardKey(generateKeyPairSync("rsa", { modulusLength: 1024 }));
+    // keys[0], [1] and [4] are used below (the numbers the tests had in the one file they came from).
+    ({ t, keys } = await startIssuanceService(this, "e2e-issuance", 5));
   });
   after(async () => {
     await t?.close();
@@ -370,28 +262,6 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     }
   });
 
-  it("a retry with the same Idempotency-Key and body answers the same 201 (Idempotent-Replayed); another body → 409", async () => {
-    const key = newKey();
-    const body = application([{ kind: "auth", csr: keys[2]!.csr }, { kind: "sign", csr: keys[3]!.csr }], { residentCode: "22222222222" });
-    const first = await issue(body, { key });
-    assert.equal(first.status, 201, first.body.toString("utf8"));
-    const again = await issue(body, { key });
-    assert.equal(again.status, 201);
-    assert.equal(again.headers["idempotent-replayed"], "true");
-    assert.deepEqual(again.json(), first.json());
-    // The same body with its members in another order is the same request (canonical JSON).
-    const reordered = Object.fromEntries(Object.entries(body).reverse());
-    const third = await issue(reordered, { key });
-    assert.equal(third.status, 201);
-    assert.deepEqual(third.json(), first.json());
-
-    const other = { ...body, resident: resident({ cardExpiry: `${Number(jstToday().slice(0, 4)) + 9}-12-31` }) };
-    assertProblem(await issue(other, { key }), 409, "Idempotency-Key");
-    // The retries issued nothing new: the first answer's certificates are the resident's live ones.
-    const firstAnswer = first.json<IssuanceAnswer>();
-    for (const c of firstAnswer.certificates) assert.equal((await getCertificate(c.serialNumber)).json<{ status: string }>().status, "valid");
-  });
-
   it("GET /v1/certificates/{serial} answers status valid and the recorded fields", async () => {
     const res = await getCertificate(sign.serialNumber);
     assert.equal(res.status, 200, res.body.toString("utf8"));
@@ -438,14 +308,6 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     assertProblem(await issue(body), 409, "requests[0].csr");
   });
 
-  it("one key sent at once in applications for two residents: one certificate, the other 409 naming the csr field", async () => {
-    // Different residents lock different records; the database's unique index on live keys decides.
-    const bodies = ["71000000001", "71000000002"].map((residentCode) => application([{ kind: "auth", csr: keys[9]!.csr }], { residentCode }));
-    const answers = await Promise.all(bodies.map((b) => issue(b)));
-    assert.deepEqual(answers.map((a) => a.status).sort(), [201, 409], answers.map((a) => a.body.toString("utf8")).join(" | "));
-    assertProblem(answers.find((a) => a.status === 409)!, 409, "requests[0].csr");
-  });
-
   it("an application whose resident record differs from the one on file (same residentCode, other name) → 409 resident.name", async () => {
     const other = "山田　次郎";
     const body = application([{ kind: "auth", csr: keys[0]!.csr }], { resident: resident({ name: other, nameSubstituteFlags: "00000" }) });
@@ -471,214 +333,7 @@ describe("e2e: issuance over HTTPS (PostgreSQL + SoftHSM + openssl)", function (
     assertProblem(await issue(application([{ kind: "auth", csr: keys[0]!.csr }], { residentCode: "44444444444" })), 422, "residentCode");
   });
 
-  describe("recovery of an issuance left pending (docs/design.md invariant 1: a crash between reserve and store)", () => {
-    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey, municipalityCode: "131041" });
-    /** The service as buildHandlers wires it, with a runner that can "crash" before the completing transaction. */
-    const serviceWith = async (transactions: TransactionRunner): Promise<IssuanceService> => {
-      const s = t.service;
-      const authorities = buildAuthorities(await s.stores.caGenerations.list(), await checkCaKeys(s), { publicBaseUrl: s.config.publicBaseUrl });
-      const { certificates, issuances, residents, audit } = s.stores;
-      return new IssuanceService({ clock: s.clock, random: s.random, transactions, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter(), residentMunicipalities: new KnexResidentMunicipalityStore(s.db) });
-    };
-    /** Runs step (1) only: the second transaction (step 3) fails as a process dying after signing would. */
-    const crashAfterReserve = async (key: string, body: unknown): Promise<string> => {
-      let n = 0;
-      const crashing: TransactionRunner = { transaction: (work) => (++n === 1 ? t.service.db.transaction(work) : Promise.reject(new Error("crash"))) };
-      await assert.rejects((await serviceWith(crashing)).issue(ctx(key), body), /crash/);
-      const pending = await t.service.stores.issuances.findByKey("demo-terminal-1", key);
-      assert.equal(pending?.status, "pending");
-      const rows = await t.service.stores.certificates.listByIssuance(pending.issuanceId);
-      assert.ok(rows.length === 1 && rows[0]!.status === "pending" && rows[0]!.der === null);
-      return pending.issuanceId;
-    };
-
-    it("a retry with the same Idempotency-Key finishes it from the stored TBS (201), once", async () => {
-      const key = newKey();
-      const body = application([{ kind: "auth", csr: keys[6]!.csr }], { residentCode: "70000000001" });
-      const issuanceId = await crashAfterReserve(key, body);
-      const res = await issue(body, { key });
-      assert.equal(res.status, 201, res.body.toString("utf8"));
-      assert.equal(res.headers["idempotent-replayed"], "true");
-      const answer = res.json<IssuanceAnswer>();
-      assert.equal(answer.issuanceId, issuanceId);
-      assert.equal(answer.certificates[0]?.kind, "auth");
-      assert.match(answer.certificates[0]!.certificate, /^-----BEGIN CERTIFICATE-----/);
-      const stored = (await getCertificate(answer.certificates[0]!.serialNumber)).json<Record<string, unknown>>();
-      assert.equal(stored.status, "valid");
-      assert.equal(stored.certificate, answer.certificates[0]!.certificate);
-      const again = await issue(body, { key });
-      assert.deepEqual(again.json(), answer);
-    });
-
-    it("the reconciler completes it, supersedes the resident's previous certificate of the kind, and audits it", async () => {
-      const code = "70000000002";
-      const first = await issue(application([{ kind: "auth", csr: keys[8]!.csr }], { residentCode: code }));
-      assert.equal(first.status, 201, first.body.toString("utf8"));
-      const previous = first.json<IssuanceAnswer>().certificates[0]!.serialNumber;
-      const issuanceId = await crashAfterReserve(newKey(), application([{ kind: "auth", csr: keys[7]!.csr }], { residentCode: code }));
-      assert.deepEqual(await (await serviceWith(t.service.db)).reconcile(0), { completed: 1, failed: 0 });
-      const done = await t.service.stores.issuances.get(issuanceId);
-      assert.equal(done?.status, "completed");
-      const serial = (done?.response as unknown as IssuanceAnswer).certificates[0]!.serialNumber;
-      assert.equal((await getCertificate(serial)).json<{ status: string }>().status, "valid");
-      const old = (await getCertificate(previous)).json<Record<string, unknown>>();
-      assert.equal(old.status, "revoked");
-      assert.equal(old.revocationReason, "superseded");
-      const audit = await t.service.stores.audit.range(1, 100_000);
-      const entry = audit.find((e) => e.subject === `issuance:${issuanceId}`);
-      assert.equal(entry?.action, "certificate.issued");
-      assert.deepEqual(entry?.detail.superseded, [previous]);
-      assert.deepEqual((entry?.detail.certificates as Array<{ serial: string }>).map((c) => c.serial), [serial]);
-    });
-  });
-
-  it("two applications of one kind for one resident completing at the same moment: one valid, the other superseded", async () => {
-    const code = "70000000003";
-    // Both first transactions run (the resident lock orders them); both completing transactions are
-    // then released together, as two terminals' requests would arrive.
-    let calls = 0;
-    let release: () => void = () => undefined;
-    const bothSigned = new Promise<void>((r) => (release = r));
-    let waiting = 0;
-    const together: TransactionRunner = {
-      transaction: async (work) => {
-        if (++calls > 2) {
-          if (++waiting === 2) release();
-          await bothSigned;
-        }
-        return t.service.db.transaction(work);
-      },
-    };
-    const s = t.service;
-    const authorities = buildAuthorities(await s.stores.caGenerations.list(), await checkCaKeys(s), { publicBaseUrl: s.config.publicBaseUrl });
-    const { certificates, issuances, residents, audit } = s.stores;
-    const service = new IssuanceService({ clock: s.clock, random: s.random, transactions: together, certificates, issuances, residents, audit, authorities, aliasFormatter: createAliasFormatter(), residentMunicipalities: new KnexResidentMunicipalityStore(s.db) });
-    const ctx = (idempotencyKey: string) => ({ terminalId: "demo-terminal-1", operatorId: t.demo.operators["terminal-operator"].operatorId, idempotencyKey, municipalityCode: "131041" });
-    const answers = await Promise.all([keys[10]!, keys[11]!].map((k) => service.issue(ctx(newKey()), application([{ kind: "auth", csr: k.csr }], { residentCode: code }))));
-    const serials = answers.map((a) => (a.answer as unknown as IssuanceAnswer).certificates[0]!.serialNumber);
-    const statuses = await Promise.all(serials.map(async (serial) => (await getCertificate(serial)).json<{ status: string; revocationReason?: string }>()));
-    assert.deepEqual(statuses.map((x) => x.status).sort(), ["revoked", "valid"], JSON.stringify(statuses));
-    assert.equal(statuses.find((x) => x.status === "revoked")?.revocationReason, "superseded");
-  });
-
-  describe("bad input: a 4xx problem naming the field, and the service stays ready", () => {
-    // keys[0] was superseded, so its key would be refused as certified before (docs/issuance.md, "Key
-    // reuse"); every case below is refused earlier, for its own reason.
-    const good = (): string => keys[0]!.csr;
-    afterEach(async () => {
-      const ready = await request(`${t.httpUrl}/readyz`);
-      assert.equal(ready.status, 200, ready.body.toString("utf8"));
-    });
-
-    it("a CSR whose signature does not verify (one byte of the signature changed) → 422 requests[1].csr", async () => {
-      const der = derOfPem(keys[3]!.csr);
-      der.writeUInt8(der.readUInt8(der.length - 5) ^ 0x01, der.length - 5);
-      const body = application([{ kind: "auth", csr: good() }, { kind: "sign", csr: csrPemOf(der) }], { residentCode: "44444444444" });
-      const p = assertProblem(await issue(body), 422, "requests[1].csr");
-      assert.match(String(p.detail), /signature does not verify/);
-    });
-
-    it("a truncated DER CSR → 400 requests[0].csr", async () => {
-      const der = derOfPem(good());
-      const body = application([{ kind: "auth", csr: csrPemOf(der.subarray(0, der.length - 40)) }], { residentCode: "44444444444" });
-      assertProblem(await issue(body), 400, "requests[0].csr");
-    });
-
-    it("a 1 MB body → 413", async () => {
-      const body = { ...application([{ kind: "auth", csr: good() }]), padding: "x".repeat(1024 * 1024) };
-      assertProblem(await issue(body), 413);
-    });
-
-    it("a 1024-bit RSA key → 422 requests[0].csr", async () => {
-      const body = application([{ kind: "auth", csr: weakKey.csr }], { residentCode: "44444444444" });
-      const p = assertProblem(await issue(body), 422, "requests[0].csr");
-      assert.match(String(p.detail), /2048/);
-    });
-
-    it("a signing certificate for a 14-year-old → 422 resident.dateOfBirth", async () => {
-      const today = jstToday();
-      const dob = `${Number(today.slice(0, 4)) - 14}${today.slice(4)}`; // 14 today
-      // keys[5]: in no certificate, so the age rule is what refuses it.
-      const body = application([{ kind: "auth", csr: good() }, { kind: "sign", csr: keys[5]!.csr }], { residentCode: "55555555555", resident: resident({ dateOfBirth: dob }) });
-      assertProblem(await issue(body), 422, "resident.dateOfBirth");
-      // All or nothing: no resident record, no issuance, no certificate row was left behind.
-      const knex = t.service.db.knex;
-      for (const table of ["residents", "issuances", "certificates"]) {
-        assert.deepEqual(await knex(table).where({ resident_code: "55555555555" }).count({ n: "*" }), [{ n: 0 }], table);
-      }
-    });
-
-    it("name substitute flags of the wrong length → 400 resident.nameSubstituteFlags", async () => {
-      assertProblem(await issue(application([{ kind: "auth", csr: good() }], { resident: resident({ nameSubstituteFlags: "0000" }) })), 400, "resident.nameSubstituteFlags");
-    });
-
-    it("gender 4 → 400 resident.gender", async () => {
-      assertProblem(await issue(application([{ kind: "auth", csr: good() }], { resident: resident({ gender: 4 }) })), 400, "resident.gender");
-    });
-
-    it("a half-width name → 400 resident.name", async () => {
-      assertProblem(await issue(application([{ kind: "auth", csr: good() }], { resident: resident({ name: "Yamada Taro", nameSubstituteFlags: "00000000000" }) })), 400, "resident.name");
-    });
-
-    it("an application for another municipality than the terminal's → 403 municipalityCode", async () => {
-      // 011002: Sapporo, a valid JIS X 0402 code; the demo terminal is enrolled for 131041.
-      assertProblem(await issue({ ...application([{ kind: "auth", csr: good() }]), municipalityCode: "011002" }), 403, "municipalityCode");
-    });
-
-    it("a missing Idempotency-Key → 400 Idempotency-Key", async () => {
-      assertProblem(await issue(application([{ kind: "auth", csr: good() }]), { key: null }), 400, "Idempotency-Key");
-    });
-
-    it("no operator session → 401", async () => {
-      const res = await issue(application([{ kind: "auth", csr: good() }]), { token: null });
-      assertProblem(res, 401);
-      assert.match(String(res.headers["www-authenticate"]), /^Bearer /);
-    });
-
-    it("a wrong password three times → 401, 401, 401 (locked, issue 12: same answer); then the right one is refused too", async () => {
-      const { oneTimePassword } = await operatorAuthOf(t.service).addOperator("cli", { operatorId: "e2e-lockout", roles: ["terminal-operator"], ready: true });
-      assert.ok(oneTimePassword);
-      const login = (password: string): Promise<HttpAnswer> => requestJson(`${t.httpsUrl}/v1/sessions`, "POST", { operatorId: "e2e-lockout", password }, t.tls("terminal"));
-      // The right password works before the failures (it is not the password that is wrong later).
-      assert.equal((await login(oneTimePassword)).status, 201);
-      assertProblem(await login("wrong-password-1"), 401);
-      assertProblem(await login("wrong-password-2"), 401);
-      assertProblem(await login("wrong-password-3"), 401);
-      assertProblem(await login(oneTimePassword), 401);
-      assert.notEqual((await t.service.stores.operators.get("e2e-lockout"))?.lockedAt, null);
-      // The demo operator is not affected.
-      assert.match(await t.login("terminal-operator"), /^[A-Za-z0-9_-]{43}$/);
-    });
-
-    it("an HTTPS request without a client certificate is refused at the TLS handshake", async () => {
-      await assert.rejects(
-        request(`${t.httpsUrl}/v1/issuances`, { method: "POST", body: "{}", headers: { "content-type": "application/json" }, tls: t.tls("none") }),
-        // TLS 1.3: the server's certificate_required alert (116); TLS 1.2: handshake_failure; or the reset after it.
-        (e: NodeJS.ErrnoException) => /^(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE|ECONNRESET)$/.test(String(e.code)),
-      );
-    });
-
-    it("a session token presented with another client certificate (the admin workstation's) → 401", async () => {
-      // The same request works from the terminal the session was opened on…
-      assert.equal((await getCertificate(sign.serialNumber)).status, 200);
-      // …and not from another client certificate.
-      assertProblem(await getCertificate(sign.serialNumber, { client: "admin" }), 401);
-      // An issuance from the admin workstation is refused by role before any session check.
-      assertProblem(await issue(application([{ kind: "auth", csr: good() }]), { client: "admin" }), 403);
-    });
-  });
-
-  describe("logs", () => {
-    it("the service log (debug level) never carries the name, address, date of birth or resident code", () => {
-      const logs = t.logs();
-      // The capture works: the access log of this file's requests is there.
-      assert.match(logs, /"route":"\/v1\/issuances"/);
-      assert.match(logs, /"status":201/);
-      const escaped = (s: string): string => [...s].map((c) => (c.charCodeAt(0) > 0x7e ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : c)).join("");
-      for (const value of [...PERSONAL, "1980-02-17", "19800217"]) {
-        assert.equal(logs.includes(value), false, `log contains personal data (${escaped(value).slice(0, 12)}…)`);
-        assert.equal(logs.includes(escaped(value)), false, "log contains escaped personal data");
-      }
-    });
+  it("the service log (debug level) never carries the name, address, date of birth or resident code", () => {
+    assertNoPersonalDataInLogs(t.logs());
   });
 });
