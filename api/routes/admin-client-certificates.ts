@@ -2,11 +2,10 @@ import Router from "@koa/router";
 import { z } from "zod";
 import type { ClientCertificateRecord, ClientRegister, RegisteredClientKind } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
-import { pem } from "../../ca/x509/pem.js";
 import { clientOf, operatorOf, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { route } from "../route-contract.js";
-import { adminOnly, idPathParam, noStore, type AdminRouteAuth } from "./admin-common.js";
+import { adminOnly, answerEnrolled, idPathParam, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminClientCertificateRouteDeps extends AdminRouteAuth {
   readonly register: Pick<ClientRegister, "enrol" | "revoke" | "list">;
@@ -70,15 +69,7 @@ export function adminClientCertificateRoutes(deps: AdminClientCertificateRouteDe
             ...(body.description === undefined ? {} : { description: body.description }),
             ...(body.validityDays === undefined ? {} : { validityDays: body.validityDays }),
           });
-          noStore(ctx);
-          ctx.status = 201;
-          ctx.set("Location", `/v1/admin/${path}/${enrolled.record.clientId}`);
-          ctx.body = {
-            [kind === "admin" ? "workstation" : "feed"]: json(enrolled.record),
-            certificate: pem(enrolled.certificate, "CERTIFICATE"),
-            privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
-            caCertificate: pem(deps.serviceCaCertificate(), "CERTIFICATE"),
-          };
+          answerEnrolled(ctx, `/v1/admin/${path}/${enrolled.record.clientId}`, { [kind === "admin" ? "workstation" : "feed"]: json(enrolled.record) }, enrolled, deps.serviceCaCertificate());
         },
       );
 

@@ -2,6 +2,7 @@ import type { Context } from "koa";
 import { z } from "zod";
 import { CaError } from "../../ca/errors.js";
 import type { OperatorRole } from "../../ca/operators/roles.js";
+import { pem } from "../../ca/x509/pem.js";
 import type { ApiMiddleware } from "../api-state.js";
 import { requireClient } from "../client-identity.js";
 import { pathParam } from "../route-contract.js";
@@ -29,4 +30,27 @@ export const idPathParam = pathParam(z.string().regex(ID), (name) => new CaError
 /** Answers carrying one-time secrets must not be cached anywhere (RFC 9111 §5.2.2.5). */
 export function noStore(ctx: Context): void {
   ctx.set("Cache-Control", "no-store");
+}
+
+/** A client certificate just issued by the service CA, with its private key (ca/operators/terminal-registry.ts, client-register.ts). */
+export interface EnrolledCredentials {
+  readonly certificate: Uint8Array;
+  readonly privateKeyPkcs8: Uint8Array;
+}
+
+/**
+ * 201 for an enrolment (terminal, admin workstation, feed): `record` (e.g. `{ terminal: … }`), then the
+ * client certificate, its private key (PKCS#8) and the service CA certificate the client must trust, as PEM.
+ * The private key exists only in this answer, so it is not stored anywhere on the way (no-store).
+ */
+export function answerEnrolled(ctx: Context, location: string, record: Record<string, unknown>, enrolled: EnrolledCredentials, serviceCaCertificate: Uint8Array): void {
+  noStore(ctx);
+  ctx.status = 201;
+  ctx.set("Location", location);
+  ctx.body = {
+    ...record,
+    certificate: pem(enrolled.certificate, "CERTIFICATE"),
+    privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
+    caCertificate: pem(serviceCaCertificate, "CERTIFICATE"),
+  };
 }

@@ -3,11 +3,10 @@ import { z } from "zod";
 import { parseOperatingSchedule } from "../../ca/operators/operating-hours.js";
 import type { TerminalRecord, TerminalStore } from "../../ca/operators/operator-ports.js";
 import type { TerminalRegistry } from "../../ca/operators/terminal-registry.js";
-import { pem } from "../../ca/x509/pem.js";
 import { operatorOf, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { route } from "../route-contract.js";
-import { adminOnly, idPathParam, noStore, type AdminRouteAuth } from "./admin-common.js";
+import { adminOnly, answerEnrolled, idPathParam, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminTerminalRouteDeps extends AdminRouteAuth {
   readonly registry: Pick<TerminalRegistry, "enrol" | "revoke">;
@@ -68,15 +67,7 @@ export function adminTerminalRoutes(deps: AdminTerminalRouteDeps) {
           ...(body.operatingHours !== undefined && body.operatingHours !== null ? { operatingHours: parseOperatingSchedule(body.operatingHours) } : {}),
           ...(body.validityDays ? { validityDays: body.validityDays } : {}),
         });
-        noStore(ctx);
-        ctx.status = 201;
-        ctx.set("Location", `/v1/admin/terminals/${enrolled.record.terminalId}`);
-        ctx.body = {
-          terminal: terminalJson(enrolled.record),
-          certificate: pem(enrolled.certificate, "CERTIFICATE"),
-          privateKey: pem(enrolled.privateKeyPkcs8, "PRIVATE KEY"),
-          caCertificate: pem(deps.serviceCaCertificate(), "CERTIFICATE"),
-        };
+        answerEnrolled(ctx, `/v1/admin/terminals/${enrolled.record.terminalId}`, { terminal: terminalJson(enrolled.record) }, enrolled, deps.serviceCaCertificate());
       },
     );
 

@@ -1,13 +1,11 @@
 import { EndEntityIssuer } from "../../ca/issuance/end-entity-issuer.js";
 import { endEntityProfile, type EndEntityProfile } from "../../ca/profiles/end-entity-profile.js";
 import { CaError } from "../../ca/errors.js";
-import type { AuthorityResolver, IssuingAuthority } from "../../ca/issuance/issuing-authority.js";
-import { localityOf, type MunicipalityNames } from "../../ca/residents/municipality.js";
+import { issuingAuthority, type AuthorityResolver, type IssuingAuthority } from "../../ca/issuance/issuing-authority.js";
+import type { MunicipalityNames } from "../../ca/residents/municipality.js";
 import type { Signer } from "../../ca/ports.js";
 import type { CaGeneration, CaId, CaKind } from "../../ca/types.js";
 import { parseIssuerCertificate } from "../../ca/x509/issuer-certificate.js";
-import { formatName } from "../../ca/x509/name.js";
-import { pem } from "../../ca/x509/pem.js";
 
 /**
  * Builds one IssuingAuthority per active CA generation: the end-entity profile (data), the DER template,
@@ -24,30 +22,8 @@ export function buildAuthorities(
     const signer = signers.get(ca.id);
     if (!signer) continue;
     const profile = options.profiles?.[ca.kind] ?? endEntityProfile(ca.kind, { publicBaseUrl: options.publicBaseUrl });
-    const issuerCert = parseIssuerCertificate(ca.certificate);
-    const issuer = EndEntityIssuer.create({ profile, caId: ca.id, caCertificate: issuerCert, signatureAlgorithm: ca.signatureAlgorithm, partitionCount: ca.partitionCount });
-    const authority: IssuingAuthority = {
-      kind: ca.kind,
-      ca,
-      caCertificatePem: pem(ca.certificate, "CERTIFICATE"),
-      issuerName: formatName(issuerCert.subject),
-      policyOid: profile.policy.oid,
-      keyUsage: profile.keyUsage,
-      subjectKeyPolicy: profile.subjectKeyPolicy,
-      validityRules: profile.validity,
-      prepare: (v) =>
-        issuer.prepare({
-          serialHex: v.serial,
-          partition: v.partition,
-          notBefore: v.notBefore,
-          notAfter: v.notAfter,
-          subjectId: v.subjectId,
-          subjectPublicKey: v.subjectPublicKey,
-          locality: profile.subjectLocality ? localityOf(v.municipalityCode, options.municipalityNames) : null,
-          personal: profile.personalData ? v.personal : null,
-        }),
-      sign: async (tbs) => issuer.finish(tbs, await signer.sign(tbs)),
-    };
+    const issuer = EndEntityIssuer.create({ profile, caId: ca.id, caCertificate: parseIssuerCertificate(ca.certificate), signatureAlgorithm: ca.signatureAlgorithm, partitionCount: ca.partitionCount });
+    const authority = issuingAuthority(ca, issuer, signer, options.municipalityNames);
     byId.set(ca.id, authority);
     const current = active.get(ca.kind);
     if (ca.status === "active" && (!current || current.ca.generation < ca.generation)) active.set(ca.kind, authority);

@@ -10,7 +10,7 @@
  * The core parts run on memory stores (fast, exact); the HTTP parts on a running service (PGlite).
  */
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { AnomalyDetector } from "../../ca/records/anomaly.js";
 import { ClientRegister } from "../../ca/operators/client-register.js";
 import { CaError } from "../../ca/errors.js";
@@ -18,12 +18,11 @@ import { LoginRateLimited, LoginThrottle } from "../../ca/operators/login-thrott
 import { OperatorAuth } from "../../ca/operators/operator-auth.js";
 import { BoundedPasswordHasher, PasswordHashBusy, ScryptPasswordHasher, type PasswordHasher } from "../../ca/operators/password-hash.js";
 import { FixedClock, type Random } from "../../ca/ports.js";
-import { buildClientCertificate } from "../../ca/operators/service-ca.js";
-import { pem } from "../../ca/x509/pem.js";
-import { request, requestJson, type ClientCredentials, type HttpAnswer } from "../support/https-client.js";
+import { request, type ClientCredentials, type HttpAnswer } from "../support/https-client.js";
 import { MemoryLoginAttemptStore } from "../support/memory-client-certificates.js";
 import { createMemoryOperatorStores } from "../support/memory-operator-stores.js";
 import { startTestService, type TestService } from "../support/service-harness.js";
+import { loginOver, mintServiceClient } from "./support/service-ca-client.js";
 
 const random: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 const T0 = new Date("2026-11-24T00:30:00Z");
@@ -211,23 +210,13 @@ describe("security: login hardening over HTTPS", function () {
 
   /** A registered admin workstation of its own (a register entry, like `workstation enrol`). */
   async function workstation(id: string): Promise<ClientCredentials> {
-    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const ca = t.service.serviceCa;
-    const der = await buildClientCertificate({
-      caCertificate: ca.certificate,
-      caSigner: ca.signer,
-      subjectPublicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
-      serial: serial++,
-      notBefore: new Date(Date.now() - 60_000),
-      role: "admin",
-      id,
-    });
+    const { der, credentials } = await mintServiceClient(t, "admin", id, serial++);
     const s = t.service;
     await new ClientRegister({ store: s.stores.clientCertificates, sessions: s.stores.operatorSessions, audit: s.stores.audit, transactions: s.db, clock: s.clock, random: s.random }).register("cli", { kind: "admin", certificate: der });
-    return { ca: t.demo.tlsCa, cert: pem(der, "CERTIFICATE"), key: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
+    return credentials;
   }
 
-  const login = (operatorId: string, password: string, tls: ClientCredentials): Promise<HttpAnswer> => requestJson(`${t.httpsUrl}/v1/sessions`, "POST", { operatorId, password }, tls);
+  const login = (operatorId: string, password: string, tls: ClientCredentials): Promise<HttpAnswer> => loginOver(t, operatorId, password, tls);
 
   it("a login flood (40 parallel, unknown ids) leaves /healthz and a certificate lookup responsive, relative to an unloaded baseline", async () => {
     const token = await t.login("terminal-operator");

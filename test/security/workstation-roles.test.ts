@@ -10,15 +10,13 @@
  * Each test failed on the main branch before issue 12.
  */
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { buildClientCertificate } from "../../ca/operators/service-ca.js";
-import { pem } from "../../ca/x509/pem.js";
 import { clientCertificateCommand } from "../../cli/client-certificate-commands.js";
 import { operatorAuthOf } from "../../cli/operator-commands.js";
 import { request, requestJson, type ClientCredentials, type HttpAnswer } from "../support/https-client.js";
 import { repoRoot, startTestService, type TestService } from "../support/service-harness.js";
+import { loginOver, mintServiceClient } from "./support/service-ca-client.js";
 
 const PASSWORD = "Kq7#mZp2xW9v-dual";
 const FAKE_SERIAL = "7f0102030405060708090a0b0c0d0e0f";
@@ -38,22 +36,9 @@ describe("security: roles bound to the kind of workstation, registered admin and
   });
 
   /** A certificate of the service CA, as anyone holding its key (or a copy of one handed out) could present. */
-  async function mint(role: "admin" | "feed" | "terminal", id: string): Promise<ClientCredentials> {
-    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const ca = t.service.serviceCa;
-    const der = await buildClientCertificate({
-      caCertificate: ca.certificate,
-      caSigner: ca.signer,
-      subjectPublicKey: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
-      serial: serial++,
-      notBefore: new Date(Date.now() - 60_000),
-      role,
-      id,
-    });
-    return { ca: t.demo.tlsCa, cert: pem(der, "CERTIFICATE"), key: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
-  }
+  const mint = async (role: "admin" | "feed" | "terminal", id: string): Promise<ClientCredentials> => (await mintServiceClient(t, role, id, serial++)).credentials;
 
-  const login = (operatorId: string, password: string, tls: ClientCredentials): Promise<HttpAnswer> => requestJson(`${t.httpsUrl}/v1/sessions`, "POST", { operatorId, password }, tls);
+  const login = (operatorId: string, password: string, tls: ClientCredentials): Promise<HttpAnswer> => loginOver(t, operatorId, password, tls);
   const unknownAnswer = async (tls: ClientCredentials) => (await login("no-such-operator", "wrong-password-x", tls)).json<Record<string, unknown>>();
 
   it("refuses ca-operator, security-officer, auditor and ca-admin on a counter-terminal certificate (the 401 of a bad password)", async () => {

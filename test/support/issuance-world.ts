@@ -8,14 +8,10 @@ import { promisify } from "node:util";
 import forge from "node-forge";
 import { EndEntityIssuer } from "../../ca/issuance/end-entity-issuer.js";
 import { IssuanceService, type IssuanceContext } from "../../ca/issuance/issuance-service.js";
-import type { AuthorityResolver, IssuingAuthority } from "../../ca/issuance/issuing-authority.js";
+import { issuingAuthority, type AuthorityResolver, type IssuingAuthority } from "../../ca/issuance/issuing-authority.js";
 import { createAliasFormatter } from "../../ca/residents/alias-format.js";
-import { localityOf } from "../../ca/residents/municipality.js";
 import type { Clock } from "../../ca/ports.js";
 import { caIdOf, type CaKind } from "../../ca/types.js";
-import { parseIssuerCertificate } from "../../ca/x509/issuer-certificate.js";
-import { formatName } from "../../ca/x509/name.js";
-import { pem } from "../../ca/x509/pem.js";
 import { fakeCaGeneration } from "./ca-generation-fixture.js";
 import { makeTestCa, SeededRandom, templateContext } from "./end-entity-fixtures.js";
 import { MemoryIssuanceStore, MemoryResidentStore } from "./memory-issuance-stores.js";
@@ -117,33 +113,15 @@ export async function issuanceWorld(): Promise<IssuanceWorld> {
     });
     await stores.caGenerations.insert(generation);
     const issuer = EndEntityIssuer.create(templateContext(ca, { partitionCount: 64 }));
-    const template = issuer.template;
-    byId.set(generation.id, {
-      kind,
-      ca: generation,
-      caCertificatePem: pem(ca.certificate, "CERTIFICATE"),
-      issuerName: formatName(parseIssuerCertificate(ca.certificate).subject),
-      policyOid: template.profile.policy.oid,
-      keyUsage: template.profile.keyUsage,
-      subjectKeyPolicy: template.profile.subjectKeyPolicy,
-      validityRules: template.profile.validity,
-      prepare: (v) =>
-        issuer.prepare({
-          serialHex: v.serial,
-          partition: v.partition,
-          notBefore: v.notBefore,
-          notAfter: v.notAfter,
-          subjectId: v.subjectId,
-          subjectPublicKey: v.subjectPublicKey,
-          locality: template.profile.subjectLocality ? localityOf(v.municipalityCode) : null,
-          personal: template.profile.personalData ? v.personal : null,
-        }),
-      sign: async (tbs) => {
+    // The hook sees every TBS before the CA key signs it; issuingAuthority then verifies and assembles.
+    const hooked = {
+      sign: async (tbs: Uint8Array) => {
         signed.push({ kind, tbs });
         await world.onSign?.(kind, tbs);
-        return issuer.finish(tbs, await ca.signer.sign(tbs));
+        return ca.signer.sign(tbs);
       },
-    });
+    };
+    byId.set(generation.id, issuingAuthority(generation, issuer, hooked));
   }
   const authorities: AuthorityResolver = {
     active: (kind: CaKind) => byId.get(caIdOf(kind, 1))!,

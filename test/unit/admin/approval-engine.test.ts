@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
 import type { ApprovalExecutor } from "../../../ca/approvals/approval.js";
-import { CaError, type CaErrorKind } from "../../../ca/errors.js";
+import { CaError } from "../../../ca/errors.js";
 import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
 import { FixedClock, type Random } from "../../../ca/ports.js";
 import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { MemoryAuditStore, MemoryDatabase } from "../../support/memory-stores.js";
 import { MemoryApprovalStore } from "./memory-approval-store.js";
+import { rejectsWith } from "./operator-admin-world.js";
 
 const random: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 const T0 = new Date("2026-11-24T01:00:00Z");
@@ -21,13 +22,6 @@ const op = (operatorId: string, ...roles: OperatorRole[]): OperatorPrincipal => 
   terminalFingerprint: "00",
   expiresAt: new Date(T0.getTime() + HOUR),
 });
-
-const rejectsWith = (kind: CaErrorKind, message?: RegExp) => (e: unknown) => {
-  assert.ok(e instanceof CaError, String(e));
-  assert.equal(e.kind, kind, e.message);
-  if (message) assert.match(e.message, message);
-  return true;
-};
 
 describe("ca/approval-engine (four eyes)", () => {
   let db: MemoryDatabase;

@@ -1,27 +1,10 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { CaError, type CaErrorKind } from "../../../ca/errors.js";
-import { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
-import { OperatorAdmin, type PendingOperatorChange } from "../../../ca/operators/operator-admin.js";
-import { operatorApprovalExecutors } from "../../../ca/approvals/operator-approvals.js";
-import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import type { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
+import type { OperatorAdmin, PendingOperatorChange } from "../../../ca/operators/operator-admin.js";
+import type { OperatorAuth } from "../../../ca/operators/operator-auth.js";
 import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
-import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
-import { FixedClock, type Random } from "../../../ca/ports.js";
-import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
-import { MemoryDatabase } from "../../support/memory-stores.js";
-import { MemoryApprovalStore } from "./memory-approval-store.js";
-
-const random: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
-const T0 = new Date("2026-11-24T00:30:00Z");
-const GOOD = "Kq7#mZp2xW9v";
-const terminal = { id: "ws-01", fingerprint: createHash("sha256").update("ws").digest("hex") };
-const rejectsWith = (kind: CaErrorKind, message?: RegExp) => (e: unknown) => {
-  assert.ok(e instanceof CaError, String(e));
-  assert.equal(e.kind, kind, e.message);
-  if (message) assert.match(e.message, message);
-  return true;
-};
+import type { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
+import { GOOD, operatorAdminWorld, rejectsWith, terminal } from "./operator-admin-world.js";
 
 describe("ca/operator-admin (security officer)", function () {
   this.timeout(20_000);
@@ -34,24 +17,15 @@ describe("ca/operator-admin (security officer)", function () {
   let engine: ApprovalEngine;
 
   beforeEach(async () => {
-    const base = new MemoryDatabase();
-    stores = createMemoryOperatorStores(base);
-    const clock = new FixedClock(T0);
-    const passwords = new ScryptPasswordHasher(random, { N: 1024, r: 8, p: 1 });
-    auth = new OperatorAuth({ ...stores, clock, random, passwords });
-    engine = new ApprovalEngine({ store: new MemoryApprovalStore(base), audit: stores.audit, transactions: stores.transactions, clock, random, accounts: stores.operators });
-    for (const e of operatorApprovalExecutors({ ...stores, clock, random, passwords, passwordPolicy: auth.settings.passwordPolicy })) engine.register(e);
     // The kinds the service registers besides: their roles take part in four-eyes operations.
-    engine.register({ kind: "issuance-export", description: "t", requestRoles: ["ca-operator"], approveRoles: ["ca-operator", "ca-admin"], parse: (p) => p as Record<string, unknown>, execute: async () => ({}) });
-    admin = new OperatorAdmin({ auth, ...stores, clock, random, passwords, approvals: engine });
-    for (const [id, role] of [["so", "security-officer"], ["so2", "security-officer"], ["ope", "ca-operator"]] as const) {
-      await auth.addOperator("cli", { operatorId: id, roles: [role], password: GOOD, ready: true });
-      await stores.operators.setConfirmation(id, { by: "cli:init", at: T0 });
-    }
-    const login = async (id: string) => auth.authenticate((await auth.login({ operatorId: id, password: GOOD, terminal })).token, terminal.fingerprint);
-    officer = await login("so");
-    officer2 = await login("so2");
-    caOperator = await login("ope");
+    const world = await operatorAdminWorld(
+      [["so", "security-officer"], ["so2", "security-officer"], ["ope", "ca-operator"]],
+      [{ kind: "issuance-export", description: "t", requestRoles: ["ca-operator"], approveRoles: ["ca-operator", "ca-admin"], parse: (p) => p as Record<string, unknown>, execute: async () => ({}) }],
+    );
+    ({ stores, auth, engine, admin } = world);
+    officer = await world.login("so");
+    officer2 = await world.login("so2");
+    caOperator = await world.login("ope");
   });
 
   const pendingOf = (r: object): PendingOperatorChange => {

@@ -1,34 +1,18 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
-import { CaError, type CaErrorKind } from "../../../ca/errors.js";
-import { OperatorAdmin, type PendingOperatorChange } from "../../../ca/operators/operator-admin.js";
-import { OPERATOR_CREATE, operatorApprovalExecutors } from "../../../ca/approvals/operator-approvals.js";
-import { OperatorAuth } from "../../../ca/operators/operator-auth.js";
+import type { ApprovalEngine } from "../../../ca/approvals/approval-engine.js";
+import type { OperatorAdmin, PendingOperatorChange } from "../../../ca/operators/operator-admin.js";
+import { OPERATOR_CREATE } from "../../../ca/approvals/operator-approvals.js";
+import type { OperatorAuth } from "../../../ca/operators/operator-auth.js";
 import type { OperatorPrincipal } from "../../../ca/operators/operator-principal.js";
-import { ScryptPasswordHasher } from "../../../ca/operators/password-hash.js";
-import { FixedClock, type Random } from "../../../ca/ports.js";
 import type { OperatorRole } from "../../../ca/operators/roles.js";
-import { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
-import { MemoryDatabase } from "../../support/memory-stores.js";
-import { MemoryApprovalStore } from "./memory-approval-store.js";
+import type { createMemoryOperatorStores } from "../../support/memory-operator-stores.js";
+import { GOOD, operatorAdminWorld, rejectsWith, terminal, type OperatorAdminWorld } from "./operator-admin-world.js";
 
 /**
  * Issue 12, item 3 — four-eyes that no single person can satisfy alone: account changes are
  * themselves four-eyes operations, unconfirmed accounts approve nothing, sponsors never approve for or
  * about the accounts they changed, one-time passwords are split between the two officers.
  */
-const random: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
-const T0 = new Date("2026-11-24T00:30:00Z");
-const GOOD = "Kq7#mZp2xW9v";
-const terminal = { id: "ws-01", fingerprint: createHash("sha256").update("ws").digest("hex") };
-const rejectsWith = (kind: CaErrorKind, message?: RegExp) => (e: unknown) => {
-  assert.ok(e instanceof CaError, String(e));
-  assert.equal(e.kind, kind, e.message);
-  if (message) assert.match(e.message, message);
-  return true;
-};
-
 describe("four-eyes account changes (ca/approvals/operator-approvals.ts, ca/approvals/approval-separation.ts)", function () {
   this.timeout(20_000);
   let stores: ReturnType<typeof createMemoryOperatorStores>;
@@ -40,8 +24,9 @@ describe("four-eyes account changes (ca/approvals/operator-approvals.ts, ca/appr
   let so3: OperatorPrincipal;
   let generations: string[];
 
-  const login = async (operatorId: string, password = GOOD): Promise<OperatorPrincipal> =>
-    auth.authenticate((await auth.login({ operatorId, password, terminal })).token, terminal.fingerprint);
+  let world: OperatorAdminWorld;
+
+  const login = (operatorId: string, password = GOOD): Promise<OperatorPrincipal> => world.login(operatorId, password);
   const pendingOf = (r: object): PendingOperatorChange => {
     assert.ok("approvalId" in r, `a pending request, got ${JSON.stringify(r)}`);
     return r as PendingOperatorChange;
@@ -64,31 +49,25 @@ describe("four-eyes account changes (ca/approvals/operator-approvals.ts, ca/appr
   };
 
   beforeEach(async () => {
-    const base = new MemoryDatabase();
-    stores = createMemoryOperatorStores(base);
-    const clock = new FixedClock(T0);
-    const passwords = new ScryptPasswordHasher(random, { N: 1024, r: 8, p: 1 });
-    auth = new OperatorAuth({ ...stores, clock, random, passwords });
-    engine = new ApprovalEngine({ store: new MemoryApprovalStore(base), audit: stores.audit, transactions: stores.transactions, clock, random, accounts: stores.operators });
-    for (const e of operatorApprovalExecutors({ ...stores, clock, random, passwords, passwordPolicy: auth.settings.passwordPolicy })) engine.register(e);
     generations = [];
-    engine.register({ kind: "issuance-export", description: "t", requestRoles: ["ca-operator"], approveRoles: ["ca-operator", "ca-admin"], parse: (p) => p as Record<string, unknown>, execute: async () => ({ rows: 0 }) });
-    engine.register({
-      kind: "ca-generation",
-      description: "t",
-      requestRoles: ["ca-admin"],
-      approveRoles: ["security-officer"],
-      parse: (p) => p as Record<string, unknown>,
-      execute: async (a) => {
-        generations.push(a.id);
-        return {};
-      },
-    });
-    admin = new OperatorAdmin({ auth, ...stores, clock, random, passwords, approvals: engine });
-    for (const id of ["so1", "so2", "so3"]) {
-      await auth.addOperator("cli", { operatorId: id, roles: ["security-officer"], password: GOOD, ready: true });
-      await stores.operators.setConfirmation(id, { by: "cli:init", at: T0 });
-    }
+    world = await operatorAdminWorld(
+      [["so1", "security-officer"], ["so2", "security-officer"], ["so3", "security-officer"]],
+      [
+        { kind: "issuance-export", description: "t", requestRoles: ["ca-operator"], approveRoles: ["ca-operator", "ca-admin"], parse: (p) => p as Record<string, unknown>, execute: async () => ({ rows: 0 }) },
+        {
+          kind: "ca-generation",
+          description: "t",
+          requestRoles: ["ca-admin"],
+          approveRoles: ["security-officer"],
+          parse: (p) => p as Record<string, unknown>,
+          execute: async (a) => {
+            generations.push(a.id);
+            return {};
+          },
+        },
+      ],
+    );
+    ({ stores, auth, engine, admin } = world);
     so1 = await login("so1");
     so2 = await login("so2");
     so3 = await login("so3");

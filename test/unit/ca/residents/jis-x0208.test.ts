@@ -4,33 +4,7 @@ import { parseIssuanceRequest } from "../../../../ca/issuance/issuance-request.j
 import { firstUnsubstitutedOutsideJis, isJisX0208Character, jisX0208Repertoire } from "../../../../ca/residents/jis-x0208.js";
 import { parseResidentApplication } from "../../../../ca/residents/resident-fields.js";
 import { parseResidentEvent } from "../../../../events/resident-event-schema.js";
-
-const NOW = new Date("2026-11-22T03:00:00Z");
-const ADDRESS = "東京都新宿区歌舞伎町一丁目４番１号";
-const zeros = (s: string): string => "0".repeat([...s].length);
-
-function body(resident: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    municipalityCode: "131041",
-    applicationDate: "2026-11-22",
-    residentCode: "12345678901",
-    resident: {
-      name: "山田　太郎",
-      nameSubstituteFlags: "00000",
-      alias: null,
-      dateOfBirth: "1980-02-17",
-      gender: 1,
-      address: ADDRESS,
-      addressSubstituteFlags: zeros(ADDRESS),
-      cardExpiry: "2035-02-17",
-      residencePeriodEnd: null,
-      underGuardianship: false,
-      ...resident,
-    },
-    requests: [{ kind: "auth", csr: "x" }],
-    ...top,
-  };
-}
+import { NOW, sampleApplication, zeros } from "./sample-application.js";
 
 function refusal(fn: () => unknown): CaError {
   try {
@@ -65,38 +39,38 @@ describe("resident fields: JIS X 0208 characters and the date-of-birth range (is
   for (const [char, label] of [["😀", "an emoji"], ["𠮷", "a character outside JIS X 0208 (つちよし)"], ["髙", "an IBM extension character"], ["①", "an NEC row-13 character"]] as const) {
     it(`refuses ${label} in the name with flag 0, naming the field and not the value`, () => {
       const name = `${char}田　太郎`;
-      const e = refusal(() => parseResidentApplication(body({ name, nameSubstituteFlags: zeros(name) }), NOW));
+      const e = refusal(() => parseResidentApplication(sampleApplication({ name, nameSubstituteFlags: zeros(name) }), NOW));
       assert.equal(e.kind, "invalid-input");
       assert.equal(e.field, "resident.name");
       assert.ok(!e.message.includes(char) && !e.message.includes("太郎"));
     });
     it(`accepts ${label} in the name with flag 1 (already substituted)`, () => {
       const name = `${char}田　太郎`;
-      assert.doesNotThrow(() => parseResidentApplication(body({ name, nameSubstituteFlags: "1" + zeros(name).slice(1) }), NOW));
+      assert.doesNotThrow(() => parseResidentApplication(sampleApplication({ name, nameSubstituteFlags: "1" + zeros(name).slice(1) }), NOW));
     });
   }
 
   it("refuses an address with an unflagged character outside JIS X 0208", () => {
     const address = "東京都新宿区髙田馬場一丁目";
-    const e = refusal(() => parseResidentApplication(body({ address, addressSubstituteFlags: zeros(address) }), NOW));
+    const e = refusal(() => parseResidentApplication(sampleApplication({ address, addressSubstituteFlags: zeros(address) }), NOW));
     assert.equal(e.field, "resident.address");
   });
 
   it("refuses an alias without flags that has a character outside JIS X 0208, accepts it flagged", () => {
-    assert.equal(refusal(() => parseResidentApplication(body({ alias: "髙　ミン" }), NOW)).field, "resident.alias");
-    assert.doesNotThrow(() => parseResidentApplication(body({ alias: "髙　ミン", aliasSubstituteFlags: "1000" }), NOW));
+    assert.equal(refusal(() => parseResidentApplication(sampleApplication({ alias: "髙　ミン" }), NOW)).field, "resident.alias");
+    assert.doesNotThrow(() => parseResidentApplication(sampleApplication({ alias: "髙　ミン", aliasSubstituteFlags: "1000" }), NOW));
   });
 
   it("refuses a date of birth before 1868-01-01 (422) and accepts 1868-01-01", () => {
-    const e = refusal(() => parseResidentApplication(body({ dateOfBirth: "1800-01-01" }), NOW));
+    const e = refusal(() => parseResidentApplication(sampleApplication({ dateOfBirth: "1800-01-01" }), NOW));
     assert.equal(e.kind, "unprocessable");
     assert.equal(e.field, "resident.dateOfBirth");
-    assert.equal(refusal(() => parseResidentApplication(body({ dateOfBirth: "1867-12-31" }), NOW)).field, "resident.dateOfBirth");
-    assert.doesNotThrow(() => parseResidentApplication(body({ dateOfBirth: "1868-01-01" }), NOW));
+    assert.equal(refusal(() => parseResidentApplication(sampleApplication({ dateOfBirth: "1867-12-31" }), NOW)).field, "resident.dateOfBirth");
+    assert.doesNotThrow(() => parseResidentApplication(sampleApplication({ dateOfBirth: "1868-01-01" }), NOW));
   });
 
   it("refuses a date of birth after the application date, even when it is not in the future", () => {
-    const e = refusal(() => parseResidentApplication(body({ dateOfBirth: "2026-11-21" }, { applicationDate: "2026-11-20" }), NOW));
+    const e = refusal(() => parseResidentApplication(sampleApplication({ dateOfBirth: "2026-11-21" }, { applicationDate: "2026-11-20" }), NOW));
     assert.equal(e.kind, "unprocessable");
     assert.equal(e.field, "resident.dateOfBirth");
   });
@@ -104,28 +78,28 @@ describe("resident fields: JIS X 0208 characters and the date-of-birth range (is
 
 describe("issuance request: unknown fields refused at every level (issue 12)", () => {
   it("refuses an unknown top-level field, naming it", () => {
-    const e = refusal(() => parseIssuanceRequest(body({}, { isAdmin: true }), NOW));
+    const e = refusal(() => parseIssuanceRequest(sampleApplication({}, { isAdmin: true }), NOW));
     assert.equal(e.kind, "invalid-input");
     assert.equal(e.field, "isAdmin");
   });
   it("refuses an unknown top-level key that is not a field name without echoing it", () => {
-    const e = refusal(() => parseIssuanceRequest(body({}, { 山田太郎: 1 }), NOW));
+    const e = refusal(() => parseIssuanceRequest(sampleApplication({}, { 山田太郎: 1 }), NOW));
     assert.equal(e.field, "body");
     assert.ok(!e.message.includes("山田"));
   });
   it("refuses an unknown field in resident and in a request", () => {
-    assert.equal(refusal(() => parseIssuanceRequest(body({ nickname: "タロ" }), NOW)).field, "resident.nickname");
-    assert.equal(refusal(() => parseIssuanceRequest(body({}, { requests: [{ kind: "auth", csr: "x", ca: "auth-g9" }] }), NOW)).field, "requests[0]");
+    assert.equal(refusal(() => parseIssuanceRequest(sampleApplication({ nickname: "タロ" }), NOW)).field, "resident.nickname");
+    assert.equal(refusal(() => parseIssuanceRequest(sampleApplication({}, { requests: [{ kind: "auth", csr: "x", ca: "auth-g9" }] }), NOW)).field, "requests[0]");
   });
   it("refuses a __proto__ key (as JSON.parse makes it: an own property) at the top level and in resident", () => {
-    const top = JSON.parse(JSON.stringify(body()).replace(/^\{/, '{"__proto__":{"admin":true},')) as unknown;
+    const top = JSON.parse(JSON.stringify(sampleApplication()).replace(/^\{/, '{"__proto__":{"admin":true},')) as unknown;
     assert.equal(refusal(() => parseIssuanceRequest(top, NOW)).field, "body");
-    const inResident = JSON.parse(JSON.stringify(body()).replace('"resident":{', '"resident":{"__proto__":{"x":1},')) as unknown;
+    const inResident = JSON.parse(JSON.stringify(sampleApplication()).replace('"resident":{', '"resident":{"__proto__":{"x":1},')) as unknown;
     assert.equal(refusal(() => parseIssuanceRequest(inResident, NOW)).field, "resident");
   });
 
   it("accepts the docs/api.md §4 fields", () => {
-    assert.doesNotThrow(() => parseIssuanceRequest(body(), NOW));
+    assert.doesNotThrow(() => parseIssuanceRequest(sampleApplication(), NOW));
   });
 });
 

@@ -1,32 +1,11 @@
 import assert from "node:assert/strict";
 import { CaError } from "../../../../ca/errors.js";
-import { isFullWidthText, codePointLength } from "../../../../ca/residents/full-width.js";
+import { isFullWidthText } from "../../../../ca/residents/full-width.js";
 import { isMunicipalityCode, municipalityCheckDigit, parseResidentApplication } from "../../../../ca/residents/resident-fields.js";
-
-const NOW = new Date("2026-11-22T03:00:00Z"); // 12:00 JST, 2026-11-22
-const ADDRESS = "東京都新宿区歌舞伎町一丁目４番１号";
-const zeros = (s: string) => "0".repeat(codePointLength(s));
+import { ADDRESS, NOW, sampleApplication, zeros } from "./sample-application.js";
 
 function base(): Record<string, any> {
-  return {
-    municipalityCode: "131041",
-    applicationDate: "2026-11-22",
-    residentCode: "12345678901",
-    terminalId: "ignored",
-    resident: {
-      name: "山田　太郎",
-      nameSubstituteFlags: "00000",
-      alias: null,
-      dateOfBirth: "1980-02-17",
-      gender: 1,
-      address: ADDRESS,
-      addressSubstituteFlags: zeros(ADDRESS),
-      cardExpiry: "2035-02-17",
-      residencePeriodEnd: null,
-      underGuardianship: false,
-    },
-    requests: [],
-  };
+  return sampleApplication({}, { terminalId: "ignored", requests: [] });
 }
 
 /** Applies `path = value` (value undefined deletes) to a fresh base request. */
