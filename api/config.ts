@@ -42,6 +42,15 @@ const schema = z
     workers: z.number().int().min(1).max(64).optional(),
     /** Validated by crl/crl-settings.ts (nextUpdate ≤ 24 h, access mode, coalescing …). */
     crl: z.unknown().optional(),
+    /** OCSP freshness and HTTP caching (docs/ocsp.md "Demand-driven responses", "HTTP caching"). */
+    ocsp: z
+      .object({
+        maxCacheSeconds: z.number().int().min(0).max(86_400).optional(),
+        demandWindowHours: z.number().int().min(13).max(24 * 30).optional(),
+        refreshPerSecond: z.number().int().min(1).max(100_000).optional(),
+      })
+      .strict()
+      .optional(),
     /** Prometheus `/metrics`: its own listener (default 127.0.0.1:9464), never on the public port unless a token guards it. */
     metrics: z
       .object({
@@ -97,6 +106,13 @@ export interface Config {
    * public HTTP listener (behind that token). Never logged.
    */
   readonly metrics: { readonly listen: { readonly host: string; readonly port: number } | null; readonly token: string | null };
+  /**
+   * OCSP (docs/ocsp.md): `maxCacheSeconds` caps HTTP `Cache-Control: max-age` whatever a response's
+   * nextUpdate (default 3600: no HTTP cache serves a superseded "good" longer than an hour);
+   * `demandWindowMs` (`ocsp.demandWindowHours`, default 72 h): responses asked within it are refreshed
+   * at half-life, others expire and are dropped; `refreshPerSecond` (default 200): the refresh's cap.
+   */
+  readonly ocsp: { readonly maxCacheSeconds: number; readonly demandWindowMs: number; readonly refreshPerSecond: number };
 }
 
 /** Default of `metrics.listen`: loopback only, port 9464 (the OpenTelemetry Prometheus exporter's default). */
@@ -216,6 +232,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     metrics: {
       listen: raw.metrics === undefined ? { ...DEFAULT_METRICS_LISTEN } : raw.metrics.listen,
       token: readMetricsToken(env, raw.metrics?.tokenFile ? inVar(raw.metrics.tokenFile) : null),
+    },
+    ocsp: {
+      maxCacheSeconds: raw.ocsp?.maxCacheSeconds ?? 3600,
+      demandWindowMs: (raw.ocsp?.demandWindowHours ?? 72) * 3_600_000,
+      refreshPerSecond: raw.ocsp?.refreshPerSecond ?? 200,
     },
   };
   return deepFreeze(config);

@@ -65,6 +65,7 @@ export class Metrics {
   readonly ocspOldestAge = new Gauge({ name: "ca_ocsp_oldest_response_age_seconds", help: "age of the oldest stored response of an unexpired certificate", registers: [this.registry] });
   readonly ocspQueueDepth = new Gauge({ name: "ca_ocsp_signing_queue_depth", help: "live OCSP signatures running or waiting", registers: [this.registry] });
   readonly ocspSignatures = new Counter({ name: "ca_ocsp_signatures_total", help: "OCSP responses signed", labelNames: ["purpose"], registers: [this.registry] });
+  readonly ocspStoredResponses = new Gauge({ name: "ca_ocsp_stored_responses", help: "OCSP responses stored (asked within the demand window, or expiring)", registers: [this.registry] });
   /** The OcspMetrics port of ocsp/ (pre-signed hit ratio = hit / (hit + miss)). */
   readonly ocsp: OcspMetrics = {
     countResponse: (status) => this.ocspStatuses.add(status),
@@ -72,6 +73,7 @@ export class Metrics {
     setOldestResponseAge: (seconds) => this.ocspOldestAge.set(seconds),
     setSigningQueueDepth: (depth) => this.ocspQueueDepth.set(depth),
     countSignature: (purpose) => this.ocspSignatures.inc({ purpose }),
+    setStoredResponses: (count) => this.ocspStoredResponses.set(count),
   };
 
   /** An answer of the OCSP GET fast path (api/routes/ocsp.ts ocspFastPath), by HTTP status. */

@@ -19,7 +19,7 @@ const ACCESS_LOG = "ocsp_access_log";
 const MAX_IN_LIST = 1000;
 
 /**
- * The OCSP ports on PostgreSQL / PGlite (migration 0009): pre-signed responses, certificate status
+ * The OCSP ports on PostgreSQL / PGlite (migrations 0009, 0022): stored responses, certificate status
  * snapshots (read straight from `certificates`, only the columns OCSP needs), and the access log.
  */
 export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource, OcspAccessLog {
@@ -66,6 +66,9 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
         this_update: r.thisUpdate,
         next_update: r.nextUpdate,
         produced_at: r.producedAt,
+        last_requested_at: r.lastRequestedAt ?? null,
+        // Half-life: the refresher re-signs it then (if asked within the window by that time).
+        refresh_at: new Date(r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2),
       })
       .onConflict(["serial", "hash_algorithm"])
       .merge({
@@ -79,6 +82,9 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
         next_update: k.raw("excluded.next_update"),
         produced_at: k.raw("excluded.produced_at"),
         seq: k.raw("excluded.seq"),
+        refresh_at: k.raw("excluded.refresh_at"),
+        // greatest() ignores nulls: a re-signature keeps the recorded demand.
+        last_requested_at: k.raw(`greatest(${RESPONSES}.last_requested_at, excluded.last_requested_at)`),
       })
       // Never lower the status rank; at equal rank never go back in time (ca/revocation/ocsp-ports.ts put).
       .where(
@@ -90,10 +96,12 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
     return written.length > 0;
   }
 
-  async hashesOf(serials: readonly string[]): Promise<Map<string, CertIdHash[]>> {
+  async hashesOf(serials: readonly string[], freshAt?: Date): Promise<Map<string, CertIdHash[]>> {
     const out = new Map<string, CertIdHash[]>();
     for (const chunk of chunks(serials)) {
-      const rows = (await this.db.executor()(RESPONSES).whereIn("serial", chunk).select("serial", "hash_algorithm")) as Array<Record<string, unknown>>;
+      const q = this.db.executor()(RESPONSES).whereIn("serial", chunk);
+      if (freshAt !== undefined) q.where("next_update", ">", freshAt);
+      const rows = (await q.select("serial", "hash_algorithm")) as Array<Record<string, unknown>>;
       for (const r of rows) {
         const list = out.get(r.serial as string) ?? [];
         list.push(r.hash_algorithm as CertIdHash);
@@ -103,15 +111,63 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
     return out;
   }
 
-  async listDue(thisUpdateBefore: Date, now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean }>> {
+  async listDue(now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean; lastRequestedAt: Date | null }>> {
+    // ocsp_responses_refresh_at_idx (partial: refresh_at is not null), so rows out of the refresh are never read.
     const rows = (await this.db
       .executor()(`${RESPONSES} as r`)
       .join("certificates as c", "c.serial", "r.serial")
-      .where("r.this_update", "<=", thisUpdateBefore)
-      .orderBy("r.this_update")
+      .whereNotNull("r.refresh_at")
+      .where("r.refresh_at", "<=", now)
+      .orderBy("r.refresh_at")
       .limit(limit)
-      .select("r.serial", "r.hash_algorithm", "c.not_after")) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({ serial: r.serial as string, hash: r.hash_algorithm as CertIdHash, expired: dateFromColumn(r.not_after) <= now }));
+      .select("r.serial", "r.hash_algorithm", "r.last_requested_at", "c.not_after")) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      serial: r.serial as string,
+      hash: r.hash_algorithm as CertIdHash,
+      expired: dateFromColumn(r.not_after) <= now,
+      lastRequestedAt: r.last_requested_at === null || r.last_requested_at === undefined ? null : dateFromColumn(r.last_requested_at),
+    }));
+  }
+
+  async unschedule(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void> {
+    for (const chunk of chunks(items)) {
+      await this.db.executor()(RESPONSES).whereIn(["serial", "hash_algorithm"], chunk.map((i) => [i.serial, i.hash])).update({ refresh_at: null });
+    }
+  }
+
+  async touch(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>, at: Date): Promise<void> {
+    if (items.length === 0) return;
+    // One statement per batch with one parameter (a JSON array), like the access log.
+    await this.db.executor().raw(
+      `update ${RESPONSES} as r
+       set last_requested_at = greatest(r.last_requested_at, ?::timestamptz), refresh_at = coalesce(r.refresh_at, ?::timestamptz)
+       from jsonb_to_recordset(?::jsonb) as t(serial text, hash text)
+       where r.serial = t.serial and r.hash_algorithm = t.hash`,
+      [at, at, JSON.stringify(items.map((i) => ({ serial: i.serial, hash: i.hash })))],
+    );
+  }
+
+  async dropUnrequested(now: Date, requestedBefore: Date, limit: number): Promise<number> {
+    // ocsp_responses_unrefreshed_next_update_idx (partial: refresh_at is null): live rows are not read.
+    const result = (await this.db.executor().raw(
+      `delete from ${RESPONSES} where (serial, hash_algorithm) in (
+         select serial, hash_algorithm from ${RESPONSES}
+         where refresh_at is null and next_update <= ? and (last_requested_at is null or last_requested_at < ?)
+         limit ?)`,
+      [now, requestedBefore, limit],
+    )) as { rowCount?: number; affectedRows?: number };
+    return Number(result.rowCount ?? result.affectedRows ?? 0);
+  }
+
+  async countStored(): Promise<number> {
+    const k = this.db.executor();
+    // The planner's estimate (pg_class.reltuples, kept by autovacuum) when the table is large: an exact
+    // count would read the whole table every time the gauge is set.
+    const estimate = (await k.raw(`select reltuples::bigint as n from pg_class where oid = '${RESPONSES}'::regclass`)) as { rows: Array<{ n: unknown }> };
+    const n = toNumber(estimate.rows[0]?.n ?? -1);
+    if (n >= 1_000_000) return n;
+    const row = (await k(RESPONSES).count({ n: "*" }).first()) as { n: unknown } | undefined;
+    return toNumber(row?.n ?? 0);
   }
 
   async remove(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void> {
@@ -136,7 +192,8 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
   }
 
   async oldestThisUpdate(): Promise<Date | undefined> {
-    const row = (await this.db.executor()(RESPONSES).min({ m: "this_update" }).first()) as { m: unknown } | undefined;
+    // ocsp_responses_refreshed_this_update_idx: responses left to expire do not count.
+    const row = (await this.db.executor()(RESPONSES).whereNotNull("refresh_at").min({ m: "this_update" }).first()) as { m: unknown } | undefined;
     return row?.m === null || row?.m === undefined ? undefined : dateFromColumn(row.m);
   }
 
@@ -177,6 +234,7 @@ function responseFromRow(r: Record<string, unknown>): StoredOcspResponse {
     thisUpdate: dateFromColumn(r.this_update),
     nextUpdate: dateFromColumn(r.next_update),
     producedAt: dateFromColumn(r.produced_at),
+    lastRequestedAt: r.last_requested_at === null || r.last_requested_at === undefined ? null : dateFromColumn(r.last_requested_at),
   };
 }
 

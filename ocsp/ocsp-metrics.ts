@@ -14,9 +14,17 @@ export interface OcspMetrics {
   setOldestResponseAge(seconds: number): void;
   /** Live signatures running or waiting. */
   setSigningQueueDepth(depth: number): void;
-  /** A response signed: live (request), presign (issuance or status change), refresh (half-life). */
-  countSignature(purpose: "live" | "presign" | "refresh"): void;
+  /**
+   * A response signed, by cause (docs/ocsp.md "Demand-driven responses"): `first-request` (a request
+   * found no fresh stored response), `status-change` (a revocation or hold of a stored response),
+   * `refresh` (half-life, asked within the window), `live` (nonce or several CertIDs, never stored).
+   */
+  countSignature(purpose: SignaturePurpose): void;
+  /** Responses stored (exact when few, the database's estimate when many). Optional: added with issue 13. */
+  setStoredResponses?(count: number): void;
 }
+
+export type SignaturePurpose = "live" | "first-request" | "status-change" | "refresh";
 
 export const noopOcspMetrics: OcspMetrics = Object.freeze({
   countResponse: () => undefined,
@@ -24,4 +32,5 @@ export const noopOcspMetrics: OcspMetrics = Object.freeze({
   setOldestResponseAge: () => undefined,
   setSigningQueueDepth: () => undefined,
   countSignature: () => undefined,
+  setStoredResponses: () => undefined,
 });

@@ -14,8 +14,9 @@ import { GateFullError, type SigningGate } from "./signing-gate.js";
 /**
  * The one core call of the OCSP endpoint: request DER in, response DER out (RFC 6960 §4.2.1).
  *
- * - One CertID, no nonce (the RFC 5019 profile, nearly all traffic): the pre-signed response, from
- *   memory or the database; signed live only when missing or past its nextUpdate.
+ * - One CertID, no nonce (the RFC 5019 profile, nearly all traffic): the stored response, from
+ *   memory or the database; when missing or past its nextUpdate, signed now through the gate, stored
+ *   and cached (the first request of a certificate pays its signature: docs/ocsp.md).
  * - A nonce (RFC 8954) or several CertIDs: signed live, never stored.
  * - Live signatures pass the SigningGate; a full queue answers `tryLater`.
  * - An issuer we do not know (no generation matches name hash and key hash), or CertIDs of several
@@ -78,6 +79,7 @@ export class OcspResponder {
    */
   stillServes(r: CachedResponse, nowMs?: number): boolean {
     if (!this.deps.presigned.isCurrent(r, nowMs)) return false;
+    this.deps.presigned.noteRequested(r, nowMs);
     this.deps.metrics.countPresignedLookup(true);
     this.deps.metrics.countResponse(r.certStatus);
     return true;
@@ -130,7 +132,7 @@ export class OcspResponder {
     if (only !== undefined && request.nonce === undefined && only.canonical) {
       const hit = await presigned.lookup(entry, only.hash, only.serialHex);
       metrics.countPresignedLookup(hit !== undefined);
-      const r = hit ?? (await presigned.make(entry, only.hash, only.serialHex, "live", { run: (w) => gate.run(w) }));
+      const r = hit ?? (await presigned.make(entry, only.hash, only.serialHex, "first-request", { run: (w) => gate.run(w) }));
       metrics.countResponse(r.certStatus);
       return { der: r.der, status: "successful", certificates: [{ serial: only.serialHex, caId: entry.caId, answer: r.certStatus }], cacheable: r };
     }

@@ -3,6 +3,7 @@ import type { Clock, Random, Signer } from "../ca/ports.js";
 import type { AuditStore, CaGenerationStore, TransactionRunner } from "../ca/stores.js";
 import type { CaId } from "../ca/types.js";
 import { AccessRecorder, type AccessRecorderOptions } from "./access-recorder.js";
+import { DemandRecorder, type DemandRecorderOptions } from "./demand-recorder.js";
 import { noopOcspMetrics, type OcspMetrics } from "./ocsp-metrics.js";
 import { OcspResponder } from "./ocsp-responder.js";
 import type { CertificateStatusSource, OcspAccessLog, OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
@@ -16,8 +17,8 @@ import { SigningGate } from "./signing-gate.js";
 
 /**
  * The OCSP responder of one process, wired: responders per CA generation, the memory cache, the
- * pre-signed responses, the live signing gate, the background pre-signer, responder renewal and the
- * access recorder. `create` loads the responders; `start` runs the background work; `stop` ends it
+ * stored responses (signed on demand), the live signing gate, the background pre-signer (status
+ * changes, refresh, drop), the demand recorder, responder renewal and the access recorder. `create` loads the responders; `start` runs the background work; `stop` ends it
  * and flushes the access log.
  */
 export interface OcspServiceOptions {
@@ -35,6 +36,8 @@ export interface OcspServiceOptions {
   /** How often responder certificates are checked for renewal. Default 1 h. */
   readonly renewalCheckMs: number;
   readonly accessLog: Partial<AccessRecorderOptions>;
+  /** Batching of last_requested_at (ocsp/demand-recorder.ts). */
+  readonly demand: Partial<DemandRecorderOptions>;
 }
 
 export const defaultOcspServiceOptions: OcspServiceOptions = Object.freeze({
@@ -47,6 +50,7 @@ export const defaultOcspServiceOptions: OcspServiceOptions = Object.freeze({
   renewal: defaultResponderRenewalOptions,
   renewalCheckMs: 3_600_000,
   accessLog: {},
+  demand: {},
 });
 
 export interface OcspLog {
@@ -82,6 +86,7 @@ export class OcspService {
   readonly responder: OcspResponder;
   readonly presigner: OcspPresigner;
   readonly accessRecorder: AccessRecorder;
+  readonly demand: DemandRecorder;
   readonly options: OcspServiceOptions;
   private renewalTimer: NodeJS.Timeout | undefined;
   private renewing: Promise<RenewalOutcome[]> | undefined;
@@ -102,6 +107,7 @@ export class OcspService {
     this.cache = new ResponseCache(o.cacheEntries);
     this.gate = new SigningGate({ concurrency: o.liveConcurrency, maxQueue: o.liveQueue, onDepth: (d) => metrics.setSigningQueueDepth(d) });
     this.maker = new ResponseMaker(deps.clock, o.validity);
+    this.demand = new DemandRecorder({ store: deps.responses, clock: deps.clock, log: deps.log }, o.demand);
     this.presigned = new PresignedResponses({
       responders: this.responders,
       cache: this.cache,
@@ -110,6 +116,7 @@ export class OcspService {
       maker: this.maker,
       clock: deps.clock,
       metrics,
+      demand: this.demand,
     });
     this.responder = new OcspResponder({
       responders: this.responders,
@@ -122,7 +129,7 @@ export class OcspService {
       limits: { maxCertIds: o.maxCertIds },
     });
     this.presigner = new OcspPresigner(
-      { presigned: this.presigned, store: deps.responses, cache: this.cache, outbox: deps.outbox, clock: deps.clock, validity: o.validity, metrics, log: deps.log },
+      { presigned: this.presigned, responders: this.responders, store: deps.responses, cache: this.cache, outbox: deps.outbox, clock: deps.clock, validity: o.validity, metrics, log: deps.log },
       o.presigner,
     );
     this.accessRecorder = new AccessRecorder(deps.accessLog, deps.log, o.accessLog);
@@ -160,12 +167,14 @@ export class OcspService {
 
   /**
    * Runs the background work. `follower` (a service process other than the first): no outbox
-   * consumption, refresh or renewal (the first process does them, once), only following the responses
-   * it writes, the access log, and the hourly reload of responder certificates.
+   * consumption, refresh, drop or renewal (the first process does them, once), only following the
+   * responses it writes, the access log, the demand recorder, and the hourly reload of responder
+   * certificates.
    */
   start(role: "leader" | "follower" = "leader"): void {
     this.presigner.start(role);
     this.accessRecorder.start();
+    this.demand.start();
     if (!this.renewalTimer) {
       // Hourly: renew what is due, and reload in any case, so that a generation added by a ceremony or
       // a responder renewed by another process is picked up without a restart.
@@ -186,6 +195,6 @@ export class OcspService {
     if (this.renewalTimer) clearInterval(this.renewalTimer);
     this.renewalTimer = undefined;
     await Promise.allSettled([this.presigner.stop(), this.renewing ?? Promise.resolve([]), this.checking ?? Promise.resolve()]);
-    await this.accessRecorder.stop();
+    await Promise.all([this.accessRecorder.stop(), this.demand.stop()]);
   }
 }

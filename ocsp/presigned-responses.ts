@@ -4,21 +4,28 @@ import { decide, storedSerialForm } from "./certificate-status.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
 import { certStatusName } from "./ocsp-response.js";
 import type { CertificateStatusSnapshot, CertificateStatusSource, OcspResponseStore, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
+import type { DemandRecorder } from "./demand-recorder.js";
 import type { IssuerEntry, OcspResponders } from "./responders.js";
 import { cacheKey, toCachedResponse, type CachedResponse, type ResponseCache } from "./response-cache.js";
 import type { ResponseMaker } from "./response-maker.js";
 
 /**
- * Pre-signed responses: one per certificate and CertID hash, signed at issuance and on every status
- * change, kept in the database (shared by every responder process) and in a bounded memory cache.
+ * Stored responses, signed on demand (docs/ocsp.md "Demand-driven responses"): one per certificate
+ * and CertID hash that a relying party asked about, kept in the database (shared by every responder
+ * process) and in a bounded memory cache.
  *
- * - `lookup`: memory, then database; only responses before their nextUpdate.
+ * - `lookup`: memory, then database; only responses before their nextUpdate. A hit is noted for the
+ *   demand recorder (what is asked gets refreshed; what is not is dropped).
  * - `make`: signs the current status of one (generation, hash, serial), stores it when it is about an
- *   issued certificate, caches it. Concurrent misses of one key share one signature.
- * - `resign`: the outbox consumer and the half-life refresher re-sign every stored variant of some
- *   serials (SHA-1 always: RFC 5019 §2.1.1 makes it what lightweight clients send).
+ *   issued certificate, caches it. Concurrent first requests of one key share one signature.
+ * - `resign`: the outbox consumer (status changes of stored responses) and the half-life refresher.
+ *
+ * Why a first request re-reads the status after storing: a revocation committed between its status
+ * read and its store could reach the outbox consumer before the row exists, and the consumer re-signs
+ * only stored responses. Re-reading after the store closes that gap: either the re-read sees the
+ * revocation (and signs it here), or the revocation committed after the row, and the consumer sees it.
  */
-export type SigningPurpose = "live" | "presign" | "refresh";
+export type SigningPurpose = "first-request" | "status-change" | "refresh";
 /** Runs a signature, e.g. through the live SigningGate. */
 export type SignRunner = <T>(work: () => Promise<T>) => Promise<T>;
 
@@ -36,6 +43,7 @@ export class PresignedResponses {
       readonly maker: ResponseMaker;
       readonly clock: Clock;
       readonly metrics: OcspMetrics;
+      readonly demand?: Pick<DemandRecorder, "note">;
     },
   ) {}
 
@@ -44,7 +52,10 @@ export class PresignedResponses {
     const key = cacheKey(entry.caId, hash, serialHex);
     const now = this.deps.clock.now().getTime();
     const hit = this.deps.cache.get(key);
-    if (hit !== undefined && hit.nextUpdate.getTime() > now) return hit;
+    if (hit !== undefined && hit.nextUpdate.getTime() > now) {
+      this.deps.demand?.note(hit, now);
+      return hit;
+    }
     const serial = storedSerialForm(serialHex);
     if (serial === undefined) return undefined;
     const version = this.deps.cache.version;
@@ -52,7 +63,13 @@ export class PresignedResponses {
     if (row === undefined || row.caId !== entry.caId || row.nextUpdate.getTime() <= now) return undefined;
     const cached = toCachedResponse(row);
     this.deps.cache.setIfUnchangedSince(cached, version);
+    this.deps.demand?.note(cached, now);
     return cached;
+  }
+
+  /** Notes a request answered with `r` by the caller itself (the HTTP layer's repeat path). */
+  noteRequested(r: CachedResponse, nowMs = this.deps.clock.now().getTime()): void {
+    this.deps.demand?.note(r, nowMs);
   }
 
   /**
@@ -89,26 +106,27 @@ export class PresignedResponses {
     options: { snapshot?: CertificateStatusSnapshot | null; run?: SignRunner } = {},
   ): Promise<CachedResponse> {
     const key = cacheKey(entry.caId, hash, serialHex);
-    // Coalesce live misses only: a status change must sign after the change, not join a signature of the old state.
-    if (purpose === "live") {
+    // Coalesce first requests only: a status change must sign after the change, not join a signature of the old state.
+    if (purpose === "first-request") {
       const running = this.inflight.get(key);
       if (running) return running;
     }
     const p = this.makeNow(entry, hash, serialHex, purpose, options).finally(() => {
       if (this.inflight.get(key) === p) this.inflight.delete(key);
     });
-    if (purpose === "live") this.inflight.set(key, p);
+    if (purpose === "first-request") this.inflight.set(key, p);
     return p;
   }
 
   /**
    * Re-signs serials: every hash variant in `hashes` (default: those stored, plus SHA-1). Serials
-   * with no certificate row or of a generation without a responder are skipped.
+   * with no certificate row or of a generation without a responder are skipped. The outbox consumer
+   * passes only the stored fresh variants: a certificate nobody asked about costs no signature.
    * @returns responses signed
    */
   async resign(
     targets: ReadonlyArray<{ serial: string; hashes?: readonly CertIdHash[] }>,
-    purpose: Exclude<SigningPurpose, "live">,
+    purpose: Exclude<SigningPurpose, "first-request">,
     concurrency = 2,
   ): Promise<number> {
     if (targets.length === 0) return 0;
@@ -162,6 +180,8 @@ export class PresignedResponses {
       thisUpdate: signed.thisUpdate,
       nextUpdate: signed.nextUpdate,
       producedAt: signed.producedAt,
+      // A first request is a request: the response starts its window now.
+      lastRequestedAt: purpose === "first-request" ? signed.thisUpdate : null,
     };
     const cached = toCachedResponse(response);
     if (!decision.storable || serial === undefined) {
@@ -169,8 +189,12 @@ export class PresignedResponses {
       return cached;
     }
     if (await store.put(response)) {
+      if (purpose === "first-request") {
+        const newer = await this.changedSinceSigned(serial, decision.rank, entry, hash);
+        if (newer !== undefined) return this.makeNow(entry, hash, serialHex, "status-change", { snapshot: newer, ...(options.run ? { run: options.run } : {}) });
+      }
       cache.noteChange(cached.key);
-      // A refresh must not fill the cache with every certificate; a status change or a miss should be there.
+      // A refresh must not fill the cache with every certificate; a status change or a request should be there.
       if (purpose === "refresh") cache.replaceIfPresent(cached);
       else cache.set(cached);
       return cached;
@@ -182,5 +206,22 @@ export class PresignedResponses {
     cache.noteChange(winner.key);
     cache.set(winner);
     return winner;
+  }
+
+  /**
+   * After a first request stored its response: the certificate row again, when its status moved past
+   * the one signed (see the class comment). When the re-read fails, the row just stored is removed
+   * (best effort) before the error goes up: without it, a revocation that slipped past the outbox
+   * consumer could leave a "good" stored.
+   */
+  private async changedSinceSigned(serial: string, rank: number, entry: IssuerEntry, hash: CertIdHash): Promise<CertificateStatusSnapshot | undefined> {
+    let now: CertificateStatusSnapshot | undefined;
+    try {
+      now = (await this.deps.statuses.statuses([serial])).get(serial);
+    } catch (e) {
+      await this.deps.store.remove([{ serial, hash }]).catch(() => undefined);
+      throw e;
+    }
+    return now !== undefined && decide(now, entry.caId).rank > rank ? now : undefined;
   }
 }

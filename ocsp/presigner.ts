@@ -2,23 +2,31 @@ import type { OutboxReader } from "../ca/revocation/outbox.js";
 import type { Clock } from "../ca/ports.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
 import type { OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
+import { certIdHashes } from "./cert-id.js";
 import type { PresignedResponses } from "./presigned-responses.js";
+import type { OcspResponders } from "./responders.js";
 import { cacheKey, toCachedResponse, type ResponseCache } from "./response-cache.js";
 import type { ResponseValidity } from "./response-maker.js";
 
 /**
- * The background side of pre-signed responses, on short timers (no loop ever overlaps itself):
+ * The background side of stored responses, on short timers (no loop ever overlaps itself). HSM work
+ * follows demand and status changes, not the population (docs/ocsp.md "Demand-driven responses"):
  *
- * - outbox (every 200 ms by default, consumer "ocsp"): `certificate.issued`, `.revoked`, `.held`
- *   re-sign the certificate's responses, so a revocation is served well within a second
- *   (docs/design.md invariant 3: OCSP follows from the outbox). The cursor moves only after the batch is
- *   signed and stored; replaying a batch after a crash only re-signs.
+ * - outbox (every 200 ms by default, consumer "ocsp"): `certificate.revoked` / `.held` re-sign the
+ *   certificate's stored responses that are still fresh — only those: a certificate nobody asked about
+ *   has none and costs no signature until someone asks (then the request signs its current status).
+ *   `certificate.issued` signs nothing; it drops a provisional answer (pending serial) this process
+ *   holds. A revocation is served well within a second (docs/design.md invariant 3). The cursor moves
+ *   only after the batch is signed and stored; replaying a batch after a crash only re-signs.
  * - follow (same period): responses written by other processes (`seq` > the last seen) replace
  *   this process's cached copies, so every responder process serves the revocation too.
- * - refresh (every second): responses past half their validity are re-signed, at most
- *   `refreshPerSecond`, oldest first, two at a time: background signing never takes the HSM from
- *   issuance or live answers (Boulder #202). Those of expired certificates are removed instead.
- * - age (every 10 s): the age of the oldest stored response, for the metric.
+ * - refresh (every second): responses at half-life are re-signed when asked within `demandWindowMs`,
+ *   at most `refreshPerSecond`, soonest first, two at a time: background signing never takes the HSM
+ *   from issuance or live answers (Boulder #202). Those not asked are taken out of the refresh (they
+ *   expire); those of expired certificates are removed.
+ * - drop (every `dropIntervalMs`): expired responses out of the refresh and not asked within the
+ *   window are deleted, `dropBatch` at a time.
+ * - age (every 10 s): the age of the oldest refreshed response and the stored count, for the metrics.
  */
 export interface PresignerOptions {
   readonly consumer: string;
@@ -26,6 +34,11 @@ export interface PresignerOptions {
   readonly outboxBatch: number;
   readonly refreshIntervalMs: number;
   readonly refreshPerSecond: number;
+  /** A response asked within this is refreshed; one not asked is left to expire and dropped. Default 3 days. */
+  readonly demandWindowMs: number;
+  readonly dropIntervalMs: number;
+  /** Rows per delete statement; a tick deletes at most 20 batches. */
+  readonly dropBatch: number;
   readonly ageIntervalMs: number;
 }
 
@@ -35,6 +48,9 @@ export const defaultPresignerOptions: PresignerOptions = Object.freeze({
   outboxBatch: 500,
   refreshIntervalMs: 1000,
   refreshPerSecond: 200,
+  demandWindowMs: 3 * 86_400_000,
+  dropIntervalMs: 60_000,
+  dropBatch: 5000,
   ageIntervalMs: 10_000,
 });
 
@@ -42,7 +58,10 @@ export interface PresignerLog {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
-const TOPICS = new Set(["certificate.issued", "certificate.revoked", "certificate.held"]);
+const CHANGES = new Set(["certificate.revoked", "certificate.held"]);
+const DROP_BATCHES_PER_TICK = 20;
+/** Due rows read per refresh tick, per signature of budget: rows not asked only need an update. */
+const DUE_READ_FACTOR = 4;
 
 export class OcspPresigner {
   private readonly options: PresignerOptions;
@@ -54,6 +73,7 @@ export class OcspPresigner {
   constructor(
     private readonly deps: {
       readonly presigned: PresignedResponses;
+      readonly responders: Pick<OcspResponders, "entries">;
       readonly store: OcspResponseStore;
       readonly cache: ResponseCache;
       readonly outbox: OutboxReader;
@@ -66,17 +86,26 @@ export class OcspPresigner {
   ) {
     this.options = { ...defaultPresignerOptions, ...options };
     if (!(this.options.refreshPerSecond > 0)) throw new RangeError("refreshPerSecond must be positive");
+    if (!(this.options.demandWindowMs > this.deps.validity.validityMs / 2)) throw new RangeError("demandWindowMs must exceed half the response validity");
   }
 
-  /** Signs the responses of one outbox batch and moves the cursor. @returns messages consumed */
+  /** Re-signs the stored responses of one outbox batch's status changes and moves the cursor. @returns messages consumed */
   async consumeOutbox(): Promise<number> {
-    const { outbox, presigned } = this.deps;
+    const { outbox, presigned, store, cache, clock } = this.deps;
     const messages = await outbox.readAfterCursor(this.options.consumer, this.options.outboxBatch);
     if (messages.length === 0) return 0;
-    const serials = messages
-      .filter((m) => TOPICS.has(m.topic) && typeof m.payload.serial === "string")
-      .map((m) => ({ serial: m.payload.serial as string }));
-    await presigned.resign(serials, "presign", 4);
+    const serialOf = (m: (typeof messages)[number]): string | undefined => (typeof m.payload.serial === "string" ? m.payload.serial : undefined);
+    for (const m of messages) {
+      const serial = serialOf(m);
+      if (m.topic !== "certificate.issued" || serial === undefined) continue;
+      // A provisional (pending) answer this process holds must not outlive the issuance: the next request reads the row.
+      for (const e of this.deps.responders.entries()) for (const h of certIdHashes) cache.delete(cacheKey(e.caId, h, serial));
+    }
+    const changed = [...new Set(messages.filter((m) => CHANGES.has(m.topic)).flatMap((m) => serialOf(m) ?? []))];
+    if (changed.length > 0) {
+      const stored = await store.hashesOf(changed, clock.now());
+      await presigned.resign([...stored].map(([serial, hashes]) => ({ serial, hashes })), "status-change", 4);
+    }
     await outbox.advanceCursor(this.options.consumer, messages[messages.length - 1]!.id);
     return messages.length;
   }
@@ -98,23 +127,42 @@ export class OcspPresigner {
     return rows.length;
   }
 
-  /** Re-signs up to one interval's budget of responses past half-life. @returns responses signed */
+  /**
+   * Re-signs up to one interval's budget of responses at half-life that were asked within the window;
+   * takes the others out of the refresh; removes those of expired certificates. @returns responses signed
+   */
   async refreshDue(): Promise<number> {
     const now = this.deps.clock.now();
-    const halfLife = this.deps.validity.validityMs / 2;
     const budget = Math.max(1, Math.floor((this.options.refreshPerSecond * this.options.refreshIntervalMs) / 1000));
-    const due = await this.deps.store.listDue(new Date(now.getTime() - halfLife), now, budget);
+    const due = await this.deps.store.listDue(now, budget * DUE_READ_FACTOR);
+    const since = now.getTime() - this.options.demandWindowMs;
+    const asked = (d: (typeof due)[number]): boolean => d.lastRequestedAt !== null && d.lastRequestedAt.getTime() >= since;
     // Expired certificates are not re-signed; removing them keeps them from heading every later scan.
     await this.deps.store.remove(due.filter((d) => d.expired));
-    const live = due.filter((d) => !d.expired);
-    return this.deps.presigned.resign(live.map((d) => ({ serial: d.serial, hashes: [d.hash] })), "refresh", 2);
+    await this.deps.store.unschedule(due.filter((d) => !d.expired && !asked(d)));
+    const wanted = due.filter((d) => !d.expired && asked(d)).slice(0, budget);
+    return this.deps.presigned.resign(wanted.map((d) => ({ serial: d.serial, hashes: [d.hash] })), "refresh", 2);
   }
 
-  /** Updates the oldest-response-age metric. */
+  /** Deletes expired responses nobody asked for within the window, in bounded batches. @returns responses deleted */
+  async dropUnrequested(): Promise<number> {
+    const now = this.deps.clock.now();
+    const before = new Date(now.getTime() - this.options.demandWindowMs);
+    let total = 0;
+    for (let i = 0; i < DROP_BATCHES_PER_TICK; i++) {
+      const n = await this.deps.store.dropUnrequested(now, before, this.options.dropBatch);
+      total += n;
+      if (n < this.options.dropBatch) break;
+    }
+    return total;
+  }
+
+  /** Updates the oldest-response-age and stored-responses metrics. */
   async reportAge(): Promise<void> {
     const now = this.deps.clock.now();
     const oldest = await this.deps.store.oldestThisUpdate();
     this.deps.metrics.setOldestResponseAge(oldest === undefined ? 0 : Math.max(0, (now.getTime() - oldest.getTime()) / 1000));
+    if (this.deps.metrics.setStoredResponses) this.deps.metrics.setStoredResponses(await this.deps.store.countStored());
   }
 
   /**
@@ -135,6 +183,7 @@ export class OcspPresigner {
       await this.follow();
     });
     this.loop("refresh", o.refreshIntervalMs, () => this.refreshDue());
+    this.loop("drop", o.dropIntervalMs, () => this.dropUnrequested());
     this.loop("age", o.ageIntervalMs, () => this.reportAge());
   }
 

@@ -39,6 +39,11 @@ export interface CachedResponse {
   /** HTTP dates of thisUpdate and nextUpdate. */
   readonly lastModified: string;
   readonly expires: string;
+  /**
+   * When this process last noted a request for it (ms; ocsp/demand-recorder.ts), starting from the
+   * stored last_requested_at: the one mutable field, so the hot path notes demand without a lookup.
+   */
+  requestedMark?: number;
 }
 
 /** `caId|hash|serial`: a serial is answered per CA generation (a serial of another generation is not ours there). */
@@ -63,6 +68,7 @@ export function toCachedResponse(r: StoredOcspResponse): CachedResponse {
     etag: `"${createHash("sha1").update(der).digest("hex")}"`,
     lastModified: r.thisUpdate.toUTCString(),
     expires: r.nextUpdate.toUTCString(),
+    requestedMark: r.lastRequestedAt?.getTime() ?? 0,
   };
 }
 

@@ -26,9 +26,9 @@ import { readRequestBody } from "../request-body.js";
  *   cannot take more, the answer is `tryLater`.
  * - `public`: no credential, nothing recorded.
  *
- * RFC 5019 §6: a GET answered with a pre-signed single response (no nonce) carries
- * `Cache-Control: max-age=<seconds to nextUpdate>`, `ETag`, `Last-Modified` (thisUpdate) and `Expires`
- * (nextUpdate), and `If-None-Match` gets a 304. In registered mode the cache is `private`: a shared
+ * RFC 5019 §6: a GET answered with a stored single response (no nonce) carries
+ * `Cache-Control: max-age=<seconds to nextUpdate, at most maxCacheSeconds>`, `ETag`, `Last-Modified`
+ * (thisUpdate) and `Expires` (the same bound), and `If-None-Match` gets a 304. In registered mode the cache is `private`: a shared
  * cache would answer parties without credentials and without a record. Everything else is `no-store`.
  *
  * The logic lives in `OcspHttp` (no Koa), used by the Koa routes and by `ocspFastPath`, which answers
@@ -47,7 +47,16 @@ export interface OcspRouteDeps {
   readonly maxRequestBytes?: number;
   /** CertIDs per request (the responder's limit): room reserved in the access log per request. Default 20. */
   readonly maxCertIds?: number;
+  /**
+   * Upper bound of `Cache-Control: max-age` (and `Expires`), whatever the response's nextUpdate
+   * (`ocsp.maxCacheSeconds`, default 3600): no HTTP cache serves a superseded "good" longer than this
+   * after a revocation. Default 3600.
+   */
+  readonly maxCacheSeconds?: number;
 }
+
+/** Default of `maxCacheSeconds`: one hour (docs/ocsp.md "HTTP caching"). */
+export const DEFAULT_OCSP_MAX_CACHE_SECONDS = 3600;
 
 const OCSP_RESPONSE = "application/ocsp-response";
 const GET_PREFIX = "/ocsp/";
@@ -89,6 +98,7 @@ export class OcspHttp {
   private readonly reserve: number;
   private readonly registered: boolean;
   private readonly cacheVisibility: string;
+  private readonly maxCacheSeconds: number;
   private readonly repeats = new Map<string, Repeat>();
 
   /** @param remember keep GET paths for `repeat` (the fast path does; the Koa routes do not) */
@@ -100,6 +110,8 @@ export class OcspHttp {
     this.reserve = deps.maxCertIds ?? 20;
     this.registered = deps.access.mode === "registered";
     this.cacheVisibility = this.registered ? "private" : "public";
+    this.maxCacheSeconds = deps.maxCacheSeconds ?? DEFAULT_OCSP_MAX_CACHE_SECONDS;
+    if (!Number.isInteger(this.maxCacheSeconds) || this.maxCacheSeconds < 0) throw new RangeError("maxCacheSeconds must be a non-negative integer");
   }
 
   get maxRequestBytes(): number {
@@ -215,14 +227,19 @@ export class OcspHttp {
     return key === undefined ? undefined : (await this.deps.access.parties.byApiKey(key))?.id;
   }
 
-  /** RFC 5019 §6 headers of a pre-signed response. */
+  /**
+   * RFC 5019 §6 headers of a stored response. max-age is the time to nextUpdate, capped at
+   * `maxCacheSeconds` (§6.2 asks only that it not exceed nextUpdate): a revocation reaches clients
+   * behind an HTTP cache within the cap, not within the response's validity. Expires says the same.
+   */
   private cacheHeaders(c: CachedResponse, now: number): Record<string, string> {
-    const maxAge = Math.max(0, Math.floor((c.nextUpdate.getTime() - now) / 1000));
+    const maxAge = Math.max(0, Math.min(this.maxCacheSeconds, Math.floor((c.nextUpdate.getTime() - now) / 1000)));
+    const expires = maxAge === this.maxCacheSeconds ? new Date(Math.floor(now / 1000) * 1000 + maxAge * 1000).toUTCString() : c.expires;
     return {
       "Cache-Control": `max-age=${maxAge}, ${this.cacheVisibility}, no-transform, must-revalidate`,
       ETag: c.etag,
       "Last-Modified": c.lastModified,
-      Expires: c.expires,
+      Expires: expires,
     };
   }
 

@@ -12,13 +12,13 @@ import type { ServiceWith } from "./service.js";
 
 /**
  * OCSP (RFC 6960, docs/api.md §3): the responder of every CA generation with its response cache and
- * pre-signing (ocsp/), the responder certificates renewed with the CA keys, the batched access log,
+ * demand-driven signing (ocsp/), the responder certificates renewed with the CA keys, the batched access log,
  * and the routes (`POST /ocsp`, `GET /ocsp/…`, and the listeners' fast path for GETs).
  */
 
 /** What the OCSP part needs of the opened service. */
 export type OcspDeps = ServiceWith<"db" | "clock" | "random" | "hsm" | "metrics" | "logger" | "relyingParties", "caGenerations" | "audit" | "outbox"> & {
-  readonly config: { readonly hsm: Pick<Config["hsm"], "poolSize">; readonly ca: Pick<Config["ca"], "ocspResponderValidityDays"> };
+  readonly config: { readonly hsm: Pick<Config["hsm"], "poolSize">; readonly ca: Pick<Config["ca"], "ocspResponderValidityDays">; readonly ocsp?: Config["ocsp"] };
 };
 
 export interface OcspFeature {
@@ -51,12 +51,17 @@ export async function buildOcsp(deps: OcspDeps, signers: ReadonlyMap<CaId, Signe
       metrics: deps.metrics.ocsp,
       log: deps.logger,
     },
-    { liveConcurrency: deps.config.hsm.poolSize, renewal: { renewBeforeDays: 30, validityDays: deps.config.ca.ocspResponderValidityDays } },
+    {
+      liveConcurrency: deps.config.hsm.poolSize,
+      renewal: { renewBeforeDays: 30, validityDays: deps.config.ca.ocspResponderValidityDays },
+      ...(deps.config.ocsp ? { presigner: { demandWindowMs: deps.config.ocsp.demandWindowMs, refreshPerSecond: deps.config.ocsp.refreshPerSecond } } : {}),
+    },
   );
   const routes: OcspRouteDeps = {
     responder: ocsp.responder,
     recorder: ocsp.accessRecorder,
     clock,
+    ...(deps.config.ocsp ? { maxCacheSeconds: deps.config.ocsp.maxCacheSeconds } : {}),
     access: { mode: access, parties: new CachedRelyingPartyAuthenticator(deps.relyingParties, clock) },
   };
   return { ocsp, routes, publicRouter: ocspRoutes(routes) };

@@ -42,6 +42,12 @@ export interface StoredOcspResponse {
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
   readonly producedAt: Date;
+  /**
+   * When a relying party last asked for it (recorded in batches, at the demand recorder's granularity:
+   * ocsp/demand-recorder.ts); null or absent: not recorded. A write keeps the later of the stored and
+   * the new value.
+   */
+  readonly lastRequestedAt?: Date | null;
 }
 
 /**
@@ -60,20 +66,38 @@ export interface OcspResponseStore {
    * @returns true when written
    */
   put(response: StoredOcspResponse): Promise<boolean>;
-  /** The hash algorithms a serial has stored responses for. */
-  hashesOf(serials: readonly string[]): Promise<Map<string, CertIdHash[]>>;
   /**
-   * Responses made at or before `thisUpdateBefore`, oldest first: the ones to refresh at half-life.
-   * `expired`: the certificate's notAfter has passed at `now` (then the response is removed instead:
-   * a request after that is signed live).
+   * The hash algorithms a serial has stored responses for; with `freshAt`, only responses still before
+   * their nextUpdate then (an expired one is served nowhere, so a status change need not re-sign it).
    */
-  listDue(thisUpdateBefore: Date, now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean }>>;
+  hashesOf(serials: readonly string[], freshAt?: Date): Promise<Map<string, CertIdHash[]>>;
+  /**
+   * Responses whose refresh time has come (half their validity after thisUpdate, set by `put`; `now`
+   * for one a request revived after `unschedule`), soonest first. `expired`: the certificate's notAfter
+   * has passed at `now` (then the response is removed instead: a request after that is signed live).
+   */
+  listDue(now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean; lastRequestedAt: Date | null }>>;
+  /** Takes responses out of the refresh (nobody asked for them recently): they expire, then `dropUnrequested` deletes them. */
+  unschedule(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void>;
+  /**
+   * Records that responses were asked for at `at` (a batch from the demand recorder): lastRequestedAt
+   * moves forward, and an unscheduled response is due for refresh again.
+   */
+  touch(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>, at: Date): Promise<void>;
+  /**
+   * Deletes up to `limit` responses out of the refresh, past their nextUpdate at `now` and not asked
+   * since `requestedBefore` (an expired response is served by no process, so no cached copy outlives it).
+   * @returns responses deleted
+   */
+  dropUnrequested(now: Date, requestedBefore: Date, limit: number): Promise<number>;
+  /** How many responses are stored (exact when few; the planner's estimate when many: a gauge, not a count to bill). */
+  countStored(): Promise<number>;
   remove(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void>;
   /** Responses written after `seq` (every write takes a new seq), oldest first: keeps other processes' caches current. */
   changedSince(seq: number, limit: number): Promise<{ rows: StoredOcspResponse[]; lastSeq: number }>;
   /** The highest seq written so far (0 when none). */
   lastSeq(): Promise<number>;
-  /** thisUpdate of the oldest stored response (metrics; expired certificates' leave at half-life). */
+  /** thisUpdate of the oldest response still refreshed (metrics: alert when refresh lags). */
   oldestThisUpdate(): Promise<Date | undefined>;
 }
 

@@ -18,6 +18,7 @@ import { residentScopeMigration } from "./0017-resident-scope.js";
 import { clientCertificatesMigration } from "./0018-client-certificates.js";
 import { blockedKeysMigration } from "./0019-blocked-keys.js";
 import { operatorConfirmationMigration } from "./0020-operator-confirmation.js";
+import { ocspDemandMigration } from "./0022-ocsp-demand.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -47,4 +48,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   clientCertificatesMigration,
   blockedKeysMigration,
   operatorConfirmationMigration,
+  ocspDemandMigration,
 ]);

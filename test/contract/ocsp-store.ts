@@ -93,24 +93,65 @@ export function ocspStoreContract(name: string, open: () => Promise<OcspStoreHar
       assert.deepEqual(Buffer.from((await h.store.get("01aa", "sha1"))!.der), Buffer.from([5]));
     });
 
-    it("listDue: oldest first, limited, expired flagged; remove deletes", async () => {
+    it("listDue: due at half-life, soonest first, limited, expired flagged, last request given; remove deletes", async () => {
       await h.addCertificate(cert("01aa"));
       await h.addCertificate(cert("01bb", { notAfter: new Date(t0.getTime() - day) }));
       await h.addCertificate(cert("01cc"));
-      await h.store.put(response("01aa", { thisUpdate: new Date(t0.getTime() - 3 * 3600_000) }));
-      await h.store.put(response("01bb", { thisUpdate: new Date(t0.getTime() - 5 * 3600_000) }));
+      const asked = new Date(t0.getTime() - 2 * 3600_000);
+      // Half-life of a 24 h response: due 12 h after thisUpdate.
+      await h.store.put(response("01aa", { thisUpdate: new Date(t0.getTime() - 15 * 3600_000), nextUpdate: new Date(t0.getTime() + 9 * 3600_000), lastRequestedAt: asked }));
+      await h.store.put(response("01bb", { thisUpdate: new Date(t0.getTime() - 17 * 3600_000), nextUpdate: new Date(t0.getTime() + 7 * 3600_000) }));
       await h.store.put(response("01cc", { thisUpdate: t0 }));
-      await h.store.put(response("01aa", { hash: "sha256", thisUpdate: new Date(t0.getTime() - 4 * 3600_000) }));
-      const due = await h.store.listDue(new Date(t0.getTime() - 3600_000), t0, 10);
+      await h.store.put(response("01aa", { hash: "sha256", thisUpdate: new Date(t0.getTime() - 16 * 3600_000), nextUpdate: new Date(t0.getTime() + 8 * 3600_000) }));
+      const due = await h.store.listDue(t0, 10);
       assert.deepEqual(due, [
-        { serial: "01bb", hash: "sha1", expired: true },
-        { serial: "01aa", hash: "sha256", expired: false },
-        { serial: "01aa", hash: "sha1", expired: false },
+        { serial: "01bb", hash: "sha1", expired: true, lastRequestedAt: null },
+        { serial: "01aa", hash: "sha256", expired: false, lastRequestedAt: null },
+        { serial: "01aa", hash: "sha1", expired: false, lastRequestedAt: asked },
       ]);
-      assert.equal((await h.store.listDue(new Date(t0.getTime() - 3600_000), t0, 1)).length, 1);
+      assert.equal((await h.store.listDue(t0, 1)).length, 1);
       await h.store.remove([{ serial: "01bb", hash: "sha1" }, { serial: "01aa", hash: "sha256" }]);
-      assert.deepEqual(await h.store.listDue(new Date(t0.getTime() - 3600_000), t0, 10), [{ serial: "01aa", hash: "sha1", expired: false }]);
-      assert.deepEqual(await h.store.oldestThisUpdate(), new Date(t0.getTime() - 3 * 3600_000));
+      assert.deepEqual(await h.store.listDue(t0, 10), [{ serial: "01aa", hash: "sha1", expired: false, lastRequestedAt: asked }]);
+      assert.deepEqual(await h.store.oldestThisUpdate(), new Date(t0.getTime() - 15 * 3600_000));
+      assert.deepEqual((await h.store.get("01aa", "sha1"))!.lastRequestedAt, asked);
+    });
+
+    it("demand: a re-signature keeps the last request; unschedule leaves the refresh; touch revives it; hashesOf(freshAt)", async () => {
+      await h.addCertificate(cert("01aa"));
+      const asked = new Date(t0.getTime() - 3600_000);
+      await h.store.put(response("01aa", { thisUpdate: new Date(t0.getTime() - 13 * 3600_000), nextUpdate: new Date(t0.getTime() + 11 * 3600_000), lastRequestedAt: asked }));
+      await h.store.put(response("01aa", { thisUpdate: new Date(t0.getTime() - 12.5 * 3600_000), nextUpdate: new Date(t0.getTime() + 11.5 * 3600_000), lastRequestedAt: null }));
+      assert.deepEqual((await h.store.get("01aa", "sha1"))!.lastRequestedAt, asked, "a refresh does not forget the demand");
+      assert.equal((await h.store.listDue(t0, 10)).length, 1);
+      await h.store.unschedule([{ serial: "01aa", hash: "sha1" }]);
+      assert.deepEqual(await h.store.listDue(t0, 10), [], "out of the refresh");
+      assert.equal(await h.store.oldestThisUpdate(), undefined, "the age metric counts refreshed responses only");
+      const later = new Date(t0.getTime() + 60_000);
+      await h.store.touch([{ serial: "01aa", hash: "sha1" }, { serial: "01zz", hash: "sha1" }], later);
+      assert.deepEqual(await h.store.listDue(later, 10), [{ serial: "01aa", hash: "sha1", expired: false, lastRequestedAt: later }], "asked again: due again");
+      await h.store.touch([{ serial: "01aa", hash: "sha1" }], t0);
+      assert.deepEqual((await h.store.get("01aa", "sha1"))!.lastRequestedAt, later, "never goes back");
+      assert.deepEqual(await h.store.hashesOf(["01aa"], t0), new Map([["01aa", ["sha1"]]]));
+      assert.deepEqual(await h.store.hashesOf(["01aa"], new Date(t0.getTime() + 12 * 3600_000)), new Map(), "expired by then");
+      assert.equal(await h.store.countStored(), 1);
+    });
+
+    it("dropUnrequested deletes expired responses out of the refresh and not asked since, in batches", async () => {
+      for (const s of ["01a1", "01a2", "01a3", "01a4", "01a5"]) await h.addCertificate(cert(s));
+      const expired = { thisUpdate: new Date(t0.getTime() - 2 * day), nextUpdate: new Date(t0.getTime() - day) };
+      await h.store.put(response("01a1", expired));
+      await h.store.put(response("01a2", expired));
+      await h.store.put(response("01a3", { ...expired, lastRequestedAt: new Date(t0.getTime() - 3600_000) })); // asked recently
+      await h.store.put(response("01a4", expired)); // stays in the refresh
+      await h.store.put(response("01a5", { thisUpdate: t0, nextUpdate: new Date(t0.getTime() + day) })); // fresh
+      await h.store.unschedule(["01a1", "01a2", "01a3", "01a5"].map((serial) => ({ serial, hash: "sha1" as const })));
+      const before = new Date(t0.getTime() - 3 * day + 2 * day); // "not asked within the last day"
+      assert.equal(await h.store.dropUnrequested(t0, before, 1), 1);
+      assert.equal(await h.store.dropUnrequested(t0, before, 10), 1);
+      assert.equal(await h.store.dropUnrequested(t0, before, 10), 0);
+      for (const s of ["01a1", "01a2"]) assert.equal(await h.store.get(s, "sha1"), undefined);
+      for (const s of ["01a3", "01a4", "01a5"]) assert.ok(await h.store.get(s, "sha1"), s);
+      assert.equal(await h.store.countStored(), 3);
     });
 
     it("every write takes a new seq; changedSince pages through them", async () => {

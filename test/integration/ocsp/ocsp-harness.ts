@@ -29,7 +29,7 @@ import { KnexOutboxStore } from "../../../db/outbox-store.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";
 import { Pkcs11Hsm } from "../../../hsm/pkcs11-hsm.js";
 import type { CertStatusName, OcspResponseStatus } from "../../../ocsp/ocsp-response.js";
-import type { OcspMetrics } from "../../../ocsp/ocsp-metrics.js";
+import type { OcspMetrics, SignaturePurpose } from "../../../ocsp/ocsp-metrics.js";
 import { OcspService, type OcspServiceOptions } from "../../../ocsp/ocsp-service.js";
 import { CachedRelyingPartyAuthenticator } from "../../../ocsp/relying-party-cache.js";
 import { openTestDatabase, type TestDatabase, type TestEngine } from "../../support/database.js";
@@ -58,8 +58,12 @@ export class CountingMetrics implements OcspMetrics {
   setSigningQueueDepth(depth: number): void {
     this.queueDepthMax = Math.max(this.queueDepthMax, depth);
   }
-  countSignature(purpose: "live" | "presign" | "refresh"): void {
+  countSignature(purpose: SignaturePurpose): void {
     this.signatures.set(purpose, (this.signatures.get(purpose) ?? 0) + 1);
+  }
+  stored = -1;
+  setStoredResponses(count: number): void {
+    this.stored = count;
   }
 }
 

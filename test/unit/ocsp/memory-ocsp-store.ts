@@ -14,7 +14,7 @@ import type {
  */
 export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSource, OcspAccessLog {
   readonly certificates = new Map<string, CertificateStatusSnapshot>();
-  readonly rows = new Map<string, StoredOcspResponse & { seq: number }>();
+  readonly rows = new Map<string, StoredOcspResponse & { seq: number; refreshAt: Date | null }>();
   readonly accessLog: OcspAccessRecord[] = [];
   private seq = 0;
   /** Calls of get (tests check that hits do not reach the store). */
@@ -52,27 +52,67 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
     const key = `${r.serial}|${r.hash}`;
     const old = this.rows.get(key);
     if (old && !(old.rank < r.rank || (old.rank === r.rank && old.thisUpdate.getTime() <= r.thisUpdate.getTime()))) return false;
-    this.rows.set(key, { ...r, seq: ++this.seq });
+    const requested = [old?.lastRequestedAt, r.lastRequestedAt].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
+    const refreshAt = new Date(r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2);
+    this.rows.set(key, { ...r, lastRequestedAt: requested.length > 0 ? new Date(Math.max(...requested)) : null, seq: ++this.seq, refreshAt });
     return true;
   }
 
-  async hashesOf(serials: readonly string[]): Promise<Map<string, CertIdHash[]>> {
+  async hashesOf(serials: readonly string[], freshAt?: Date): Promise<Map<string, CertIdHash[]>> {
     this.check();
     const out = new Map<string, CertIdHash[]>();
     for (const r of this.rows.values()) {
-      if (!serials.includes(r.serial)) continue;
+      if (!serials.includes(r.serial) || (freshAt !== undefined && r.nextUpdate <= freshAt)) continue;
       out.set(r.serial, [...(out.get(r.serial) ?? []), r.hash]);
     }
     return out;
   }
 
-  async listDue(thisUpdateBefore: Date, now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean }>> {
+  async listDue(now: Date, limit: number): Promise<Array<{ serial: string; hash: CertIdHash; expired: boolean; lastRequestedAt: Date | null }>> {
     this.check();
     return [...this.rows.values()]
-      .filter((r) => r.thisUpdate <= thisUpdateBefore && this.certificates.has(r.serial))
-      .sort((a, b) => a.thisUpdate.getTime() - b.thisUpdate.getTime())
+      .filter((r) => r.refreshAt !== null && r.refreshAt <= now && this.certificates.has(r.serial))
+      .sort((a, b) => a.refreshAt!.getTime() - b.refreshAt!.getTime())
       .slice(0, limit)
-      .map((r) => ({ serial: r.serial, hash: r.hash, expired: this.certificates.get(r.serial)!.notAfter <= now }));
+      .map((r) => ({ serial: r.serial, hash: r.hash, expired: this.certificates.get(r.serial)!.notAfter <= now, lastRequestedAt: r.lastRequestedAt ?? null }));
+  }
+
+  async unschedule(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void> {
+    this.check();
+    for (const i of items) {
+      const r = this.rows.get(`${i.serial}|${i.hash}`);
+      if (r) r.refreshAt = null;
+    }
+  }
+
+  /** Calls of touch and keys touched (tests check the batching). */
+  touches = 0;
+  touched = 0;
+
+  async touch(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>, at: Date): Promise<void> {
+    this.check();
+    this.touches++;
+    for (const i of items) {
+      const r = this.rows.get(`${i.serial}|${i.hash}`);
+      if (!r) continue;
+      this.touched++;
+      const last = r.lastRequestedAt && r.lastRequestedAt > at ? r.lastRequestedAt : at;
+      this.rows.set(`${i.serial}|${i.hash}`, { ...r, lastRequestedAt: last, refreshAt: r.refreshAt ?? at });
+    }
+  }
+
+  async dropUnrequested(now: Date, requestedBefore: Date, limit: number): Promise<number> {
+    this.check();
+    const drop = [...this.rows.entries()]
+      .filter(([, r]) => r.refreshAt === null && r.nextUpdate <= now && (!r.lastRequestedAt || r.lastRequestedAt < requestedBefore))
+      .slice(0, limit);
+    for (const [k] of drop) this.rows.delete(k);
+    return drop.length;
+  }
+
+  async countStored(): Promise<number> {
+    this.check();
+    return this.rows.size;
   }
 
   async remove(items: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<void> {
@@ -93,7 +133,7 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
 
   async oldestThisUpdate(): Promise<Date | undefined> {
     this.check();
-    const times = [...this.rows.values()].map((r) => r.thisUpdate.getTime());
+    const times = [...this.rows.values()].filter((r) => r.refreshAt !== null).map((r) => r.thisUpdate.getTime());
     return times.length === 0 ? undefined : new Date(Math.min(...times));
   }
 
@@ -103,7 +143,7 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
   }
 }
 
-function strip(r: StoredOcspResponse & { seq: number }): StoredOcspResponse {
-  const { seq: _seq, ...rest } = r;
+function strip(r: StoredOcspResponse & { seq: number; refreshAt: Date | null }): StoredOcspResponse {
+  const { seq: _seq, refreshAt: _refreshAt, ...rest } = r;
   return rest;
 }

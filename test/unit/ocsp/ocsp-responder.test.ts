@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { OutboxMessage, OutboxReader, OutboxTopic } from "../../../ca/revocation/outbox.js";
 import { FixedClock, type Signer } from "../../../ca/ports.js";
 import type { CaGeneration } from "../../../ca/types.js";
 import { OcspService } from "../../../ocsp/ocsp-service.js";
@@ -7,62 +6,8 @@ import type { CertificateStatusSnapshot } from "../../../ca/revocation/ocsp-port
 import { cacheKey, toCachedResponse } from "../../../ocsp/response-cache.js";
 import { buildRequest, certIdOf, makeOcspCa, nonceValue, type OcspTestCa } from "./fixtures.js";
 import { MemoryOcspStore } from "./memory-ocsp-store.js";
+import { GatedSigner, MemoryOutbox } from "./service-world.js";
 import { EXTENDED_REVOKE_OID, NONCE_OID, readResponse } from "./read-response.js";
-
-/** A memory outbox with per-consumer cursors (ca/revocation/outbox.ts semantics). */
-class MemoryOutbox implements OutboxReader {
-  readonly messages: OutboxMessage[] = [];
-  private readonly cursors = new Map<string, number>();
-  add(topic: OutboxTopic, payload: Record<string, unknown>): void {
-    this.messages.push({ id: this.messages.length + 1, topic, payload, createdAt: new Date() });
-  }
-  async readAfterCursor(consumer: string, limit: number): Promise<OutboxMessage[]> {
-    const after = this.cursors.get(consumer) ?? 0;
-    return this.messages.filter((m) => m.id > after).slice(0, limit);
-  }
-  async advanceCursor(consumer: string, lastId: number): Promise<void> {
-    this.cursors.set(consumer, Math.max(this.cursors.get(consumer) ?? 0, lastId));
-  }
-}
-
-/** Wraps a Signer so tests can hold signatures back. */
-class GatedSigner implements Signer {
-  private release: (() => void) | undefined;
-  private blocked: Promise<void> | undefined;
-  signatures = 0;
-  constructor(private readonly inner: Signer) {}
-  get algorithm() {
-    return this.inner.algorithm;
-  }
-  get publicKey() {
-    return this.inner.publicKey;
-  }
-  hold(): void {
-    this.blocked = new Promise((r) => (this.release = r));
-  }
-  /** Holds only the next signature back. */
-  holdNext(): void {
-    this.hold();
-    this.once = true;
-  }
-  private once = false;
-  open(): void {
-    this.release?.();
-    this.blocked = undefined;
-  }
-  async sign(data: Uint8Array): Promise<Uint8Array> {
-    if (this.blocked) {
-      const b = this.blocked;
-      if (this.once) {
-        this.blocked = undefined;
-        this.once = false;
-      }
-      await b;
-    }
-    this.signatures++;
-    return this.inner.sign(data);
-  }
-}
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const day = 86_400_000;
@@ -129,22 +74,26 @@ describe("ocsp/ocsp-responder (with the pre-signer, in memory)", function () {
     ocsp = await build([g1.generation, g2.generation, other.generation]);
   });
 
-  it("pre-signs at issuance (outbox), then answers from memory without the database", async () => {
+  it("issuance signs nothing; the first request signs and stores, later ones are served from memory", async () => {
     store.setCertificate(cert("01aa"));
     outbox.add("certificate.issued", { serial: "01aa", caId: "auth-g1", partition: 1 });
     assert.equal(await ocsp.presigner.consumeOutbox(), 1);
-    assert.equal(store.rows.size, 1);
+    assert.equal(store.rows.size, 0, "no signature for a certificate nobody asked about");
+    assert.equal(signer1.signatures, 0);
+    const first = await ocsp.responder.answer(buildRequest([certIdOf(g1, "01aa")]));
+    assert.equal(signer1.signatures, 1);
     const stored = store.rows.get("01aa|sha1")!;
     assert.equal(stored.certStatus, "good");
     assert.deepEqual(stored.nextUpdate, new Date(now0.getTime() + day));
+    assert.deepEqual(stored.lastRequestedAt, now0, "a first request starts the demand window");
+    assert.deepEqual(Buffer.from(first.der), Buffer.from(stored.der));
     const gets = store.gets;
-    const signatures = signer1.signatures;
     const a = await ocsp.responder.answer(buildRequest([certIdOf(g1, "01aa")]));
     assert.equal(a.status, "successful");
     assert.ok(a.cacheable);
     assert.deepEqual(Buffer.from(a.der), Buffer.from(stored.der));
     assert.equal(store.gets, gets, "served from memory");
-    assert.equal(signer1.signatures, signatures, "no live signature");
+    assert.equal(signer1.signatures, 1, "no second signature");
     const r = readResponse(a.der);
     assert.equal(r.responses[0]!.status, "good");
     assert.equal(r.responses[0]!.serialHex, "01aa");
@@ -163,12 +112,14 @@ describe("ocsp/ocsp-responder (with the pre-signer, in memory)", function () {
     assert.equal(signer1.signatures, n);
     assert.deepEqual(Buffer.from(b1!.der), Buffer.from(a1.der));
     assert.deepEqual(Buffer.from(b2!.der), Buffer.from(a1.der));
-    // A status change re-signs every stored variant: SHA-1 and SHA-256.
+    // A status change re-signs the stored variants only: SHA-256 was asked, SHA-1 was not.
     store.setCertificate(cert("01bb", { status: "revoked", revokedAt: now0, reason: "affiliationChanged" }));
     outbox.add("certificate.revoked", { serial: "01bb", caId: "auth-g1", partition: 1 });
     await ocsp.presigner.consumeOutbox();
     assert.equal(store.rows.get("01bb|sha256")!.certStatus, "revoked");
-    assert.equal(store.rows.get("01bb|sha1")!.certStatus, "revoked");
+    assert.equal(store.rows.has("01bb|sha1"), false);
+    assert.equal(signer1.signatures, n + 1);
+    assert.equal(readResponse((await ocsp.responder.answer(buildRequest([certIdOf(g1, "01bb")]))).der).responses[0]!.status, "revoked", "SHA-1 signed on its first request");
   });
 
   it("concurrent misses of one certificate share one live signature", async () => {
@@ -286,11 +237,11 @@ describe("ocsp/ocsp-responder (with the pre-signer, in memory)", function () {
     store.setCertificate(cert("01f0"));
     const entry = ocsp.responders.get("auth-g1")!;
     signer1.holdNext();
-    const slow = ocsp.presigned.make(entry, "sha1", "01f0", "presign", { snapshot: cert("01f0") });
+    const slow = ocsp.presigned.make(entry, "sha1", "01f0", "refresh", { snapshot: cert("01f0") });
     await new Promise((r) => setTimeout(r, 10));
     // The revocation is signed and stored while the old status's signature is still in the HSM …
     store.setCertificate(cert("01f0", { status: "revoked", revokedAt: now0, reason: "keyCompromise" }));
-    await ocsp.presigned.resign([{ serial: "01f0" }], "presign");
+    await ocsp.presigned.resign([{ serial: "01f0" }], "status-change");
     assert.equal(store.rows.get("01f0|sha1")!.certStatus, "revoked");
     signer1.open();
     const result = await slow;
@@ -300,21 +251,21 @@ describe("ocsp/ocsp-responder (with the pre-signer, in memory)", function () {
     assert.equal(readResponse(a.der).responses[0]!.status, "revoked");
   });
 
-  it("refreshes at half-life within the rate limit, removes expired certificates' responses", async () => {
+  it("refreshes at half-life what was asked within the window, within the rate limit; removes expired certificates' responses", async () => {
     ocsp = await build([g1.generation], { presigner: { refreshPerSecond: 2, refreshIntervalMs: 1000 } });
     for (const s of ["01a1", "01a2", "01a3"]) store.setCertificate(cert(s));
     store.setCertificate(cert("01a4", { notAfter: new Date(now0.getTime() + 6 * 3600_000) }));
-    await ocsp.presigned.resign([{ serial: "01a4" }], "presign");
+    await ocsp.responder.answer(buildRequest([certIdOf(g1, "01a4")]));
     clock.advance(1000);
-    await ocsp.presigned.resign(["01a1", "01a2", "01a3"].map((serial) => ({ serial })), "presign");
+    for (const s of ["01a1", "01a2", "01a3"]) await ocsp.responder.answer(buildRequest([certIdOf(g1, s)]));
     clock.advance(11 * 3600_000);
     assert.equal(await ocsp.presigner.refreshDue(), 0, "not yet at half-life");
     clock.advance(2 * 3600_000);
-    assert.equal(await ocsp.presigner.refreshDue(), 1, "two due per tick: the expired one is removed, the other re-signed");
+    assert.equal(await ocsp.presigner.refreshDue(), 2, "two per tick; the expired certificate's response is removed");
     assert.equal(store.rows.has("01a4|sha1"), false);
-    assert.equal(await ocsp.presigner.refreshDue(), 2);
+    assert.equal(await ocsp.presigner.refreshDue(), 1);
     assert.equal(await ocsp.presigner.refreshDue(), 0);
-    for (const s of ["01a1", "01a2", "01a3"]) assert.deepEqual(store.rows.get(`${s}|sha1`)!.thisUpdate, clock.now());
+    for (const s of ["01a1", "01a2", "01a3"]) assert.ok(store.rows.get(`${s}|sha1`)!.thisUpdate.getTime() >= clock.now().getTime() - 1000);
     await ocsp.presigner.reportAge();
   });
 
@@ -334,7 +285,7 @@ describe("ocsp/ocsp-responder (with the pre-signer, in memory)", function () {
     const otherProcess = await build([g1.generation, g2.generation]);
     store.setCertificate(cert("01c1", { status: "revoked", revokedAt: now0, reason: "keyCompromise" }));
     clock.advance(1000);
-    await otherProcess.presigned.resign([{ serial: "01c1" }], "presign");
+    await otherProcess.presigned.resign([{ serial: "01c1" }], "status-change");
     assert.equal(readResponse((await ocsp.responder.answer(buildRequest([certIdOf(g1, "01c1")]))).der).responses[0]!.status, "good", "not seen yet");
     assert.equal(await ocsp.presigner.follow(), 1);
     assert.equal(readResponse((await ocsp.responder.answer(buildRequest([certIdOf(g1, "01c1")]))).der).responses[0]!.status, "revoked");
