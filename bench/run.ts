@@ -26,6 +26,7 @@ const benchmarks: readonly Benchmark[] = [
   { name: "crl", about: "partition CRL build + sign vs openssl ca -gencrl", run: async () => (await import("./crl.bench.js")).benchCrl() },
   { name: "ocsp", about: "OCSP responder throughput vs openssl ocsp", run: async () => (await import("./ocsp.bench.js")).benchOcsp() },
   { name: "events", about: "resident events from NATS JetStream into PostgreSQL vs raw row inserts", run: async () => (await import("./events.bench.js")).benchEvents() },
+  { name: "scale", about: "seeded population at 100k and 1M certificates: size, plans, status reads (npx tsx bench/scale.bench.ts SIZES…)", run: async () => (await import("./scale.bench.js")).benchScale() },
 ];
 
 function machine(): string {
