@@ -47,6 +47,15 @@ export interface SeedOptions {
   readonly triggers?: "replica" | "fire";
   /** Drop the secondary indexes of the seeded tables and rebuild them afterwards (default: with "replica"). */
   readonly rebuildIndexes?: boolean;
+  /**
+   * Residents' fates per 10,000 instead of FATES (e.g. bench/crl-scale.bench.ts: a heavily revoked
+   * signing generation). Default FATES.
+   */
+  readonly fates?: Readonly<Record<keyof typeof FATES, number>>;
+  /** Certificate kinds to seed (default both; residents and issuances are seeded for every resident). */
+  readonly kinds?: readonly ("sign" | "auth")[];
+  /** Seed only certificates (no residents, issuances rows): for benchmarks that read nothing else. Default false. */
+  readonly certificatesOnly?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -134,7 +143,8 @@ function population(): string {
 }
 
 /** Certificates of the population: up to 4 per resident (current pair, previous pair). */
-function certificatesSql(g: { sign: Generation; auth: Generation }): string {
+function certificatesSql(g: { sign: Generation; auth: Generation }, f: Readonly<Record<keyof typeof FATES, number>> = FATES, kinds: readonly string[] = ["sign", "auth"]): string {
+  const FATES = f; // the defaults give the same statement as before the option existed
   const fates = `case
       when pop.fate < ${FATES.affiliationChanged} then 'affiliationChanged'
       when pop.fate < ${FATES.affiliationChanged + FATES.keyCompromise} then 'keyCompromise'
@@ -150,7 +160,7 @@ function certificatesSql(g: { sign: Generation; auth: Generation }): string {
              when k.kind = 'auth' and ${fates} = 'affiliationChanged' then null
              else ${fates} end as reason
       from pop
-      cross join (values ('sign'), ('auth')) k(kind)
+      cross join (values ${kinds.map((k) => `('${k}')`).join(", ")}) k(kind)
       cross join (values ('c'), ('p')) s(slot)
       where (s.slot = 'c' or pop.has_prev)
         and (k.kind = 'auth' or (case when s.slot = 'c' then pop.age_at_d else pop.age_at_pd end) >= 15)
@@ -254,9 +264,11 @@ export async function seedPopulation(client: pg.Client, options: SeedOptions): P
       // JIT compiles these expression-heavy statements anew each time: ~0.8 s per statement for nothing.
       await client.query("set local jit = off");
       if (triggers === "replica") await client.query("set local session_replication_role = replica");
-      await client.query(residentsSql(), [lo, hi]);
-      await client.query(issuancesSql(), [lo, hi]);
-      await client.query(certificatesSql(g), [lo, hi]);
+      if (!options.certificatesOnly) {
+        await client.query(residentsSql(), [lo, hi]);
+        await client.query(issuancesSql(), [lo, hi]);
+      }
+      await client.query(certificatesSql(g, options.fates, options.kinds), [lo, hi]);
       await client.query("commit");
       log(`  seeded residents ${lo.toLocaleString("en-US")}–${(hi - 1).toLocaleString("en-US")} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     }
