@@ -32,7 +32,7 @@
  * with its load generator in the same namespace, under `timeout`, and is killed by PID. Without
  * `unshare` (not root), the openssl side is skipped and said so.
  *
- * Run alone: `npx tsx bench/ocsp.bench.ts [--workers N] [--cpu-prof] [--skip-openssl]` (prints a table;
+ * Run alone: `npx tsx bench/ocsp.bench.ts [--workers N] [--certificates N] [--seconds S] [--cpu-prof] [--skip-openssl]` (prints a table;
  * `--cpu-prof`: V8 profile of the `npm start` service under var/bench/ocsp-profile/).
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -371,8 +371,10 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { workers: { type: "string" }, "cpu-prof": { type: "boolean" }, "skip-openssl": { type: "boolean" } } });
+  const { values } = parseArgs({ options: { workers: { type: "string" }, "cpu-prof": { type: "boolean" }, "skip-openssl": { type: "boolean" }, certificates: { type: "string" }, seconds: { type: "string" } } });
   const results = await benchOcsp({
+    ...(values.certificates ? { certificates: Number(values.certificates) } : {}),
+    ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
     ...(values.workers ? { workers: Number(values.workers) } : {}),
     ...(values["cpu-prof"] ? { cpuProfileDir: join(repoRoot, "var/bench/ocsp-profile") } : {}),
     ...(values["skip-openssl"] ? { skipOpenssl: true } : {}),

@@ -26,7 +26,7 @@ const benchmarks: readonly Benchmark[] = [
   { name: "crl", about: "partition CRL build + sign vs openssl ca -gencrl", run: async () => (await import("./crl.bench.js")).benchCrl() },
   { name: "ocsp", about: "OCSP responder throughput vs openssl ocsp", run: async () => (await import("./ocsp.bench.js")).benchOcsp() },
   { name: "events", about: "resident events from NATS JetStream into PostgreSQL vs raw row inserts", run: async () => (await import("./events.bench.js")).benchEvents() },
-  { name: "scale", about: "seeded population at 100k and 1M certificates: size, plans, status reads (npx tsx bench/scale.bench.ts SIZES…)", run: async () => (await import("./scale.bench.js")).benchScale() },
+  { name: "scale", about: "seeded population at 100k and 1M certificates: size, plans, SQL reads, issuance and OCSP over HTTP (npx tsx bench/scale.bench.ts SIZES…)", run: async () => (await import("./scale.bench.js")).benchScale() },
   { name: "crl-scale", about: "complete CRL run (full + delta, every partition) of a generation holding 2M revoked entries (npx tsx bench/crl-scale.bench.ts REVOKED)", run: async () => (await import("./crl-scale.bench.js")).benchCrlScale() },
 ];
 

@@ -9,10 +9,13 @@
  *   certificates, residents, issuances, audit_log, resident_events or ocsp_access_log fails the benchmark;
  * - SQL-level latency of the OCSP status read with serials drawn Zipf (s = 1) over all certificates, and of
  *   the inquiry lookups (one connection, sequential: the database's share of each path, not HTTP).
- * Not measured here (yet): issuance and OCSP GET throughput over HTTP on the seeded database, events, CRL.
+ * - through the real service process on the seeded database (bench/scale-http.ts): issuance throughput and
+ *   p99 at half load, OCSP GET with a Zipf (s = 1) mix over all certificates (warm-up, steady state, the
+ *   warm-up draw replayed), service RSS and start-up time. `--sql-only` leaves these out.
+ * Not measured here: events, CRL (bench/crl-scale.bench.ts).
  *
  *   npm run bench -- --only scale            # 100,000 and 1,000,000 certificates
- *   npx tsx bench/scale.bench.ts 100000 1000000 10000000
+ *   npx tsx bench/scale.bench.ts [--sql-only] 100000 1000000 10000000
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -28,6 +31,8 @@ import { activeGenerations, checkSeededSample, SEED_NOW, seededSerial, seedPopul
 import { ensurePostgres } from "./postgres-server.js";
 import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "./result.js";
 import { createDatabase, startServiceProcess } from "./service-process.js";
+import { cardCsrPool } from "./card-csr-pool.js";
+import { measureHttpAtSize } from "./scale-http.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Certificates per seeded resident (measured: 97,870 for 50,000 residents). */
@@ -39,6 +44,10 @@ const md5 = (s: string): string => createHash("md5").update(s).digest("hex");
 export interface BenchScaleOptions {
   /** Certificate counts, ascending (default 100,000 and 1,000,000); the first is every figure's baseline. */
   readonly sizes?: readonly number[];
+  /** Measure issuance and OCSP GET through the service at each size (default true). */
+  readonly http?: boolean;
+  /** Seconds of each HTTP measurement (default 8). */
+  readonly httpSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -142,6 +151,10 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
     const baseline: Record<string, number> = {};
     let residents = 0;
     const failures: string[] = [];
+    const http = options.http ?? true;
+    // RSA-2048 card keys, 2 per issuance (cached under var/bench/card-csrs; ~20 s the first time).
+    const cards = http ? cardCsrPool(12_000, log) : [];
+    let nextIssuance = 0;
     for (const size of sizes) {
       const label = `${size.toLocaleString("en-US")} certs`;
       const target = Math.ceil(size / CERTIFICATES_PER_RESIDENT);
@@ -213,6 +226,29 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
       figure("inquiry by name + date of birth p99", byName.p99, "ms");
       const purge = await timed(5, () => client.query("select serial from certificates where not_after < $1 and personal_data_purged_at is null order by not_after limit 1000", [new Date(`${SEED_NOW}T00:00:00Z`)]));
       figure("retention purge batch selection (1,000 expired rows)", purge.p99, "ms");
+
+      if (http) {
+        const h = await measureHttpAtSize({ varDir, databaseUrl: database.url, token, client, residents, cards, firstIssuance: nextIssuance, log, ...(options.httpSeconds ? { seconds: options.httpSeconds } : {}) });
+        nextIssuance = h.nextIssuance;
+        if (h.issuance.failures.length > 0) failures.push(`${label}: issuance failed: ${h.issuance.failures.slice(0, 3).join(" | ")}`);
+        figure("service start-up on the full tables", h.startSeconds, "s");
+        figure("issuance over HTTPS, 8 in flight, 1 worker", 2 * h.issuance.max.rate, "certs/s");
+        figure("issuance p99 at half load", h.issuance.half.p99, "ms");
+        const w = h.warmup;
+        const warmSeconds = w.reduce((a, r) => a + r.seconds, 0);
+        figure(`OCSP GET Zipf warm-up (${warmSeconds.toFixed(0)} s): responses/s`, w.reduce((a, r) => a + r.ok, 0) / warmSeconds, "responses/s");
+        figure("OCSP GET Zipf warm-up: signatures/s the mix needed", w.reduce((a, r) => a + r.signaturesPerSecond * r.seconds, 0) / warmSeconds, "signatures/s");
+        figure("OCSP GET Zipf warm-up: last run's signatures/s", w[w.length - 1]!.signaturesPerSecond, "signatures/s");
+        figure("OCSP GET Zipf: distinct certificates in a draw", h.distinctInDraw, "certs");
+        figure("OCSP GET Zipf steady state (fresh draw), 2 workers", h.steady.rate, "responses/s");
+        figure("OCSP GET Zipf steady state p99", h.steady.p99, "ms");
+        figure("OCSP GET Zipf steady state: signatures/s", h.steady.signaturesPerSecond, "signatures/s");
+        figure("OCSP GET Zipf steady state: signatures per answer", h.steady.signaturesPerSecond / Math.max(1, h.steady.rate), "ratio");
+        figure("OCSP GET Zipf steady state: tryLater answers", h.steady.mismatches, "answers");
+        figure("OCSP GET pre-signed (warm-up draw replayed), 2 workers", h.replay.rate, "responses/s");
+        figure("OCSP GET pre-signed p99", h.replay.p99, "ms");
+        figure("service RSS after OCSP runs (supervisor + 2 workers)", h.rssMiB, "MiB");
+      }
     }
     if (failures.length > 0) throw new BenchFailure(failures.join("\n"), results);
     return results;
@@ -230,13 +266,14 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const sizes = process.argv.slice(2).map(Number);
+  const sqlOnly = process.argv.includes("--sql-only");
+  const sizes = process.argv.slice(2).filter((a) => a !== "--sql-only").map(Number);
   if (sizes.some((s) => !Number.isInteger(s) || s < 1000)) {
-    console.error("usage: npx tsx bench/scale.bench.ts [CERTIFICATES …]  (each ≥ 1000; default 100000 1000000)");
+    console.error("usage: npx tsx bench/scale.bench.ts [--sql-only] [CERTIFICATES …]  (each ≥ 1000; default 100000 1000000)");
     process.exit(2);
   }
   try {
-    console.log(formatBenchTable(await benchScale(sizes.length > 0 ? { sizes } : {})));
+    console.log(formatBenchTable(await benchScale({ ...(sizes.length > 0 ? { sizes } : {}), ...(sqlOnly ? { http: false } : {}) })));
   } catch (e) {
     if (e instanceof BenchFailure) console.log(formatBenchTable(e.results));
     throw e;
