@@ -1,5 +1,6 @@
 import type { Clock } from "../ca/ports.js";
 import type { CertIdHash, OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
+import { AccessRecorder, type AccessRecorderLog } from "./access-recorder.js";
 import type { CachedResponse } from "./response-cache.js";
 
 /**
@@ -10,8 +11,8 @@ import type { CachedResponse } from "./response-cache.js";
  *
  * Cheap on the hot path: a served response is noted at most once per `granularityMs` (its
  * `requestedMark`, carried by the cached response itself and loaded from the database with it), so a
- * hot certificate costs one comparison per answer and one row update per granularity; the pending
- * set is written every `flushIntervalMs` in one statement per `maxBatch`, never a write per request.
+ * hot certificate costs one comparison per answer and one row update per granularity; the waiting
+ * keys are written every `flushIntervalMs` in one statement per `maxBatch`, never a write per request.
  *
  * Bounded: at most `maxPending` keys wait. A note that does not fit (the database failing for long) is
  * lost: the only effect is that the response may leave the refresh early and be signed again on its
@@ -35,75 +36,44 @@ export const defaultDemandRecorderOptions: DemandRecorderOptions = Object.freeze
   maxPending: 200_000,
 });
 
-export interface DemandLog {
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type DemandLog = AccessRecorderLog;
 
+/** The batching, bounding and retry are the access recorder's (ocsp/access-recorder.ts); this adds the granularity. */
 export class DemandRecorder {
-  private pending = new Map<string, { serial: string; hash: CertIdHash }>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly recorder: AccessRecorder<{ readonly serial: string; readonly hash: CertIdHash }>;
   readonly options: DemandRecorderOptions;
 
   constructor(
-    private readonly deps: { readonly store: Pick<OcspResponseStore, "touch">; readonly clock: Clock; readonly log: DemandLog },
+    deps: { readonly store: Pick<OcspResponseStore, "touch">; readonly clock: Clock; readonly log: DemandLog },
     options: Partial<DemandRecorderOptions> = {},
   ) {
     this.options = { ...defaultDemandRecorderOptions, ...options };
+    const sink = { append: (keys: ReadonlyArray<{ serial: string; hash: CertIdHash }>) => deps.store.touch(keys, deps.clock.now()) };
+    const { flushIntervalMs, maxBatch, maxPending } = this.options;
+    this.recorder = new AccessRecorder(sink, deps.log, { flushIntervalMs, maxBatch, maxBuffered: maxPending, name: "OCSP demand" });
   }
 
   /** Keys waiting to be written. */
   get size(): number {
-    return this.pending.size;
+    return this.recorder.pending;
   }
 
   /** Notes that `r` was served at `nowMs`. Only stored responses (issued certificates, rank ≥ 1) are noted. */
   note(r: CachedResponse, nowMs: number): void {
     if (nowMs - (r.requestedMark ?? 0) < this.options.granularityMs || r.rank === 0) return;
-    if (this.pending.size >= this.options.maxPending) return;
-    r.requestedMark = nowMs;
-    this.pending.set(`${r.serial}|${r.hash}`, { serial: r.serial, hash: r.hash });
+    if (this.recorder.record([{ serial: r.serial, hash: r.hash }])) r.requestedMark = nowMs;
   }
 
   /** Writes what is pending (never throws; a failed batch is kept for the next flush, space permitting). */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    const p = this.drain().finally(() => {
-      if (this.flushing === p) this.flushing = undefined;
-    });
-    this.flushing = p;
-    return p;
-  }
-
-  private async drain(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const items = [...this.pending.values()];
-    this.pending = new Map();
-    const at = this.deps.clock.now();
-    for (let i = 0; i < items.length; i += this.options.maxBatch) {
-      const batch = items.slice(i, i + this.options.maxBatch);
-      try {
-        await this.deps.store.touch(batch, at);
-      } catch (e) {
-        this.deps.log.warn({ err: (e as Error)?.name, keys: items.length - i }, "OCSP demand write failed; kept for retry");
-        for (const it of items.slice(i)) {
-          if (this.pending.size >= this.options.maxPending) break;
-          this.pending.set(`${it.serial}|${it.hash}`, it);
-        }
-        return;
-      }
-    }
+    return this.recorder.flush();
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.timer.unref();
+    this.recorder.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+    await this.recorder.stop();
   }
 }
