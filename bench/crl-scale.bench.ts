@@ -27,6 +27,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createTestToken } from "../test/support/softhsm.js";
+import { opensslGenCrl } from "./openssl-gencrl.js";
 import { activeGenerations, seedPopulation } from "./population-seeder.js";
 import { ensurePostgres } from "./postgres-server.js";
 import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "./result.js";
@@ -114,7 +115,7 @@ export async function benchCrlScale(options: BenchCrlScaleOptions = {}): Promise
     if (child.fullEntries !== revoked) failures.push(`full CRLs list ${child.fullEntries} entries, database holds ${revoked}`);
 
     log("crl-scale: baseline openssl ca -gencrl over partition 0's entries");
-    const measured = await opensslGenCrl(client, g.id, join(varDir, "openssl"));
+    const measured = await opensslGenCrlOfPartition(client, g.id, join(varDir, "openssl"));
     const openssl = { ...measured, seconds: Math.max(measured.seconds, 0.01) }; // /usr/bin/time's %e has 10 ms steps
     const label = `CRL ${g.id}, ${(revoked / 1e6).toFixed(2)}M revoked, ${g.partitions} partitions`;
     const total = (child.fullRunMs + child.deltaRunMs) / 1000;
@@ -145,11 +146,8 @@ export async function benchCrlScale(options: BenchCrlScaleOptions = {}): Promise
 }
 
 /** `openssl ca -gencrl` (software RSA-2048, sha256) over an index.txt of the partition's entries (as bench/crl.bench.ts). */
-async function opensslGenCrl(client: pg.Client, caId: string, dir: string): Promise<{ seconds: number; maxRssKb: number }> {
+async function opensslGenCrlOfPartition(client: pg.Client, caId: string, dir: string): Promise<{ seconds: number; maxRssKb: number }> {
   mkdirSync(dir, { recursive: true });
-  const run = (args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  run(["genrsa", "-out", "ca.key", "2048"]);
-  run(["req", "-x509", "-new", "-key", "ca.key", "-subj", "/C=JP/O=bench/CN=bench CA", "-days", "3650", "-sha256", "-out", "ca.pem"]);
   // openssl's index needs a hold instruction for certificateHold: held entries are listed as unspecified.
   const { rows } = await client.query<{ line: string }>(
     `select 'R' || E'\\t' || to_char(not_after at time zone 'UTC', 'YYMMDDHH24MISS') || 'Z' || E'\\t'
@@ -159,18 +157,7 @@ async function opensslGenCrl(client: pg.Client, caId: string, dir: string): Prom
      from certificates where ca_id = $1 and partition = 0 and status in ('revoked', 'hold') and not_after >= now() - interval '7 days'`,
     [caId],
   );
-  writeFileSync(join(dir, "index.txt"), rows.map((r) => r.line).join("\n") + "\n");
-  writeFileSync(join(dir, "index.txt.attr"), "unique_subject = no\n");
-  writeFileSync(join(dir, "crlnumber"), "01\n");
-  writeFileSync(
-    join(dir, "ca.cnf"),
-    ["[ca]", "default_ca = bench", "[bench]", `dir = ${dir}`, "database = $dir/index.txt", "crlnumber = $dir/crlnumber", "certificate = $dir/ca.pem",
-      "private_key = $dir/ca.key", "default_md = sha256", "default_crl_days = 1", "unique_subject = no", ""].join("\n"),
-  );
-  const r = execFileSync("bash", ["-c", '/usr/bin/time -f "TIME %e %M" openssl ca -gencrl -config ca.cnf -out crl.pem -batch 2>&1 >/dev/null | tail -n 1'], { cwd: dir, encoding: "utf8" });
-  const m = /TIME ([0-9.]+) ([0-9]+)/.exec(r);
-  if (!m) throw new Error(`openssl ca -gencrl failed: ${r}`);
-  return { seconds: Number(m[1]), maxRssKb: Number(m[2]) };
+  return opensslGenCrl(dir, rows.map((r) => r.line));
 }
 
 /** Runs this file as the CRL worker process (`--child caId varDir`) and parses the JSON line it prints. */

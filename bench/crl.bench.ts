@@ -18,7 +18,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildCaCertificate } from "../ca/profiles/ca-certificate.js";
@@ -36,6 +36,7 @@ import { KnexOutboxStore } from "../db/outbox-store.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { openTestDatabase } from "../test/support/database.js";
 import { createTestToken } from "../test/support/softhsm.js";
+import { opensslGenCrl } from "./openssl-gencrl.js";
 import { formatBenchTable, withBaseline, type BenchResult } from "./result.js";
 
 const here = fileURLToPath(import.meta.url);
@@ -79,7 +80,7 @@ export async function benchCrl(options: BenchCrlOptions = {}): Promise<BenchResu
   mkdirSync(dir, { recursive: true });
   try {
     log(`openssl ca -gencrl over ${n.toLocaleString("en-US")} index.txt entries`);
-    const openssl = opensslGenCrl(dir, n);
+    const openssl = opensslGenCrlOf(dir, n);
     const mb = (kb: number): number => kb / 1024;
     const results: BenchResult[] = [];
     const label = `${(n / 1e6).toString()}M entries`;
@@ -127,28 +128,13 @@ export async function benchCrl(options: BenchCrlOptions = {}): Promise<BenchResu
 }
 
 /** Writes key, CA, config and index.txt; runs `openssl ca -gencrl` under /usr/bin/time (wall time, max RSS). */
-function opensslGenCrl(dir: string, n: number): { seconds: number; maxRssKb: number } {
-  const run = (args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  run(["genrsa", "-out", "ca.key", "2048"]);
-  run(["req", "-x509", "-new", "-key", "ca.key", "-subj", "/C=JP/O=bench/CN=bench CA", "-days", "3650", "-sha256", "-out", "ca.pem"]);
+function opensslGenCrlOf(dir: string, n: number): { seconds: number; maxRssKb: number } {
   const time = (s: number): string => new Date(s * 1000).toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z";
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     lines.push(`R\t310101000000Z\t${time(REVOKED_FROM + i)},${reasonNames[reasons[i % 4]!]}\t${syntheticSerial("11", i).toUpperCase()}\tunknown\t/CN=revoked-${i}`);
   }
-  writeFileSync(join(dir, "index.txt"), lines.join("\n") + "\n");
-  writeFileSync(join(dir, "index.txt.attr"), "unique_subject = no\n");
-  writeFileSync(join(dir, "crlnumber"), "01\n");
-  writeFileSync(
-    join(dir, "ca.cnf"),
-    ["[ca]", "default_ca = bench", "[bench]", `dir = ${dir}`, "database = $dir/index.txt", "crlnumber = $dir/crlnumber", "certificate = $dir/ca.pem",
-      "private_key = $dir/ca.key", "default_md = sha256", "default_crl_days = 1", "unique_subject = no", ""].join("\n"),
-  );
-  // docs/traps.md §5: the same config the baseline was measured with.
-  const r = execFileSync("bash", ["-c", '/usr/bin/time -f "TIME %e %M" openssl ca -gencrl -config ca.cnf -out crl.pem -batch 2>&1 >/dev/null | tail -n 1'], { cwd: dir, encoding: "utf8" });
-  const m = /TIME ([0-9.]+) ([0-9]+)/.exec(r);
-  if (!m) throw new Error(`openssl ca -gencrl failed: ${r}`);
-  return { seconds: Number(m[1]), maxRssKb: Number(m[2]) };
+  return opensslGenCrl(dir, lines);
 }
 
 /** Runs this file as a child (`--child <mode> …`) and parses the JSON line it prints. */
