@@ -26,7 +26,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { createTestToken } from "../test/support/softhsm.js";
+import { createTestToken, deleteTestToken } from "../test/support/softhsm.js";
 import { opensslGenCrl } from "./openssl-gencrl.js";
 import { activeGenerations, seedPopulation } from "./population-seeder.js";
 import { ensurePostgres } from "./postgres-server.js";
@@ -136,11 +136,7 @@ export async function benchCrlScale(options: BenchCrlScaleOptions = {}): Promise
   } finally {
     await client.end().catch(() => undefined);
     await database.drop().catch(() => undefined);
-    try {
-      execFileSync("softhsm2-util", ["--delete-token", "--token", token.tokenLabel], { env: { ...process.env, SOFTHSM2_CONF: token.confPath }, stdio: "ignore" });
-    } catch {
-      // already gone
-    }
+    deleteTestToken(token);
     server.release();
   }
 }

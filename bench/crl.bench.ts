@@ -16,7 +16,7 @@
  * Run alone: `npx tsx bench/crl.bench.ts [entries]` (prints a table). Needs PostgreSQL for 2–3
  * (DATABASE_URL, or the throwaway server of scripts/services.sh); without it those rows are skipped.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -35,7 +35,7 @@ import { KnexCaGenerationStore } from "../db/ca-generation-store.js";
 import { KnexOutboxStore } from "../db/outbox-store.js";
 import { Pkcs11Hsm } from "../hsm/pkcs11-hsm.js";
 import { openTestDatabase } from "../test/support/database.js";
-import { createTestToken } from "../test/support/softhsm.js";
+import { createTestToken, deleteTestToken } from "../test/support/softhsm.js";
 import { opensslGenCrl } from "./openssl-gencrl.js";
 import { formatBenchTable, withBaseline, type BenchResult } from "./result.js";
 
@@ -189,7 +189,7 @@ async function runChild([mode, nText, partsText, eachText]: string[]): Promise<C
     return await postgresRun(n, Number(partsText), Number(eachText), signer, caDer);
   } finally {
     await hsm.close();
-    execFileSync("softhsm2-util", ["--delete-token", "--token", token.tokenLabel], { env: { ...process.env, SOFTHSM2_CONF: token.confPath }, stdio: "ignore" });
+    deleteTestToken(token);
   }
 }
 

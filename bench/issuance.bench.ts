@@ -16,14 +16,13 @@
  * Run alone: `npx tsx bench/issuance.bench.ts [--seconds 15] [--concurrency 8] [--cards 24000] [--workers 2] [--cpu-prof]`
  * (`--cpu-prof`: profile the service and print where its event loop spent the maximum-rate phase).
  */
-import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { createTestToken } from "../test/support/softhsm.js";
+import { createTestToken, deleteTestToken } from "../test/support/softhsm.js";
 import { cardCsrPool } from "./card-csr-pool.js";
 import { formatProfileSummary, issuanceActivities, summarizeActivities, summarizeCpuProfile } from "./cpu-profile-summary.js";
 import { closedLoop, openLoop, type Job, type LoadStats } from "./load-driver.js";
@@ -194,7 +193,7 @@ function checkAnswer(body: Buffer): void {
 }
 
 function deleteToken(token: { tokenLabel: string; confPath: string }): void {
-  execFileSync("softhsm2-util", ["--delete-token", "--token", token.tokenLabel], { env: { ...process.env, SOFTHSM2_CONF: token.confPath }, stdio: "ignore" });
+  deleteTestToken(token);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -59,7 +59,7 @@ import { processAlive } from "./process-cpu.js";
 import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "./result.js";
 import { benchOcspThroughService } from "./ocsp-service.js";
 import { ensurePostgres } from "./postgres-server.js";
-import { createTestToken } from "../test/support/softhsm.js";
+import { createTestToken, deleteTestToken } from "../test/support/softhsm.js";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 
@@ -365,7 +365,7 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
       await new Promise<void>((r) => s.close(() => r()));
     }
     await endpoint.close();
-    execFileSync("softhsm2-util", ["--delete-token", "--token", serviceToken.tokenLabel], { env: { ...process.env, SOFTHSM2_CONF: serviceToken.confPath }, stdio: "ignore" });
+    deleteTestToken(serviceToken);
     postgres.release();
   }
 }

@@ -17,7 +17,6 @@
  *   npm run bench -- --only scale            # 100,000 and 1,000,000 certificates
  *   npx tsx bench/scale.bench.ts [--sql-only] 100000 1000000 10000000
  */
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -26,7 +25,7 @@ import pg from "pg";
 import { openDatabase, type Database } from "../db/database.js";
 import { KnexInquirySource } from "../db/inquiry-store.js";
 import { relyingPartyAccessDisclosureSource, residentEventsDisclosureSource } from "../db/inquiry-disclosure-sources.js";
-import { createTestToken } from "../test/support/softhsm.js";
+import { createTestToken, deleteTestToken } from "../test/support/softhsm.js";
 import { activeGenerations, checkSeededSample, SEED_NOW, seededSerial, seedPopulation } from "./population-seeder.js";
 import { ensurePostgres } from "./postgres-server.js";
 import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "./result.js";
@@ -256,11 +255,7 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
     await db?.close().catch(() => undefined);
     await client.end().catch(() => undefined);
     await database.drop().catch(() => undefined);
-    try {
-      execFileSync("softhsm2-util", ["--delete-token", "--token", token.tokenLabel], { env: { ...process.env, SOFTHSM2_CONF: token.confPath }, stdio: "ignore" });
-    } catch {
-      // already gone
-    }
+    deleteTestToken(token);
     server.release();
   }
 }

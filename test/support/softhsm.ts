@@ -124,3 +124,12 @@ export function createTestToken(name: string): TestToken {
   created.set(name, token);
   return token;
 }
+
+/** Deletes a token made by createTestToken (a benchmark's or a test's cleanup); never throws: it may be gone already. */
+export function deleteTestToken(token: Pick<TestToken, "tokenLabel">): void {
+  try {
+    softhsmUtil(["--delete-token", "--token", token.tokenLabel]);
+  } catch {
+    // already gone
+  }
+}
