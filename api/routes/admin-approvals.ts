@@ -8,7 +8,7 @@ import { CaError } from "../../ca/errors.js";
 import { operatorOf, type ApiContext, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { pathParam, route } from "../route-contract.js";
-import { adminOnly, noStore, type AdminRouteAuth } from "./admin-common.js";
+import { adminOnly, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminApprovalRouteDeps extends AdminRouteAuth {
   readonly approvals: ApprovalEngine;
@@ -116,7 +116,6 @@ export function adminApprovalRoutes(deps: AdminApprovalRouteDeps) {
       },
       async function approveRequest(ctx, { params }) {
         const done = await deps.approvals.approve(operatorOf(ctx), params.id);
-        noStore(ctx);
         // Issue 12: the approver's half of a one-time password, in this answer only (never stored).
         ctx.body = done.approverPart === undefined ? approvalJson(done) : { ...approvalJson(done), handover: { approverPart: done.approverPart, order: "second: the requester's part comes first" } };
       },
@@ -136,7 +135,6 @@ export function adminApprovalRoutes(deps: AdminApprovalRouteDeps) {
       },
       async function collectHandover(ctx, { params }) {
         const part = await deps.approvals.collectHandover(operatorOf(ctx), params.id);
-        noStore(ctx);
         ctx.body = { approvalId: params.id, kind: part.kind, requesterPart: part.requesterPart, order: "first: the approver's part follows" };
       },
     );
@@ -193,7 +191,6 @@ export function adminApprovalRoutes(deps: AdminApprovalRouteDeps) {
       },
       async function downloadExport(ctx, { params }) {
         const download = await deps.exports.download(operatorOf(ctx), params.id);
-        noStore(ctx);
         ctx.set("Content-Disposition", `attachment; filename="${download.filename}"`);
         ctx.type = download.contentType;
         ctx.body = Readable.from(download.body);

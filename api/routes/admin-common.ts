@@ -27,11 +27,6 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 /** The `{id}` path parameter of a route contract (api/route-contract.ts): a bounded id, or 404. */
 export const idPathParam = pathParam(z.string().regex(ID), (name) => new CaError("not-found", `no such ${name}`));
 
-/** Answers carrying one-time secrets must not be cached anywhere (RFC 9111 §5.2.2.5). */
-export function noStore(ctx: Context): void {
-  ctx.set("Cache-Control", "no-store");
-}
-
 /** A client certificate just issued by the service CA, with its private key (ca/operators/terminal-registry.ts, client-register.ts). */
 export interface EnrolledCredentials {
   readonly certificate: Uint8Array;
@@ -41,10 +36,9 @@ export interface EnrolledCredentials {
 /**
  * 201 for an enrolment (terminal, admin workstation, feed): `record` (e.g. `{ terminal: … }`), then the
  * client certificate, its private key (PKCS#8) and the service CA certificate the client must trust, as PEM.
- * The private key exists only in this answer, so it is not stored anywhere on the way (no-store).
+ * The private key exists only in this answer; like every /v1 answer it carries `Cache-Control: no-store` (api/app.ts).
  */
 export function answerEnrolled(ctx: Context, location: string, record: Record<string, unknown>, enrolled: EnrolledCredentials, serviceCaCertificate: Uint8Array): void {
-  noStore(ctx);
   ctx.status = 201;
   ctx.set("Location", location);
   ctx.body = {

@@ -39,7 +39,6 @@ export function adminDisclosureRoutes(deps: AdminDisclosureRouteDeps) {
       async function disclosureReport(ctx, { params, query }) {
         const format = query.format ?? (ctx.accepts("application/json", "text/csv") === "text/csv" ? "csv" : "json");
         const report = await deps.disclosure.report(operatorOf(ctx), params.residentCode);
-        ctx.set("Cache-Control", "no-store");
         if (format === "csv") {
           ctx.type = "text/csv; charset=utf-8";
           ctx.set("Content-Disposition", `attachment; filename="disclosure-${params.residentCode}.csv"`);

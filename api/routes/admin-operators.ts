@@ -4,7 +4,7 @@ import type { OperatorAdmin, PendingOperatorChange } from "../../ca/operators/op
 import { operatorOf, type ApiContext, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { route } from "../route-contract.js";
-import { adminOnly, idPathParam, noStore, type AdminRouteAuth } from "./admin-common.js";
+import { adminOnly, idPathParam, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminOperatorRouteDeps extends AdminRouteAuth {
   readonly operators: OperatorAdmin;
@@ -64,7 +64,6 @@ export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
       },
       async function registerOperator(ctx, { body }) {
         const result = await deps.operators.add(operatorOf(ctx), { operatorId: body.operatorId, roles: body.roles, ...(body.displayName ? { displayName: body.displayName } : {}) });
-        noStore(ctx);
         if (isPending(result)) return answerPending(ctx, result);
         ctx.status = 201;
         ctx.set("Location", `/v1/admin/operators/${result.operatorId}`);
@@ -132,7 +131,6 @@ export function adminOperatorRoutes(deps: AdminOperatorRouteDeps) {
       },
       async function forcePasswordChange(ctx, { params, body }) {
         const result = await deps.operators.forcePasswordChange(operatorOf(ctx), params.id, body.mode);
-        noStore(ctx);
         if (isPending(result)) return answerPending(ctx, result);
         ctx.body = result;
       },

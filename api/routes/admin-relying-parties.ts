@@ -5,7 +5,7 @@ import { pem } from "../../ca/x509/pem.js";
 import { operatorOf, type ApiState } from "../api-state.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { route } from "../route-contract.js";
-import { adminOnly, idPathParam, noStore, type AdminRouteAuth } from "./admin-common.js";
+import { adminOnly, idPathParam, type AdminRouteAuth } from "./admin-common.js";
 
 export interface AdminRelyingPartyRouteDeps extends AdminRouteAuth {
   readonly enrolment: Pick<RelyingPartyEnrolment, "register" | "deactivate">;
@@ -42,7 +42,6 @@ export function adminRelyingPartyRoutes(deps: AdminRelyingPartyRouteDeps) {
       async function registerRelyingParty(ctx, { body }) {
         const wanted = body.credentials ?? ["api-key"];
         const r = await deps.enrolment.register(operatorOf(ctx), { id: body.id, name: body.name, apiKey: wanted.includes("api-key"), certificate: wanted.includes("certificate") });
-        noStore(ctx);
         ctx.status = 201;
         ctx.body = {
           relyingParty: r.party,

@@ -78,7 +78,6 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
         if (scope.kind !== "terminal") throw new CaError("forbidden", "issuance is requested from a counter terminal");
         const operator = operatorOf(ctx);
         const { answer, replayed } = await deps.issuance.issue({ terminalId: client.id, operatorId: operator.operatorId, idempotencyKey: key, municipalityCode: scope.municipalityCode }, parsedJsonBody(ctx));
-        ctx.set("Cache-Control", "no-store");
         ctx.status = 201;
         if (replayed) ctx.set("Idempotent-Replayed", "true");
         ctx.set("Location", `/v1/issuances/${answer.issuanceId}`);
@@ -106,7 +105,6 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
       async function readCertificate(ctx, { params }) {
         const scope = accessScopeOf(ctx, () => purposeQuery(ctx));
         const cert = await deps.lookup.read(operatorOf(ctx), scope, params.serial);
-        ctx.set("Cache-Control", "no-store");
         ctx.body = certificateView(cert);
       },
     );

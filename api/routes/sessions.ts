@@ -80,7 +80,6 @@ export function sessionRoutes(deps: SessionRoutesDeps): (openapi: OpenApiDocumen
           deps.auth.login({ operatorId: body.operatorId, password: body.password, terminal: { id: client.id, fingerprint: client.fingerprint256, kind: client.role }, source: ctx.ip || undefined }),
         );
         ctx.status = 201;
-        ctx.set("Cache-Control", "no-store"); // a bearer token (RFC 6749 §5.1)
         ctx.body = { token: result.token, expiresAt: result.expiresAt.toISOString(), mustChangePassword: result.mustChangePassword };
       },
     );
