@@ -10,6 +10,7 @@ import type {
   StatusRank,
   StoredOcspResponse,
 } from "../ca/revocation/ocsp-ports.js";
+import { storedResponseKey } from "../ca/revocation/ocsp-ports.js";
 import { bytesToParameter, dateFromColumn, parseInt8, requiredBytesFromColumn } from "./column-values.js";
 import type { Database } from "./database.js";
 
@@ -51,49 +52,73 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
     return row === undefined ? undefined : responseFromRow(row);
   }
 
+  async getMany(keys: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<Map<string, StoredOcspResponse>> {
+    const out = new Map<string, StoredOcspResponse>();
+    for (const chunk of chunks(keys)) {
+      const rows = (await this.db
+        .executor()(RESPONSES)
+        .whereIn(["serial", "hash_algorithm"], chunk.map((k) => [k.serial, k.hash]))) as Array<Record<string, unknown>>;
+      for (const r of rows) {
+        const response = responseFromRow(r);
+        out.set(storedResponseKey(response.serial, response.hash), response);
+      }
+    }
+    return out;
+  }
+
   async put(r: StoredOcspResponse): Promise<boolean> {
-    const k = this.db.executor();
-    const written = (await k(RESPONSES)
-      .insert({
-        serial: r.serial,
-        hash_algorithm: r.hash,
-        ca_id: r.caId,
-        der: bytesToParameter(r.der),
-        cert_status: r.certStatus,
-        status_rank: r.rank,
-        revoked_at: r.revokedAt,
-        revocation_reason: r.reason,
-        this_update: r.thisUpdate,
-        next_update: r.nextUpdate,
-        produced_at: r.producedAt,
-        last_requested_at: r.lastRequestedAt ?? null,
-        // Half-life: the refresher re-signs it then (if asked within the window by that time).
-        refresh_at: new Date(r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2),
-      })
-      .onConflict(["serial", "hash_algorithm"])
-      .merge({
-        ca_id: k.raw("excluded.ca_id"),
-        der: k.raw("excluded.der"),
-        cert_status: k.raw("excluded.cert_status"),
-        status_rank: k.raw("excluded.status_rank"),
-        revoked_at: k.raw("excluded.revoked_at"),
-        revocation_reason: k.raw("excluded.revocation_reason"),
-        this_update: k.raw("excluded.this_update"),
-        next_update: k.raw("excluded.next_update"),
-        produced_at: k.raw("excluded.produced_at"),
-        seq: k.raw("excluded.seq"),
-        refresh_at: k.raw("excluded.refresh_at"),
-        // greatest() ignores nulls: a re-signature keeps the recorded demand.
-        last_requested_at: k.raw(`greatest(${RESPONSES}.last_requested_at, excluded.last_requested_at)`),
-      })
-      // Never lower the status rank; at equal rank never go back in time (ca/revocation/ocsp-ports.ts put).
-      .where(
-        k.raw(
-          `${RESPONSES}.status_rank < excluded.status_rank or (${RESPONSES}.status_rank = excluded.status_rank and ${RESPONSES}.this_update <= excluded.this_update)`,
-        ),
-      )
-      .returning("serial")) as unknown[];
-    return written.length > 0;
+    return (await this.putMany([r])).size > 0;
+  }
+
+  async putMany(responses: readonly StoredOcspResponse[]): Promise<Set<string>> {
+    const written = new Set<string>();
+    for (const chunk of chunks(responses)) {
+      const k = this.db.executor();
+      const rows = (await k(RESPONSES)
+        .insert(
+          chunk.map((r) => ({
+            serial: r.serial,
+            hash_algorithm: r.hash,
+            ca_id: r.caId,
+            der: bytesToParameter(r.der),
+            cert_status: r.certStatus,
+            status_rank: r.rank,
+            revoked_at: r.revokedAt,
+            revocation_reason: r.reason,
+            this_update: r.thisUpdate,
+            next_update: r.nextUpdate,
+            produced_at: r.producedAt,
+            last_requested_at: r.lastRequestedAt ?? null,
+            // Half-life: the refresher re-signs it then (if asked within the window by that time).
+            refresh_at: new Date(r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2),
+          })),
+        )
+        .onConflict(["serial", "hash_algorithm"])
+        .merge({
+          ca_id: k.raw("excluded.ca_id"),
+          der: k.raw("excluded.der"),
+          cert_status: k.raw("excluded.cert_status"),
+          status_rank: k.raw("excluded.status_rank"),
+          revoked_at: k.raw("excluded.revoked_at"),
+          revocation_reason: k.raw("excluded.revocation_reason"),
+          this_update: k.raw("excluded.this_update"),
+          next_update: k.raw("excluded.next_update"),
+          produced_at: k.raw("excluded.produced_at"),
+          seq: k.raw("excluded.seq"),
+          refresh_at: k.raw("excluded.refresh_at"),
+          // greatest() ignores nulls: a re-signature keeps the recorded demand.
+          last_requested_at: k.raw(`greatest(${RESPONSES}.last_requested_at, excluded.last_requested_at)`),
+        })
+        // Never lower the status rank; at equal rank never go back in time (ca/revocation/ocsp-ports.ts put).
+        .where(
+          k.raw(
+            `${RESPONSES}.status_rank < excluded.status_rank or (${RESPONSES}.status_rank = excluded.status_rank and ${RESPONSES}.this_update <= excluded.this_update)`,
+          ),
+        )
+        .returning(["serial", "hash_algorithm"])) as Array<Record<string, unknown>>;
+      for (const r of rows) written.add(storedResponseKey(r.serial as string, r.hash_algorithm as CertIdHash));
+    }
+    return written;
   }
 
   async hashesOf(serials: readonly string[], freshAt?: Date): Promise<Map<string, CertIdHash[]>> {

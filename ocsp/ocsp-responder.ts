@@ -16,7 +16,8 @@ import { GateFullError, type SigningGate } from "./signing-gate.js";
  *
  * - One CertID, no nonce (the RFC 5019 profile, nearly all traffic): the stored response, from
  *   memory or the database; when missing or past its nextUpdate, signed now through the gate, stored
- *   and cached (the first request of a certificate pays its signature: docs/ocsp.md).
+ *   and cached (the first request of a certificate pays its signature: docs/ocsp.md). Requests that
+ *   miss memory together share their database round trips (PresignedResponses.firstRequest).
  * - A nonce (RFC 8954) or several CertIDs: signed live, never stored.
  * - Live signatures pass the SigningGate; a full queue answers `tryLater`.
  * - An issuer we do not know (no generation matches name hash and key hash), or CertIDs of several
@@ -130,9 +131,9 @@ export class OcspResponder {
     const { presigned, metrics, gate } = this.deps;
     const only = request.certIds.length === 1 ? request.certIds[0]! : undefined;
     if (only !== undefined && request.nonce === undefined && only.canonical) {
-      const hit = await presigned.lookup(entry, only.hash, only.serialHex);
-      metrics.countPresignedLookup(hit !== undefined);
-      const r = hit ?? (await presigned.make(entry, only.hash, only.serialHex, "first-request", { run: (w) => gate.run(w) }));
+      const hit = presigned.cached(entry, only.hash, only.serialHex);
+      if (hit !== undefined) metrics.countPresignedLookup(true);
+      const r = hit ?? (await presigned.firstRequest(entry, only.hash, only.serialHex, (w) => gate.run(w)));
       metrics.countResponse(r.certStatus);
       return { der: r.der, status: "successful", certificates: [{ serial: only.serialHex, caId: entry.caId, answer: r.certStatus }], cacheable: r };
     }

@@ -3,7 +3,8 @@ import { encodeCertId, type CertIdHash } from "./cert-id.js";
 import { decide, storedSerialForm } from "./certificate-status.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
 import { certStatusName } from "./ocsp-response.js";
-import type { CertificateStatusSnapshot, CertificateStatusSource, OcspResponseStore, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
+import { storedResponseKey, type CertificateStatusSnapshot, type CertificateStatusSource, type OcspResponseStore, type StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
+import { BatchCollector } from "./batch-collector.js";
 import type { DemandRecorder } from "./demand-recorder.js";
 import type { IssuerEntry, OcspResponders } from "./responders.js";
 import { cacheKey, toCachedResponse, type CachedResponse, type ResponseCache } from "./response-cache.js";
@@ -14,16 +15,15 @@ import type { ResponseMaker } from "./response-maker.js";
  * and CertID hash that a relying party asked about, kept in the database (shared by every responder
  * process) and in a bounded memory cache.
  *
- * - `lookup`: memory, then database; only responses before their nextUpdate. A hit is noted for the
- *   demand recorder (what is asked gets refreshed; what is not is dropped).
+ * - `cached`: memory only; `firstRequest`: what memory does not hold — the stored response when the
+ *   database has one before its nextUpdate, else signed now, stored and cached. Requests that miss memory
+ *   in the same turn of the event loop share their round trips (one read of their stored responses and
+ *   certificate rows, one insert of what was signed, one re-read), and concurrent requests of one key share
+ *   one signature. Every answer given is noted for the demand recorder (what is asked gets refreshed;
+ *   what is not is dropped).
  * - `make`: signs the current status of one (generation, hash, serial), stores it when it is about an
- *   issued certificate, caches it. Concurrent first requests of one key share one signature.
+ *   issued certificate, caches it.
  * - `resign`: the outbox consumer (status changes of stored responses) and the half-life refresher.
- *
- * Why a first request re-reads the status after storing: a revocation committed between its status
- * read and its store could reach the outbox consumer before the row exists, and the consumer re-signs
- * only stored responses. Re-reading after the store closes that gap: either the re-read sees the
- * revocation (and signs it here), or the revocation committed after the row, and the consumer sees it.
  */
 export type SigningPurpose = "first-request" | "status-change" | "refresh";
 /** Runs a signature, e.g. through the live SigningGate. */
@@ -31,8 +31,29 @@ export type SignRunner = <T>(work: () => Promise<T>) => Promise<T>;
 
 const direct: SignRunner = (work) => work();
 
+/** First requests handled in one batch at most (one statement each for their reads and their insert). */
+const FIRST_REQUEST_BATCH = 64;
+
+interface FirstRequest {
+  readonly entry: IssuerEntry;
+  readonly hash: CertIdHash;
+  readonly serialHex: string;
+  /** The serial as `certificates` stores it; undefined for one that cannot be ours (then never stored). */
+  readonly serial: string | undefined;
+  readonly run: SignRunner;
+}
+
+/** A response signed and not yet kept. */
+interface Signed {
+  readonly response: StoredOcspResponse;
+  readonly cached: CachedResponse;
+  /** About an issued certificate (false: unknown, or a serial of another form: answered, never stored). */
+  readonly storable: boolean;
+}
+
 export class PresignedResponses {
   private readonly inflight = new Map<string, Promise<CachedResponse>>();
+  private readonly firstRequests = new BatchCollector<FirstRequest, CachedResponse>((items) => this.answerFirstRequests(items), FIRST_REQUEST_BATCH);
 
   constructor(
     private readonly deps: {
@@ -47,24 +68,31 @@ export class PresignedResponses {
     },
   ) {}
 
-  /** A response still before its nextUpdate, from memory or the database; undefined otherwise. */
-  async lookup(entry: IssuerEntry, hash: CertIdHash, serialHex: string): Promise<CachedResponse | undefined> {
-    const key = cacheKey(entry.caId, hash, serialHex);
+  /** A response still before its nextUpdate in memory (noted as asked); undefined otherwise. */
+  cached(entry: IssuerEntry, hash: CertIdHash, serialHex: string): CachedResponse | undefined {
     const now = this.deps.clock.now().getTime();
-    const hit = this.deps.cache.get(key);
-    if (hit !== undefined && hit.nextUpdate.getTime() > now) {
-      this.deps.demand?.note(hit, now);
-      return hit;
+    const hit = this.deps.cache.get(cacheKey(entry.caId, hash, serialHex));
+    if (hit === undefined || hit.nextUpdate.getTime() <= now) return undefined;
+    this.deps.demand?.note(hit, now);
+    return hit;
+  }
+
+  /**
+   * The answer to a request memory does not hold (see the class comment): stored, or signed through
+   * `run` now. Counted as a pre-signed lookup hit or miss.
+   */
+  firstRequest(entry: IssuerEntry, hash: CertIdHash, serialHex: string, run: SignRunner = direct): Promise<CachedResponse> {
+    const key = cacheKey(entry.caId, hash, serialHex);
+    const running = this.inflight.get(key);
+    if (running) {
+      this.deps.metrics.countPresignedLookup(false);
+      return running;
     }
-    const serial = storedSerialForm(serialHex);
-    if (serial === undefined) return undefined;
-    const version = this.deps.cache.version;
-    const row = await this.deps.store.get(serial, hash);
-    if (row === undefined || row.caId !== entry.caId || row.nextUpdate.getTime() <= now) return undefined;
-    const cached = toCachedResponse(row);
-    this.deps.cache.setIfUnchangedSince(cached, version);
-    this.deps.demand?.note(cached, now);
-    return cached;
+    const p = this.firstRequests.add({ entry, hash, serialHex, serial: storedSerialForm(serialHex), run }).finally(() => {
+      if (this.inflight.get(key) === p) this.inflight.delete(key);
+    });
+    this.inflight.set(key, p);
+    return p;
   }
 
   /** Notes a request answered with `r` by the caller itself (the HTTP layer's repeat path). */
@@ -95,27 +123,24 @@ export class PresignedResponses {
   }
 
   /**
-   * Signs the current answer for one key and keeps it. `snapshot`: the certificate row when the caller
-   * already read it (null: known absent); read here otherwise.
+   * Signs the current answer for one key after a status change or for a refresh, and keeps it.
+   * `snapshot`: the certificate row when the caller already read it (null: known absent); read here
+   * otherwise. Never joins a signature in flight: it must sign the state after the change.
    */
-  make(
+  async make(
     entry: IssuerEntry,
     hash: CertIdHash,
     serialHex: string,
-    purpose: SigningPurpose,
+    purpose: Exclude<SigningPurpose, "first-request">,
     options: { snapshot?: CertificateStatusSnapshot | null; run?: SignRunner } = {},
   ): Promise<CachedResponse> {
-    const key = cacheKey(entry.caId, hash, serialHex);
-    // Coalesce first requests only: a status change must sign after the change, not join a signature of the old state.
-    if (purpose === "first-request") {
-      const running = this.inflight.get(key);
-      if (running) return running;
-    }
-    const p = this.makeNow(entry, hash, serialHex, purpose, options).finally(() => {
-      if (this.inflight.get(key) === p) this.inflight.delete(key);
-    });
-    if (purpose === "first-request") this.inflight.set(key, p);
-    return p;
+    const version = this.deps.cache.version;
+    const serial = storedSerialForm(serialHex);
+    let snapshot = options.snapshot ?? undefined;
+    if (options.snapshot === undefined && serial !== undefined) snapshot = (await this.deps.statuses.statuses([serial])).get(serial);
+    const signed = await this.sign(entry, hash, serialHex, snapshot, purpose, options.run ?? direct);
+    if (!signed.storable) return this.keepUnstored(signed, version);
+    return (await this.deps.store.put(signed.response)) ? this.keepWritten(signed, purpose) : this.adoptStored(signed);
   }
 
   /**
@@ -151,23 +176,95 @@ export class PresignedResponses {
     return jobs.length;
   }
 
-  private async makeNow(
+  /**
+   * A batch of first requests (see the class comment). Why a first request re-reads the status after
+   * storing: a revocation committed between its status read and its store could reach the outbox
+   * consumer before the row exists, and the consumer re-signs only stored responses. Re-reading after
+   * the store closes that gap: either the re-read sees the revocation (and signs it here), or the
+   * revocation committed after the row, and the consumer sees it.
+   */
+  private async answerFirstRequests(items: readonly FirstRequest[]): Promise<Array<PromiseSettledResult<CachedResponse>>> {
+    const { cache, store, statuses, clock, metrics } = this.deps;
+    const version = cache.version;
+    const now = clock.now().getTime();
+    const keys = items.flatMap((i) => (i.serial === undefined ? [] : [{ serial: i.serial, hash: i.hash }]));
+    const [stored, snapshots] = await Promise.all([store.getMany(keys), statuses.statuses([...new Set(keys.map((k) => k.serial))])]);
+    const results = new Array<PromiseSettledResult<CachedResponse>>(items.length);
+    const misses: number[] = [];
+    items.forEach((item, i) => {
+      const row = item.serial === undefined ? undefined : stored.get(storedResponseKey(item.serial, item.hash));
+      const fresh = row !== undefined && row.caId === item.entry.caId && row.nextUpdate.getTime() > now;
+      metrics.countPresignedLookup(fresh);
+      if (!fresh) return misses.push(i);
+      const hit = toCachedResponse(row);
+      cache.setIfUnchangedSince(hit, version);
+      this.deps.demand?.note(hit, now);
+      results[i] = { status: "fulfilled", value: hit };
+    });
+    const signing = await Promise.allSettled(
+      misses.map((i) => {
+        const { entry, hash, serialHex, serial, run } = items[i]!;
+        return this.sign(entry, hash, serialHex, serial === undefined ? undefined : snapshots.get(serial), "first-request", run);
+      }),
+    );
+    const toStore: Array<{ index: number; signed: Signed }> = [];
+    signing.forEach((r, j) => {
+      const i = misses[j]!;
+      if (r.status === "rejected") results[i] = r;
+      else if (!r.value.storable) results[i] = { status: "fulfilled", value: this.keepUnstored(r.value, version) };
+      else toStore.push({ index: i, signed: r.value });
+    });
+    if (toStore.length > 0) {
+      const kept = await Promise.allSettled([this.storeFirstRequests(toStore.map((t) => t.signed), items[toStore[0]!.index]!.run)]);
+      const outcome = kept[0]!;
+      toStore.forEach((t, k) => {
+        results[t.index] = outcome.status === "rejected" ? outcome : outcome.value[k]!;
+      });
+    }
+    return results;
+  }
+
+  /** Stores signed first requests in one statement, re-reads their rows, and keeps each (see answerFirstRequests). */
+  private async storeFirstRequests(signed: readonly Signed[], run: SignRunner): Promise<Array<PromiseSettledResult<CachedResponse>>> {
+    const { store, statuses } = this.deps;
+    const written = await store.putMany(signed.map((s) => s.response));
+    const keysWritten = signed.filter((s) => written.has(storedResponseKey(s.response.serial, s.response.hash))).map((s) => ({ serial: s.response.serial, hash: s.response.hash }));
+    let now: Map<string, CertificateStatusSnapshot>;
+    try {
+      now = keysWritten.length === 0 ? new Map() : await statuses.statuses([...new Set(keysWritten.map((k) => k.serial))]);
+    } catch (e) {
+      // Without the re-read a revocation that slipped past the outbox consumer could leave a "good" stored.
+      await store.remove(keysWritten).catch(() => undefined);
+      throw e;
+    }
+    return Promise.allSettled(
+      signed.map(async (s) => {
+        const { response, cached } = s;
+        if (!written.has(storedResponseKey(response.serial, response.hash))) return this.adoptStored(s);
+        const newer = now.get(response.serial);
+        const entry = this.deps.responders.get(response.caId);
+        if (newer !== undefined && entry !== undefined && decide(newer, entry.caId).rank > cached.rank) {
+          return this.make(entry, response.hash, response.serial, "status-change", { snapshot: newer, run });
+        }
+        return this.keepWritten(s, "first-request");
+      }),
+    );
+  }
+
+  /** Signs what `snapshot` (undefined: no such certificate) says, for one key. */
+  private async sign(
     entry: IssuerEntry,
     hash: CertIdHash,
     serialHex: string,
+    snapshot: CertificateStatusSnapshot | undefined,
     purpose: SigningPurpose,
-    options: { snapshot?: CertificateStatusSnapshot | null; run?: SignRunner },
-  ): Promise<CachedResponse> {
-    const { cache, store, statuses, maker, metrics } = this.deps;
-    const version = cache.version;
-    const serial = storedSerialForm(serialHex);
-    let snapshot = options.snapshot ?? undefined;
-    if (options.snapshot === undefined && serial !== undefined) snapshot = (await statuses.statuses([serial])).get(serial);
+    run: SignRunner,
+  ): Promise<Signed> {
     const decision = decide(snapshot, entry.caId);
     const hashes = entry.issuerHashes[hash];
     const certId = encodeCertId(hash, hashes.name, hashes.key, serialHex);
-    const signed = await (options.run ?? direct)(() => maker.sign(entry, [{ certId, status: decision.status, provisional: decision.provisional }]));
-    metrics.countSignature(purpose);
+    const signed = await run(() => this.deps.maker.sign(entry, [{ certId, status: decision.status, provisional: decision.provisional }]));
+    this.deps.metrics.countSignature(purpose);
     const response: StoredOcspResponse = {
       serial: serialHex,
       hash,
@@ -183,45 +280,32 @@ export class PresignedResponses {
       // A first request is a request: the response starts its window now.
       lastRequestedAt: purpose === "first-request" ? signed.thisUpdate : null,
     };
-    const cached = toCachedResponse(response);
-    if (!decision.storable || serial === undefined) {
-      cache.setIfUnchangedSince(cached, version);
-      return cached;
-    }
-    if (await store.put(response)) {
-      if (purpose === "first-request") {
-        const newer = await this.changedSinceSigned(serial, decision.rank, entry, hash);
-        if (newer !== undefined) return this.makeNow(entry, hash, serialHex, "status-change", { snapshot: newer, ...(options.run ? { run: options.run } : {}) });
-      }
-      cache.noteChange(cached.key);
-      // A refresh must not fill the cache with every certificate; a status change or a request should be there.
-      if (purpose === "refresh") cache.replaceIfPresent(cached);
-      else cache.set(cached);
-      return cached;
-    }
-    // A response made from a later status was stored meanwhile: that one is the answer.
-    const latest = await store.get(serial, hash);
-    if (latest === undefined || latest.caId !== entry.caId) return cached;
-    const winner = toCachedResponse(latest);
-    cache.noteChange(winner.key);
-    cache.set(winner);
-    return winner;
+    return { response, cached: toCachedResponse(response), storable: decision.storable && storedSerialForm(serialHex) !== undefined };
   }
 
-  /**
-   * After a first request stored its response: the certificate row again, when its status moved past
-   * the one signed (see the class comment). When the re-read fails, the row just stored is removed
-   * (best effort) before the error goes up: without it, a revocation that slipped past the outbox
-   * consumer could leave a "good" stored.
-   */
-  private async changedSinceSigned(serial: string, rank: number, entry: IssuerEntry, hash: CertIdHash): Promise<CertificateStatusSnapshot | undefined> {
-    let now: CertificateStatusSnapshot | undefined;
-    try {
-      now = (await this.deps.statuses.statuses([serial])).get(serial);
-    } catch (e) {
-      await this.deps.store.remove([{ serial, hash }]).catch(() => undefined);
-      throw e;
-    }
-    return now !== undefined && decide(now, entry.caId).rank > rank ? now : undefined;
+  /** An answer that is never stored (unknown serial): cached unless a change of its key was noted since `version`. */
+  private keepUnstored(s: Signed, version: number): CachedResponse {
+    this.deps.cache.setIfUnchangedSince(s.cached, version);
+    return s.cached;
+  }
+
+  /** A response just written: the cache follows it. */
+  private keepWritten(s: Signed, purpose: SigningPurpose): CachedResponse {
+    const { cache } = this.deps;
+    cache.noteChange(s.cached.key);
+    // A refresh must not fill the cache with every certificate; a status change or a request should be there.
+    if (purpose === "refresh") cache.replaceIfPresent(s.cached);
+    else cache.set(s.cached);
+    return s.cached;
+  }
+
+  /** A response made from a later status was stored meanwhile: that one is the answer. */
+  private async adoptStored(s: Signed): Promise<CachedResponse> {
+    const latest = await this.deps.store.get(s.response.serial, s.response.hash);
+    if (latest === undefined || latest.caId !== s.response.caId) return s.cached;
+    const winner = toCachedResponse(latest);
+    this.deps.cache.noteChange(winner.key);
+    this.deps.cache.set(winner);
+    return winner;
   }
 }

@@ -57,6 +57,9 @@ export interface StoredOcspResponse {
  */
 export type StatusRank = 0 | 1 | 2 | 3;
 
+/** The key of a stored response in getMany/putMany answers. */
+export const storedResponseKey = (serial: string, hash: CertIdHash): string => `${serial}|${hash}`;
+
 export interface OcspResponseStore {
   get(serial: string, hash: CertIdHash): Promise<StoredOcspResponse | undefined>;
   /**
@@ -66,6 +69,16 @@ export interface OcspResponseStore {
    * @returns true when written
    */
   put(response: StoredOcspResponse): Promise<boolean>;
+  /**
+   * `get` of several keys in one round trip (the first requests of a batch).
+   * @returns the stored responses by `storedResponseKey(serial, hash)`
+   */
+  getMany(keys: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<Map<string, StoredOcspResponse>>;
+  /**
+   * `put` of several responses (distinct keys) in one statement and one commit, each under put's rule.
+   * @returns the `storedResponseKey`s written
+   */
+  putMany(responses: readonly StoredOcspResponse[]): Promise<Set<string>>;
   /**
    * The hash algorithms a serial has stored responses for; with `freshAt`, only responses still before
    * their nextUpdate then (an expired one is served nowhere, so a status change need not re-sign it).

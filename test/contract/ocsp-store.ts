@@ -93,6 +93,29 @@ export function ocspStoreContract(name: string, open: () => Promise<OcspStoreHar
       assert.deepEqual(Buffer.from((await h.store.get("01aa", "sha1"))!.der), Buffer.from([5]));
     });
 
+    it("putMany writes a batch in one call under put's rule per key; getMany reads a batch", async () => {
+      for (const s of ["01aa", "01bb", "01cc"]) await h.addCertificate(cert(s));
+      const revokedAt = new Date("2026-10-30T01:02:03Z");
+      assert.equal(await h.store.put(response("01aa", { rank: 3, certStatus: "revoked", revokedAt, reason: "keyCompromise", der: Uint8Array.of(3) })), true);
+      const written = await h.store.putMany([
+        response("01aa", { thisUpdate: new Date(t0.getTime() + 1000), der: Uint8Array.of(1) }), // lower rank: refused
+        response("01bb", { der: Uint8Array.of(2) }),
+        response("01bb", { hash: "sha256", der: Uint8Array.of(4) }),
+        response("01cc", { der: Uint8Array.of(5) }),
+      ]);
+      assert.deepEqual([...written].sort(), ["01bb|sha1", "01bb|sha256", "01cc|sha1"]);
+      const got = await h.store.getMany([
+        { serial: "01aa", hash: "sha1" },
+        { serial: "01bb", hash: "sha256" },
+        { serial: "01cc", hash: "sha256" }, // never stored
+      ]);
+      assert.deepEqual([...got.keys()].sort(), ["01aa|sha1", "01bb|sha256"]);
+      assert.equal(got.get("01aa|sha1")!.certStatus, "revoked");
+      assert.deepEqual(Buffer.from(got.get("01bb|sha256")!.der), Buffer.from([4]));
+      assert.deepEqual(await h.store.putMany([]), new Set());
+      assert.deepEqual(await h.store.getMany([]), new Map());
+    });
+
     it("listDue: due at half-life, soonest first, limited, expired flagged, last request given; remove deletes", async () => {
       await h.addCertificate(cert("01aa"));
       await h.addCertificate(cert("01bb", { notAfter: new Date(t0.getTime() - day) }));

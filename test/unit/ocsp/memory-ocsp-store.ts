@@ -7,6 +7,7 @@ import type {
   OcspResponseStore,
   StoredOcspResponse,
 } from "../../../ca/revocation/ocsp-ports.js";
+import { storedResponseKey } from "../../../ca/revocation/ocsp-ports.js";
 
 /**
  * The OCSP ports in memory, for unit tests; test/contract/ocsp-store.ts holds it to the same rules as
@@ -21,6 +22,10 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
   gets = 0;
   /** Set to make every call fail (database down). */
   failing = false;
+  /** Calls of the batch reads and writes (tests check that a batch shares them). */
+  readonly calls = { statuses: 0, getMany: 0, putMany: 0 };
+  /** Runs after each putMany (tests make the database fail between the store and the re-read). */
+  afterPutMany: (() => void) | undefined;
 
   setCertificate(s: CertificateStatusSnapshot): void {
     this.certificates.set(s.serial, s);
@@ -32,6 +37,7 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
 
   async statuses(serials: readonly string[]): Promise<Map<string, CertificateStatusSnapshot>> {
     this.check();
+    this.calls.statuses++;
     const out = new Map<string, CertificateStatusSnapshot>();
     for (const s of serials) {
       const c = this.certificates.get(s);
@@ -56,6 +62,26 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
     const refreshAt = new Date(r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2);
     this.rows.set(key, { ...r, lastRequestedAt: requested.length > 0 ? new Date(Math.max(...requested)) : null, seq: ++this.seq, refreshAt });
     return true;
+  }
+
+  async getMany(keys: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<Map<string, StoredOcspResponse>> {
+    this.check();
+    this.calls.getMany++;
+    const out = new Map<string, StoredOcspResponse>();
+    for (const k of keys) {
+      const r = this.rows.get(storedResponseKey(k.serial, k.hash));
+      if (r) out.set(storedResponseKey(k.serial, k.hash), strip(r));
+    }
+    return out;
+  }
+
+  async putMany(responses: readonly StoredOcspResponse[]): Promise<Set<string>> {
+    this.check();
+    this.calls.putMany++;
+    const written = new Set<string>();
+    for (const r of responses) if (await this.put(r)) written.add(storedResponseKey(r.serial, r.hash));
+    this.afterPutMany?.();
+    return written;
   }
 
   async hashesOf(serials: readonly string[], freshAt?: Date): Promise<Map<string, CertIdHash[]>> {

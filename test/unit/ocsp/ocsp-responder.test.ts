@@ -133,6 +133,57 @@ describe("ocsp/ocsp-responder (with the pre-signer, in memory)", function () {
     assert.ok(all.every((a) => Buffer.from(a.der).equals(Buffer.from(all[0]!.der))));
   });
 
+  it("misses in one turn share one read of stored responses and rows, one insert and one re-read", async () => {
+    const serials = Array.from({ length: 20 }, (_, i) => `02${i.toString(16).padStart(2, "0")}`);
+    for (const s of serials) store.setCertificate(cert(s));
+    await ocsp.responder.answer(buildRequest([certIdOf(g1, serials[0]!)])); // stored before the batch
+    const before = { ...store.calls };
+    const answers = await Promise.all(serials.map((s) => ocsp.responder.answer(buildRequest([certIdOf(g1, s)]))));
+    assert.ok(answers.every((a, i) => readResponse(a.der).responses[0]!.serialHex === serials[i] && readResponse(a.der).responses[0]!.status === "good"));
+    assert.deepEqual(
+      { getMany: store.calls.getMany - before.getMany, putMany: store.calls.putMany - before.putMany, statuses: store.calls.statuses - before.statuses },
+      { getMany: 1, putMany: 1, statuses: 2 },
+      "serials[0] from memory; the 19 others: one read of stored responses, one of rows, one insert, one re-read",
+    );
+    assert.equal(signer1.signatures, 20);
+    for (const s of serials) assert.equal(store.rows.get(`${s}|sha1`)!.certStatus, "good");
+  });
+
+  it("a revocation committed between a batch's status read and its store is answered and stored as revoked", async () => {
+    for (const s of ["03a1", "03a2"]) store.setCertificate(cert(s));
+    signer1.hold();
+    const answers = Promise.all(["03a1", "03a2"].map((s) => ocsp.responder.answer(buildRequest([certIdOf(g1, s)]))));
+    await new Promise((r) => setTimeout(r, 20));
+    // Revoked after the batch read the row, before its response is stored (the outbox consumer would find no row yet).
+    store.setCertificate(cert("03a2", { status: "revoked", revokedAt: now0, reason: "keyCompromise" }));
+    signer1.open();
+    const [a1, a2] = await answers;
+    assert.equal(readResponse(a1!.der).responses[0]!.status, "good");
+    assert.equal(readResponse(a2!.der).responses[0]!.status, "revoked", "the re-read after the store caught it");
+    assert.equal(store.rows.get("03a2|sha1")!.certStatus, "revoked");
+  });
+
+  it("a batch whose re-read fails removes what it stored and answers tryLater", async () => {
+    for (const s of ["03b1", "03b2"]) store.setCertificate(cert(s));
+    let failReRead = false;
+    store.afterPutMany = () => {
+      failReRead = true;
+      store.afterPutMany = undefined;
+    };
+    const statuses = store.statuses.bind(store);
+    store.statuses = async (serials) => {
+      if (failReRead) {
+        failReRead = false;
+        throw new Error("database down");
+      }
+      return statuses(serials);
+    };
+    const answers = await Promise.all(["03b1", "03b2"].map((s) => ocsp.responder.answer(buildRequest([certIdOf(g1, s)]))));
+    assert.deepEqual(answers.map((a) => a.status), ["tryLater", "tryLater"]);
+    assert.equal(store.rows.has("03b1|sha1") || store.rows.has("03b2|sha1"), false, "no response stored without its re-read");
+    assert.equal(readResponse((await ocsp.responder.answer(buildRequest([certIdOf(g1, "03b1")]))).der).responses[0]!.status, "good", "the next request signs again");
+  });
+
   it("revoked carries time and reason; a hold is revoked/certificateHold; the cache follows the outbox", async () => {
     store.setCertificate(cert("01dd"));
     outbox.add("certificate.issued", { serial: "01dd" });
