@@ -31,7 +31,7 @@ export type SignRunner = <T>(work: () => Promise<T>) => Promise<T>;
 
 const direct: SignRunner = (work) => work();
 
-/** First requests handled in one batch at most (one statement each for their reads and their insert). */
+/** Responses handled in one batch at most (one statement each for their reads and their insert). */
 const FIRST_REQUEST_BATCH = 64;
 
 interface FirstRequest {
@@ -160,19 +160,33 @@ export class PresignedResponses {
       this.deps.statuses.statuses(serials),
       targets.some((t) => t.hashes === undefined) ? this.deps.store.hashesOf(serials) : Promise.resolve(new Map<string, CertIdHash[]>()),
     ]);
-    const jobs: Array<() => Promise<unknown>> = [];
+    const jobs: Array<() => Promise<Signed>> = [];
     for (const t of targets) {
       const snapshot = snapshots.get(t.serial);
       const entry = snapshot && this.deps.responders.get(snapshot.caId);
       if (!snapshot || !entry) continue;
       const hashes = new Set<CertIdHash>(t.hashes ?? ["sha1", ...(stored.get(t.serial) ?? [])]);
-      for (const h of hashes) jobs.push(() => this.make(entry, h, t.serial, purpose, { snapshot }));
+      for (const h of hashes) jobs.push(() => this.sign(entry, h, t.serial, snapshot, purpose, direct));
     }
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < jobs.length) await jobs[next++]!();
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, lane));
+    // Signed `concurrency` at a time and stored a chunk at a time: one insert and one commit per chunk,
+    // and the first revocations of a large batch are stored (and followed) without waiting for the last.
+    for (let from = 0; from < jobs.length; from += FIRST_REQUEST_BATCH) {
+      const chunk = jobs.slice(from, from + FIRST_REQUEST_BATCH);
+      const signed: Signed[] = [];
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < chunk.length) signed.push(await chunk[next++]!());
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, chunk.length) }, lane));
+      const version = this.deps.cache.version;
+      const written = await this.deps.store.putMany(signed.filter((s) => s.storable).map((s) => s.response));
+      await Promise.all(
+        signed.map((s) => {
+          if (!s.storable) return this.keepUnstored(s, version);
+          return written.has(storedResponseKey(s.response.serial, s.response.hash)) ? this.keepWritten(s, purpose) : this.adoptStored(s);
+        }),
+      );
+    }
     return jobs.length;
   }
 

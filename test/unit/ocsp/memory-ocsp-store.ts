@@ -18,7 +18,7 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
   readonly rows = new Map<string, StoredOcspResponse & { seq: number; refreshAt: Date | null }>();
   readonly accessLog: OcspAccessRecord[] = [];
   private seq = 0;
-  /** Calls of get (tests check that hits do not reach the store). */
+  /** Calls of get and getMany (tests check that hits do not reach the store). */
   gets = 0;
   /** Set to make every call fail (database down). */
   failing = false;
@@ -67,6 +67,7 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
   async getMany(keys: ReadonlyArray<{ serial: string; hash: CertIdHash }>): Promise<Map<string, StoredOcspResponse>> {
     this.check();
     this.calls.getMany++;
+    this.gets++;
     const out = new Map<string, StoredOcspResponse>();
     for (const k of keys) {
       const r = this.rows.get(storedResponseKey(k.serial, k.hash));
