@@ -19,6 +19,7 @@ import { clientCertificatesMigration } from "./0018-client-certificates.js";
 import { blockedKeysMigration } from "./0019-blocked-keys.js";
 import { operatorConfirmationMigration } from "./0020-operator-confirmation.js";
 import { ocspDemandMigration } from "./0022-ocsp-demand.js";
+import { keyLookupPlansMigration } from "./0025-key-lookup-plans.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -49,4 +50,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   blockedKeysMigration,
   operatorConfirmationMigration,
   ocspDemandMigration,
+  keyLookupPlansMigration,
 ]);
