@@ -29,8 +29,8 @@ describe("migration 0025-key-lookup-plans (PostgreSQL)", function () {
   async function plans(settings: readonly string[]): Promise<string[]> {
     return t.db.knex.transaction(async (trx) => {
       for (const s of settings) {
-        const [name, value] = s.split("=");
-        await trx.raw(`select set_config(?, ?, true)`, [name, value]);
+        const at = s.indexOf("=");
+        await trx.raw(`select set_config(?, ?, true)`, [s.slice(0, at), s.slice(at + 1)]);
       }
       // As PL/pgSQL keeps it: one generic plan, made now (the table empty and never analyzed).
       await trx.raw("set local plan_cache_mode = force_generic_plan");
