@@ -51,6 +51,13 @@ const schema = z
       })
       .strict()
       .optional(),
+    /** `/readyz` (docs/api.md "Health"): the OCSP lag limit. */
+    readiness: z.object({ ocspMaxLagSeconds: z.number().int().min(1).max(86_400).optional() }).strict().optional(),
+    /** Leadership per background job (docs/cluster.md): lease TTL and renewal period, milliseconds. */
+    jobLeases: z
+      .object({ ttlMs: z.number().int().min(1000).max(600_000).optional(), renewMs: z.number().int().min(100).max(300_000).optional() })
+      .strict()
+      .optional(),
     /** Prometheus `/metrics`: its own listener (default 127.0.0.1:9464), never on the public port unless a token guards it. */
     metrics: z
       .object({
@@ -88,7 +95,7 @@ export interface Config {
   readonly natsUrl: string | null;
   /**
    * Service processes (`CA_WORKERS`, default 1). With more than one, a supervisor forks them and they
-   * share the HTTP and HTTPS listeners; the first runs the background work (docs/operations.md).
+   * share the HTTP and HTTPS listeners; each is a node of the cluster (docs/cluster.md).
    */
   readonly workers: number;
   readonly log: { readonly level: RawConfig["log"]["level"] };
@@ -113,6 +120,18 @@ export interface Config {
    * at half-life, others expire and are dropped; `refreshPerSecond` (default 200): the refresh's cap.
    */
   readonly ocsp: { readonly maxCacheSeconds: number; readonly demandWindowMs: number; readonly refreshPerSecond: number };
+  /**
+   * `/readyz` (issue 14 item 3c): `ocspMaxLagMs` (`readiness.ocspMaxLagSeconds`, default 60 s): a node
+   * whose OCSP responses lag the revocation outbox by more is not ready.
+   */
+  readonly readiness: { readonly ocspMaxLagMs: number };
+  /**
+   * The job leases (docs/cluster.md): each singleton background job runs in the one process holding its
+   * lease. `ttlMs` (`jobLeases.ttlMs`, `CA_JOB_LEASE_TTL_MS`, default 10,000) and `renewMs`
+   * (`CA_JOB_LEASE_RENEW_MS`, default 2,500, less than the TTL): a dead holder's job moves within
+   * ttlMs + renewMs.
+   */
+  readonly jobLeases: { readonly ttlMs: number; readonly renewMs: number };
 }
 
 /** Default of `metrics.listen`: loopback only, port 9464 (the OpenTelemetry Prometheus exporter's default). */
@@ -178,6 +197,10 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
     if (env.CA_METRICS_HOST) listen.host = env.CA_METRICS_HOST;
     if (metricsPort !== undefined) listen.port = metricsPort;
   }
+  const leaseTtl = envInt(env, "CA_JOB_LEASE_TTL_MS");
+  if (leaseTtl !== undefined) section("jobLeases").ttlMs = leaseTtl;
+  const leaseRenew = envInt(env, "CA_JOB_LEASE_RENEW_MS");
+  if (leaseRenew !== undefined) section("jobLeases").renewMs = leaseRenew;
   return obj;
 }
 
@@ -208,6 +231,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const workers = raw.workers ?? 1;
   // PGlite is an in-process database: one process owns its files.
   if (workers > 1 && raw.database.url === null) throw new ConfigError("config field workers: more than one worker needs PostgreSQL (set DATABASE_URL); the embedded database serves one process");
+  const jobLeases = { ttlMs: raw.jobLeases?.ttlMs ?? 10_000, renewMs: raw.jobLeases?.renewMs ?? 2_500 };
+  if (jobLeases.renewMs >= jobLeases.ttlMs) throw new ConfigError("config field jobLeases.renewMs: must be less than jobLeases.ttlMs (CA_JOB_LEASE_RENEW_MS < CA_JOB_LEASE_TTL_MS)");
   const config: Config = {
     mode: raw.mode,
     varDir,
@@ -238,6 +263,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       demandWindowMs: (raw.ocsp?.demandWindowHours ?? 72) * 3_600_000,
       refreshPerSecond: raw.ocsp?.refreshPerSecond ?? 200,
     },
+    readiness: {
+      ocspMaxLagMs: (raw.readiness?.ocspMaxLagSeconds ?? 60) * 1000,
+    },
+    jobLeases,
   };
   return deepFreeze(config);
 }

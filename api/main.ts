@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CaError } from "../ca/errors.js";
 import { assertTerminalsHaveMunicipality } from "../ca/operators/terminal-access.js";
+import type { LeaseKeeper } from "../ca/cluster/lease-keeper.js";
 import type { IssuanceService } from "../ca/issuance/issuance-service.js";
 import type { OperatorAuth } from "../ca/operators/operator-auth.js";
 import type { CrlAccessRecord } from "../ca/revocation/crl-ports.js";
@@ -12,11 +13,13 @@ import type { OcspService } from "../ocsp/ocsp-service.js";
 import { createApp, createMetricsApp } from "./app.js";
 import { loadHolidayCalendar } from "./holiday-calendar.js";
 import { listen, type Listeners } from "./listeners.js";
+import { clusterReadinessChecks } from "./routes/health.js";
 import { ocspFastPath, type OcspRouteDeps } from "./routes/ocsp.js";
 import { buildAdminControls, type AdminControls } from "./wiring/admin-controls.js";
 import { wireCaGenerationApprovals } from "./wiring/ca-generations.js";
 import { buildCrl } from "./wiring/crl.js";
 import { buildIssuance } from "./wiring/issuance.js";
+import { buildLeaseKeeper, singletonJobs } from "./wiring/job-leases.js";
 import { LiveCaGenerations } from "./wiring/live-ca-generations.js";
 import { buildOcsp } from "./wiring/ocsp.js";
 import { buildOperatorAuth } from "./wiring/operator-auth.js";
@@ -106,19 +109,17 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   };
 }
 
-export interface ServeOptions {
-  /**
-   * "leader" (the only process, or the first of several): the listeners and all background work —
-   * the pending-issuance reconciler, audit checkpoints, approval expiry, anomaly polling, CRL
-   * scheduling, the NATS consumer, OCSP pre-signing and renewal. "follower" (the other workers of
-   * CA_WORKERS > 1): the listeners only, with the OCSP cache following what the leader signs.
-   */
-  readonly role?: "leader" | "follower";
+/** What `serve` runs: the listeners, and which singleton jobs this process holds now. */
+export interface Serving extends Listeners {
+  readonly leases: Pick<LeaseKeeper, "holder" | "held">;
 }
 
-/** Serves both listeners with the app wired to the service; the leader runs the background work. */
-export async function serve(service: Service, options: ServeOptions = {}): Promise<Listeners> {
-  const role = options.role ?? "leader";
+/**
+ * Serves both listeners with the app wired to the service. Every process is a node like any other
+ * (docs/cluster.md): it runs what every node runs, and each singleton background job under its
+ * lease in the database, so several processes or machines on one database run each job once.
+ */
+export async function serve(service: Service): Promise<Serving> {
   const { config, logger, metrics } = service;
   const { handlers, v1Routers, publicRouters } = await buildHandlers(service);
   const tlsDir = join(config.varDir, "tls");
@@ -144,34 +145,23 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
           if (!h.ok) throw new CaError("unavailable", "HSM not ready");
         },
       },
+      // Issue 14 item 3c: a committed write, a signature, OCSP not lagging (api/routes/health.ts).
+      ...clusterReadinessChecks({ db: service.db, signers: handlers.generations.signers, ocspMaxLagMs: config.readiness.ocspMaxLagMs }),
     ],
     v1Routers,
     publicRouters,
   });
-  // docs/design.md invariant 1: pending rows left by a crash are completed (or marked failed) at start-up and on a timer.
-  const reconcile = async (): Promise<void> => {
-    try {
-      const r = await handlers.issuance.reconcile();
-      if (r.completed + r.failed > 0) logger.warn(r, "reconciled pending issuances");
-    } catch (e) {
-      logger.error({ err: (e as Error).name }, "reconciler failed");
-    }
-  };
-  const leader = role === "leader";
-  if (leader) await reconcile();
-  const timer = leader ? setInterval(() => void reconcile(), 60_000) : undefined;
-  timer?.unref();
-  // Hourly signed audit checkpoints, approval expiry, anomaly polling.
-  const stopAdmin = leader ? handlers.admin.start() : () => undefined;
-  // CRLs: re-issued before half their validity and soon after a change; coverage checked hourly.
-  if (leader) handlers.crl.scheduler.start();
-  const stopCoverage = leader ? handlers.crl.startCoverageChecks(3600) : () => undefined;
-  // docs/api.md §5: the durable JetStream consumer, when NATS is configured (NATS_URL).
-  const consumer = leader && config.natsUrl ? handlers.events.natsConsumer(config.natsUrl, logger) : undefined;
+  // The singleton jobs, each in the one process holding its lease: the reconciler (docs/design.md
+  // invariant 1), CRL scheduling and coverage, OCSP pre-signing and responder renewal, audit
+  // checkpoints, approval expiry, anomaly polling (api/wiring/job-leases.ts).
+  const keeper = buildLeaseKeeper(service, singletonJobs(handlers, logger));
+  keeper.start();
+  // Every process: the durable JetStream consumer, when NATS is configured (NATS_URL; docs/api.md §5):
+  // JetStream shares its messages among the processes pulling it.
+  const consumer = config.natsUrl ? handlers.events.natsConsumer(config.natsUrl, logger) : undefined;
   await consumer?.start();
-  // OCSP: pre-signing from the outbox, refresh at half-life, responder renewal (leader); following
-  // the responses the leader signs (followers); the batched access log (every process).
-  handlers.ocsp.start(role);
+  // Every process: following the OCSP responses others sign, the batched access logs, CA generations made elsewhere.
+  handlers.ocsp.start({ singletons: false });
   handlers.crlReads.start();
   handlers.generations.start(GENERATION_POLL_MS);
   const listeners = await listen(app, {
@@ -180,15 +170,22 @@ export async function serve(service: Service, options: ServeOptions = {}): Promi
     tls: { cert, key, clientCa },
     wrap: (next) => ocspFastPath(handlers.ocspRoutes, next, (status) => metrics.countOcspGet(status)),
     metrics: config.metrics.listen ? { ...config.metrics.listen, app: createMetricsApp({ logger, metrics, token: config.metrics.token }) } : null,
+  }).catch(async (e: unknown) => {
+    // Not serving (e.g. a port in use): give the leases taken meanwhile back at once.
+    await keeper.stop();
+    await consumer?.stop();
+    await handlers.ocsp.stop();
+    await handlers.crlReads.stop();
+    handlers.generations.stop();
+    throw e;
   });
   return {
     ...listeners,
+    leases: keeper,
     close: async () => {
+      // First: the singleton jobs stop and their leases are released, so another node takes them at once.
+      await keeper.stop();
       await consumer?.stop();
-      if (timer) clearInterval(timer);
-      stopAdmin();
-      stopCoverage();
-      await handlers.crl.scheduler.stop();
       await handlers.ocsp.stop();
       await listeners.close();
       await handlers.crlReads.stop();

@@ -76,6 +76,18 @@ export class Metrics {
     setStoredResponses: (count) => this.ocspStoredResponses.set(count),
   };
 
+  readonly jobLeaseHeld = new Gauge({ name: "ca_job_lease_held", help: "1 while this process holds the job's lease and runs it (docs/cluster.md)", labelNames: ["job"], registers: [this.registry] });
+  readonly jobLeaseChanges = new Counter({ name: "ca_job_lease_changes_total", help: "job leases acquired, lost and released by this process", labelNames: ["job", "change"], registers: [this.registry] });
+  /** The LeaseMetrics port of ca/cluster/lease-keeper.ts. */
+  readonly jobLeases = {
+    setHeld: (job: string, held: boolean): void => {
+      this.jobLeaseHeld.set({ job }, held ? 1 : 0);
+    },
+    countChange: (job: string, change: "acquired" | "lost" | "released"): void => {
+      this.jobLeaseChanges.inc({ job, change });
+    },
+  };
+
   /** An answer of the OCSP GET fast path (api/routes/ocsp.ts ocspFastPath), by HTTP status. */
   countOcspGet(status: number): void {
     this.ocspGets.add(String(status));

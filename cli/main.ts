@@ -5,7 +5,7 @@
  */
 import { ConfigError, loadConfig } from "../api/config.js";
 import { buildResidentEvents, createNextCaGeneration, openService, serve, workerMetricsSource, type Service } from "../api/main.js";
-import { reportServing, superviseWorkers, workerRole } from "./workers.js";
+import { isWorker, reportServing, superviseWorkers } from "./workers.js";
 import { checkVarPermissions, VarPermissionError } from "./var-permissions.js";
 import { isCaError } from "../ca/errors.js";
 import { runCeremony, caExists } from "./ceremony.js";
@@ -146,16 +146,16 @@ async function startServing(initIfMissing: boolean): Promise<number> {
   const config = loadConfig();
   // Issue 12: refuse to serve with generated state open to other users (repaired with a warning when possible).
   checkVarPermissions(config.varDir, (line) => console.warn(line));
-  const role = workerRole();
+  const worker = isWorker();
   const service = await openService(config);
   let closed = false;
   try {
-    if (role === undefined && !(await caExists(service))) {
+    if (!worker && !(await caExists(service))) {
       if (!initIfMissing) throw new Error("no CA exists yet: run `npm run cli -- init` first");
       console.log("no CA yet: running the key ceremony");
       await runCeremony(service, (line) => console.log(line));
     }
-    if (role === undefined && config.workers > 1) {
+    if (!worker && config.workers > 1) {
       // The supervisor: the database is migrated and the CA exists; the workers serve.
       await service.close().finally(() => (closed = true));
       const urls = await superviseWorkers(config, (line) => console.log(line));
@@ -164,9 +164,10 @@ async function startServing(initIfMissing: boolean): Promise<number> {
       if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
       return -1; // keep running
     }
-    if (role !== undefined) service.metrics.useSource(workerMetricsSource(service.metrics.registry));
-    const listeners = await serve(service, { role: role ?? "leader" });
-    if (role !== undefined) {
+    if (worker) service.metrics.useSource(workerMetricsSource(service.metrics.registry));
+    // Every process is a node: the background jobs run under job leases (docs/cluster.md).
+    const listeners = await serve(service);
+    if (worker) {
       reportServing(listeners.httpUrl, listeners.httpsUrl);
     } else {
       console.log(`serving ${listeners.httpUrl} (relying parties, health) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);

@@ -7,19 +7,18 @@ import type { Config } from "../api/config.js";
  * HTTPS listeners (the supervisor accepts connections and hands them out in turn); each one opens its
  * own database pool and its own PKCS#11 sessions.
  *
- * - Worker 1 is the **leader**: it runs the background work (reconciler, audit checkpoints, CRL
- *   scheduling, NATS consumer, OCSP pre-signing and renewal) besides serving. The others are
- *   **followers**: they serve, and follow the OCSP responses the leader signs.
- * - The leader starts first; the followers are forked once it serves, so one-time set-up at start
- *   (audit checkpoint key, responder certificates) is done by one process.
- * - A worker that dies is replaced (same role) after a second; a worker that dies again within 10 s
- *   of starting, 5 times in a row, stops the service (a start-up failure does not loop forever).
+ * - Every worker is a node like any other (docs/cluster.md): the background jobs run under job leases
+ *   in the database, each in whichever process of the cluster holds its lease, on this machine or
+ *   another; no worker is special.
+ * - Worker 1 starts first; the others are forked once it serves, so one-time set-up at start (the
+ *   audit checkpoint key in the token) is done by one process.
+ * - A worker that dies is replaced after a second (the jobs it held move to another process within
+ *   the lease TTL meanwhile); a worker that dies again within 10 s of starting, 5 times in a row,
+ *   stops the service (a start-up failure does not loop forever).
  * - SIGTERM/SIGINT: every worker is told to stop (it closes its listeners, pool and HSM sessions); the
  *   supervisor exits when all have.
  * - `/metrics` on any worker serves the aggregate of all (api/cluster-metrics.ts).
  */
-
-export type WorkerRole = "leader" | "follower";
 
 interface WorkerReady {
   readonly type: "ca:serving";
@@ -27,15 +26,13 @@ interface WorkerReady {
   readonly httpsUrl: string;
 }
 
-const ROLE_ENV = "CA_WORKER_ROLE";
 const RESTART_DELAY_MS = 1000;
 const EARLY_DEATH_MS = 10_000;
 const MAX_EARLY_DEATHS = 5;
 
-/** In a worker process: its role; undefined in a process that is not a worker of the supervisor. */
-export function workerRole(): WorkerRole | undefined {
-  if (!cluster.isWorker) return undefined;
-  return process.env[ROLE_ENV] === "leader" ? "leader" : "follower";
+/** True in a worker process of the supervisor. */
+export function isWorker(): boolean {
+  return cluster.isWorker;
 }
 
 /** In a worker: tells the supervisor it serves. */
@@ -51,14 +48,12 @@ const isReady = (m: unknown): m is WorkerReady => typeof m === "object" && m !==
  */
 export async function superviseWorkers(config: Pick<Config, "workers">, log: (line: string) => void): Promise<{ httpUrl: string; httpsUrl: string }> {
   serveClusterMetrics();
-  const roles = new Map<number, WorkerRole>();
   const startedAt = new Map<number, number>();
   let earlyDeaths = 0;
   let stopping = false;
 
-  const fork = (role: WorkerRole): Worker => {
-    const worker = cluster.fork({ [ROLE_ENV]: role });
-    roles.set(worker.id, role);
+  const fork = (): Worker => {
+    const worker = cluster.fork();
     startedAt.set(worker.id, Date.now());
     return worker;
   };
@@ -68,7 +63,7 @@ export async function superviseWorkers(config: Pick<Config, "workers">, log: (li
         if (!isReady(m)) return;
         worker.off("message", onMessage);
         worker.off("exit", onExit);
-        log(`worker ${worker.id} (${roles.get(worker.id) ?? "follower"}) serving, pid ${worker.process.pid ?? "?"}`);
+        log(`worker ${worker.id} serving, pid ${worker.process.pid ?? "?"}`);
         resolve(m);
       };
       const onExit = (code: number | null, signal: string | null): void => {
@@ -81,28 +76,28 @@ export async function superviseWorkers(config: Pick<Config, "workers">, log: (li
 
   let ready: WorkerReady;
   try {
-    ready = await serving(fork("leader"));
-    const followers = Array.from({ length: config.workers - 1 }, () => fork("follower"));
-    await Promise.all(followers.map(serving));
+    ready = await serving(fork());
+    const others = Array.from({ length: config.workers - 1 }, () => fork());
+    await Promise.all(others.map(serving));
   } catch (e) {
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
     throw e;
   }
 
   cluster.on("exit", (worker, code, signal) => {
-    const role = roles.get(worker.id) ?? "follower";
-    roles.delete(worker.id);
+    const started = startedAt.get(worker.id) ?? 0;
+    startedAt.delete(worker.id);
     if (stopping) return;
-    const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
+    const lived = Date.now() - started;
     earlyDeaths = lived < EARLY_DEATH_MS ? earlyDeaths + 1 : 0;
     if (earlyDeaths >= MAX_EARLY_DEATHS) {
-      log(`worker ${worker.id} (${role}) died ${MAX_EARLY_DEATHS} times soon after starting; stopping the service`);
+      log(`worker ${worker.id} died ${MAX_EARLY_DEATHS} times soon after starting; stopping the service`);
       void stopAll(1);
       return;
     }
-    log(`worker ${worker.id} (${role}) exited (${signal ?? code}); starting another in ${RESTART_DELAY_MS} ms`);
+    log(`worker ${worker.id} exited (${signal ?? code}); starting another in ${RESTART_DELAY_MS} ms`);
     setTimeout(() => {
-      if (!stopping) serving(fork(role)).catch(() => undefined); // its exit is handled here again
+      if (!stopping) serving(fork()).catch(() => undefined); // its exit is handled here again
     }, RESTART_DELAY_MS);
   });
 

@@ -95,6 +95,10 @@ const silent: CrlLogger = { info: () => {}, warn: () => {}, error: () => {} };
  * The CRL worker of one process. Several processes may run it against one database: the outbox
  * cursor is shared (advancing is idempotent), partition leases keep two workers from building the
  * same partition at once, and the store refuses a publication that would not increase the number.
+ * The partition leases fence: a number is taken and a CRL published only under a valid lease token,
+ * re-checked `for update` in the publishing transaction on the database's clock (db/crl-store.ts).
+ * The service runs `start()` in one process of the cluster, under the job lease "crl-scheduler"
+ * (docs/cluster.md), which only saves the other processes the polling; `runNow` runs anywhere.
  *
  * `start()` runs `tick()` every `tickSeconds` on an unref'd timer; within a process, ticks and
  * `runNow` never overlap.

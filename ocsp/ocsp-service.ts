@@ -19,7 +19,8 @@ import { SigningGate } from "./signing-gate.js";
  * The OCSP responder of one process, wired: responders per CA generation, the memory cache, the
  * stored responses (signed on demand), the live signing gate, the background pre-signer (status
  * changes, refresh, drop), the demand recorder, responder renewal and the access recorder. `create` loads the responders; `start` runs the background work; `stop` ends it
- * and flushes the access log.
+ * and flushes the access log. In a cluster, the pre-signer's background loops and responder renewal
+ * run in one process at a time, under job leases (docs/cluster.md).
  */
 export interface OcspServiceOptions {
   /** CertIDs per request. Default 20. */
@@ -88,9 +89,10 @@ export class OcspService {
   readonly accessRecorder: AccessRecorder;
   readonly demand: DemandRecorder;
   readonly options: OcspServiceOptions;
+  private reloadTimer: NodeJS.Timeout | undefined;
   private renewalTimer: NodeJS.Timeout | undefined;
   private renewing: Promise<RenewalOutcome[]> | undefined;
-  private checking: Promise<unknown> | undefined;
+  private reloading: Promise<unknown> | undefined;
 
   private constructor(
     private readonly deps: OcspServiceDeps,
@@ -142,14 +144,18 @@ export class OcspService {
     return service;
   }
 
-  /** Renews due responder certificates and, if any was renewed, switches to them. */
-  renewResponders(): Promise<RenewalOutcome[]> {
+  /**
+   * Renews due responder certificates and, if any was renewed, switches to them. `transactions`: the
+   * job lease's fenced ones when run as the cluster singleton (a renewal by a process whose lease
+   * moved on is not recorded).
+   */
+  renewResponders(transactions: TransactionRunner = this.deps.transactions): Promise<RenewalOutcome[]> {
     const r = this.deps.renewal;
     if (!r) return Promise.resolve([]);
     if (this.renewing) return this.renewing;
     const p = (async () => {
       const outcomes = await renewDueResponders(
-        { generations: this.deps.generations, transactions: this.deps.transactions, audit: this.deps.audit, keys: r.keys, caSigner: r.caSigner, clock: this.deps.clock, random: this.deps.random },
+        { generations: this.deps.generations, transactions, audit: this.deps.audit, keys: r.keys, caSigner: r.caSigner, clock: this.deps.clock, random: this.deps.random },
         this.options.renewal,
       );
       for (const o of outcomes) {
@@ -166,35 +172,60 @@ export class OcspService {
   }
 
   /**
-   * Runs the background work. `follower` (a service process other than the first): no outbox
-   * consumption, refresh, drop or renewal (the first process does them, once), only following the
-   * responses it writes, the access log, the demand recorder, and the hourly reload of responder
-   * certificates.
+   * Runs the work every service process does: following the responses others sign, the access log,
+   * the demand recorder, and the hourly reload of responder certificates (a generation added by a
+   * ceremony or a responder renewed by another process is picked up without a restart). With
+   * `singletons` (default: a lone process) also the cluster's one-process work without a lease, the
+   * pre-signer's background loops and responder renewal; api/main.ts passes false and runs those under
+   * their job leases instead (`presigner.startBackground`, `startRenewal`; docs/cluster.md).
    */
-  start(role: "leader" | "follower" = "leader"): void {
-    this.presigner.start(role);
+  start(options: { singletons?: boolean } = {}): void {
+    this.presigner.start();
     this.accessRecorder.start();
     this.demand.start();
-    if (!this.renewalTimer) {
-      // Hourly: renew what is due, and reload in any case, so that a generation added by a ceremony or
-      // a responder renewed by another process is picked up without a restart.
-      const check = (): void => {
-        if (this.checking) return;
-        this.checking = (role === "leader" ? this.renewResponders() : Promise.resolve([]))
-          .then(() => this.responders.reload())
-          .catch((e: unknown) => this.deps.log.error({ err: (e as Error)?.name, message: (e as Error)?.message }, "OCSP responder renewal or reload failed"))
-          .finally(() => (this.checking = undefined));
+    if (!this.reloadTimer) {
+      const reload = (): void => {
+        if (this.reloading) return;
+        this.reloading = this.responders
+          .reload()
+          .catch((e: unknown) => this.deps.log.error({ err: (e as Error)?.name, message: (e as Error)?.message }, "OCSP responder reload failed"))
+          .finally(() => (this.reloading = undefined));
       };
-      check();
-      this.renewalTimer = setInterval(check, this.options.renewalCheckMs);
-      this.renewalTimer.unref();
+      this.reloadTimer = setInterval(reload, this.options.renewalCheckMs);
+      this.reloadTimer.unref();
+    }
+    if (options.singletons ?? true) {
+      this.presigner.startBackground();
+      this.startRenewal();
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Renews due responder certificates at once and every `renewalCheckMs` (one process of the cluster:
+   * two at once would make two keys). Returns the stop function, which waits for a renewal under way.
+   */
+  startRenewal(transactions: TransactionRunner = this.deps.transactions): () => Promise<void> {
+    const check = (): void => {
+      void this.renewResponders(transactions).catch((e: unknown) => this.deps.log.error({ err: (e as Error)?.name, message: (e as Error)?.message }, "OCSP responder renewal failed"));
+    };
     if (this.renewalTimer) clearInterval(this.renewalTimer);
+    const timer = setInterval(check, this.options.renewalCheckMs);
+    timer.unref();
+    this.renewalTimer = timer;
+    check();
+    return async () => {
+      clearInterval(timer);
+      if (this.renewalTimer === timer) this.renewalTimer = undefined;
+      await this.renewing?.catch(() => undefined);
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.reloadTimer) clearInterval(this.reloadTimer);
+    if (this.renewalTimer) clearInterval(this.renewalTimer);
+    this.reloadTimer = undefined;
     this.renewalTimer = undefined;
-    await Promise.allSettled([this.presigner.stop(), this.renewing ?? Promise.resolve([]), this.checking ?? Promise.resolve()]);
+    await Promise.allSettled([this.presigner.stop(), this.renewing ?? Promise.resolve([]), this.reloading ?? Promise.resolve()]);
     await Promise.all([this.accessRecorder.stop(), this.demand.stop()]);
   }
 }

@@ -12,6 +12,9 @@ import type { ResponseValidity } from "./response-maker.js";
  * The background side of stored responses, on short timers (no loop ever overlaps itself). HSM work
  * follows demand and status changes, not the population (docs/ocsp.md "Demand-driven responses"):
  *
+ * `follow` runs in every service process (`start`); the others in one process of the cluster, under
+ * the job lease "ocsp-presigner" (`startBackground`, docs/cluster.md).
+ *
  * - outbox (every 200 ms by default, consumer "ocsp"): `certificate.revoked` / `.held` re-sign the
  *   certificate's stored responses that are still fresh — only those: a certificate nobody asked about
  *   has none and costs no signature until someone asks (then the request signs its current status).
@@ -66,9 +69,11 @@ const DUE_READ_FACTOR = 4;
 export class OcspPresigner {
   private readonly options: PresignerOptions;
   private lastSeq = -1;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly running = new Set<Promise<unknown>>();
+  /** Timers and work in progress, each marked true when it belongs to the background loops. */
+  private readonly timers = new Map<NodeJS.Timeout, boolean>();
+  private readonly running = new Map<Promise<unknown>, boolean>();
   private stopped = true;
+  private backgroundStopped = true;
 
   constructor(
     private readonly deps: {
@@ -166,51 +171,74 @@ export class OcspPresigner {
   }
 
   /**
-   * Runs the loops. `follower` (every service process but the first, CA_WORKERS > 1): only `follow`,
-   * so the responses the first process signs replace this process's cached copies within a period.
+   * Runs what every service process runs: `follow`, so the responses another process signs replace
+   * this process's cached copies within a period. The cluster-wide work is `startBackground`.
    */
-  start(role: "leader" | "follower" = "leader"): void {
+  start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const o = this.options;
-    if (role === "follower") {
-      this.loop("follow", o.outboxIntervalMs, () => this.follow());
-      return;
-    }
-    this.loop("outbox", o.outboxIntervalMs, async () => {
-      // Drain a backlog (e.g. a bulk revocation) without waiting a period between batches.
-      while (!this.stopped && (await this.consumeOutbox()) === o.outboxBatch);
-      await this.follow();
-    });
-    this.loop("refresh", o.refreshIntervalMs, () => this.refreshDue());
-    this.loop("drop", o.dropIntervalMs, () => this.dropUnrequested());
-    this.loop("age", o.ageIntervalMs, () => this.reportAge());
+    this.loop("follow", this.options.outboxIntervalMs, () => this.follow(), () => this.stopped);
   }
 
-  /** Stops the timers and waits for the work in progress. */
+  /**
+   * Runs the work one process of the cluster does, under its job lease (docs/cluster.md): the outbox
+   * consumer, the refresh, the drop and the age metrics. Two at once would only sign twice (the outbox
+   * cursor only moves forward, a refresh re-signs what is due): the lease saves the HSM the work, no
+   * fence is needed.
+   */
+  startBackground(): void {
+    if (!this.backgroundStopped) return;
+    this.backgroundStopped = false;
+    const o = this.options;
+    const stopped = (): boolean => this.backgroundStopped;
+    this.loop(
+      "outbox",
+      o.outboxIntervalMs,
+      async () => {
+        // Drain a backlog (e.g. a bulk revocation) without waiting a period between batches.
+        while (!stopped() && (await this.consumeOutbox()) === o.outboxBatch);
+      },
+      stopped,
+    );
+    this.loop("refresh", o.refreshIntervalMs, () => this.refreshDue(), stopped);
+    this.loop("drop", o.dropIntervalMs, () => this.dropUnrequested(), stopped);
+    this.loop("age", o.ageIntervalMs, () => this.reportAge(), stopped);
+  }
+
+  /** Stops the background loops (not `follow`) and waits for their work in progress. */
+  async stopBackground(): Promise<void> {
+    this.backgroundStopped = true;
+    for (const [t, background] of this.timers) if (background) clearTimeout(t);
+    for (const [t, background] of [...this.timers]) if (background) this.timers.delete(t);
+    await Promise.allSettled([...this.running].filter(([, background]) => background).map(([p]) => p));
+  }
+
+  /** Stops every loop and waits for the work in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    this.backgroundStopped = true;
+    for (const t of this.timers.keys()) clearTimeout(t);
     this.timers.clear();
-    await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.running.keys()]);
   }
 
-  private loop(name: string, periodMs: number, work: () => Promise<unknown>): void {
+  private loop(name: string, periodMs: number, work: () => Promise<unknown>, stopped: () => boolean): void {
+    const background = name !== "follow";
     const tick = (): void => {
-      if (this.stopped) return;
+      if (stopped()) return;
       const p = work()
         .catch((e: unknown) => this.deps.log.warn({ loop: name, err: (e as Error)?.name, message: (e as Error)?.message }, "OCSP background work failed; retrying"))
         .finally(() => {
           this.running.delete(p);
-          if (this.stopped) return;
+          if (stopped()) return;
           const t = setTimeout(() => {
             this.timers.delete(t);
             tick();
           }, periodMs);
           t.unref();
-          this.timers.add(t);
+          this.timers.set(t, background);
         });
-      this.running.add(p);
+      this.running.set(p, background);
     };
     tick();
   }

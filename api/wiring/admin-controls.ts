@@ -6,6 +6,7 @@ import { operatorApprovalExecutors } from "../../ca/approvals/operator-approvals
 import { AuditCheckpointer } from "../../ca/audit/audit-checkpoint.js";
 import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../../ca/audit/audit-checkpoint-key.js";
 import { AuditVerifier } from "../../ca/audit/audit-verifier.js";
+import type { LeaseTerm, SingletonJob } from "../../ca/cluster/lease-keeper.js";
 import type { HolidayCalendar, OperatingSchedule } from "../../ca/operators/operating-hours.js";
 import { OperatorAdmin } from "../../ca/operators/operator-admin.js";
 import type { OperatorAuth } from "../../ca/operators/operator-auth.js";
@@ -17,6 +18,7 @@ import { DisclosureService, type DisclosureSource } from "../../ca/records/discl
 import { CertificateInquiry } from "../../ca/records/inquiry.js";
 import { parseRetentionPeriods, RetentionService, retentionPurgeExecutor, type RetentionPeriods, type RetentionTask } from "../../ca/records/retention.js";
 import { RelyingPartyEnrolment } from "../../ca/relying-parties/relying-party-enrolment.js";
+import type { AuditEntry, AuditEntryInput } from "../../ca/types.js";
 import { KnexApprovalStore } from "../../db/approval-store.js";
 import { KnexAuditCheckpointStore } from "../../db/audit-checkpoint-store.js";
 import { KnexAuditLogReader } from "../../db/audit-log-reader.js";
@@ -71,8 +73,12 @@ export interface AdminControls {
   readonly anomalies: AnomalyMonitor;
   /** The admin routers (api/routes/admin-controls.ts), for createApp's `v1Routers`. */
   readonly v1Routers: ReadonlyArray<(openapi: OpenApiDocument) => Router>;
-  /** Starts the timers (periodic checkpoints, approval expiry, anomaly polling); returns the stop function. */
-  start(): () => void;
+  /**
+   * The periodic jobs, each run by one process of the cluster under its job lease (docs/cluster.md):
+   * signed audit checkpoints, approval expiry, anomaly polling. Their writes go through the lease's
+   * fenced transactions: a process whose lease moved on commits none.
+   */
+  readonly jobs: readonly SingletonJob[];
 }
 
 /**
@@ -101,7 +107,7 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
   // The audit chain (docs/design.md invariant 4): signed checkpoints and their verification.
   const logReader = new KnexAuditLogReader(db);
   const checkpointStore = new KnexAuditCheckpointStore(db);
-  const checkpointer = new AuditCheckpointer({
+  const checkpointerDeps = {
     signer: await auditCheckpointSigner(service.hsm),
     keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
     store: checkpointStore,
@@ -109,7 +115,8 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
     head: () => logReader.head(),
     transactions: db,
     clock,
-  });
+  };
+  const checkpointer = new AuditCheckpointer(checkpointerDeps);
   const verifier = new AuditVerifier({ log: logReader, checkpoints: checkpointStore, trustedKeys: [checkpointer.publicKey], now: () => clock.now(), audit });
 
   const retention = new RetentionService({
@@ -118,16 +125,17 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
     tasks: [...standardRetentionTasks(db, periods, { checkpointer, verify: () => verifier.verify() }), ...(options.retentionTasks ?? [])],
   });
 
-  const approvals = new ApprovalEngine({
+  const approvalDeps = {
     store: new KnexApprovalStore(db),
     audit,
     transactions: db,
     clock,
     random,
-    onUnexpectedError: (e, kind) => logger.error({ kind, err: (e as Error)?.name }, "approval executor failed"),
+    onUnexpectedError: (e: unknown, kind: string) => logger.error({ kind, err: (e as Error)?.name }, "approval executor failed"),
     // Issue 12: confirmed approvers only, never a sponsor of the requester's account or of the account a request is about.
     accounts: stores.operators,
-  });
+  };
+  const approvals = new ApprovalEngine(approvalDeps);
   const exportSource = new KnexIssuanceExportSource(db);
   approvals.register(issuanceExportExecutor({ source: exportSource, clock }));
   approvals.register(retentionPurgeExecutor(retention));
@@ -143,7 +151,7 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
     clock,
   });
 
-  const anomalies = anomalyMonitor(service, logReader, options);
+  const anomalies = anomalyMonitor(service, logReader, options, (e) => audit.append(e));
 
   const v1Routers = adminControlRoutes({
     requireOperator: (...roles: OperatorRole[]) => requireOperator(auth, ...roles),
@@ -177,41 +185,63 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
     disclosure,
     anomalies,
     v1Routers,
-    start() {
-      // Each job logs failures by name only (no personal data) and keeps running.
-      const every = (ms: number, name: string, job: () => Promise<unknown>): NodeJS.Timeout => {
-        let busy = false;
-        const t = setInterval(() => {
-          if (busy) return;
-          busy = true;
-          job()
-            .catch((e: unknown) => logger.error({ job: name, err: (e as Error)?.name, message: (e as { kind?: string })?.kind }, "admin job failed"))
-            .finally(() => {
-              busy = false;
-            });
-        }, ms);
-        t.unref();
-        return t;
-      };
-      const timers = [
-        every(Math.min(intervalMs, 60_000), "audit-checkpoint", () => checkpointer.checkpointIfDue(intervalMs)),
-        every(60_000, "approval-expiry", () => approvals.expireDue()),
-        every(5_000, "anomaly-monitor", () => anomalies.poll()),
-      ];
-      return () => timers.forEach((t) => clearInterval(t));
-    },
+    jobs: [
+      periodicJob("audit-checkpoint", Math.min(intervalMs, 60_000), (term) => {
+        const fenced = new AuditCheckpointer({ ...checkpointerDeps, transactions: term.transactions });
+        return () => fenced.checkpointIfDue(intervalMs);
+      }),
+      periodicJob("approval-expiry", 60_000, (term) => {
+        // Expiry is a compare-and-set (pending → expired) anyway; the fence keeps a stale process from auditing it.
+        const fenced = new ApprovalEngine({ ...approvalDeps, transactions: term.transactions });
+        return () => fenced.expireDue();
+      }),
+      periodicJob("anomaly-monitor", 5_000, (term) => {
+        // A new monitor per term: it reads from the log's head at the start of the term (no alert twice
+        // after the lease came back), and records its alerts only while the term holds.
+        const monitor = anomalyMonitor(service, logReader, options, (e) => term.transactions.transaction((tx) => audit.append(e, tx)));
+        return () => monitor.poll();
+      }),
+    ],
   };
+
+  /** A job run at once and every `ms` while the lease is held; failures logged by name only (no personal data). */
+  function periodicJob(name: string, ms: number, make: (term: LeaseTerm) => () => Promise<unknown>): SingletonJob {
+    return {
+      name,
+      start(term) {
+        const run = make(term);
+        let busy: Promise<unknown> | undefined;
+        const tick = (): void => {
+          busy ??= run()
+            .catch((e: unknown) => logger.error({ job: name, err: (e as Error)?.name, message: (e as { kind?: string })?.kind }, "admin job failed"))
+            .finally(() => (busy = undefined));
+        };
+        // At once (a job taken over resumes without waiting a period), then every `ms`.
+        tick();
+        const t = setInterval(tick, ms);
+        t.unref();
+        return async () => {
+          clearInterval(t);
+          await busy;
+        };
+      },
+    };
+  }
 }
 
 /** Anomaly monitoring over the audit log (docs/domain.md §6): alerts counted, logged by kind, and recorded in the log. */
-function anomalyMonitor(service: Pick<AdminControlsDeps, "metrics" | "logger" | "clock" | "stores">, logReader: KnexAuditLogReader, options: AdminControlsOptions): AnomalyMonitor {
+function anomalyMonitor(
+  service: Pick<AdminControlsDeps, "metrics" | "logger" | "clock">,
+  logReader: KnexAuditLogReader,
+  options: AdminControlsOptions,
+  append: (e: AuditEntryInput) => Promise<AuditEntry>,
+): AnomalyMonitor {
   const { metrics, logger, clock } = service;
-  const audit = service.stores.audit;
   const alerts =
     (metrics.registry.getSingleMetric("ca_anomaly_alerts_total") as Counter<"kind"> | undefined) ??
     new Counter({ name: "ca_anomaly_alerts_total", help: "Anomaly alerts by kind (also in the audit log as anomaly.detected)", labelNames: ["kind"], registers: [metrics.registry] });
   return new AnomalyMonitor({
-    log: { range: (from, limit) => logReader.range(from, limit), append: (e, tx) => audit.append(e, tx) },
+    log: { range: (from, limit) => logReader.range(from, limit), append: (e) => append(e) },
     head: () => logReader.head(),
     detector: new AnomalyDetector({ ...(options.anomalies ? { thresholds: options.anomalies } : {}), ...(options.schedule ? { schedule: options.schedule } : {}), ...(options.holidays ? { holidays: options.holidays } : {}) }),
     sink: {

@@ -4,8 +4,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../../api/config.js";
 import { createLogger } from "../../api/logger.js";
-import { openService, serve, type Service } from "../../api/main.js";
-import type { Listeners } from "../../api/listeners.js";
+import { openService, serve, type Service, type Serving } from "../../api/main.js";
 import type { Clock } from "../../ca/ports.js";
 import type { OperatorRole } from "../../ca/operators/roles.js";
 import { runCeremony, type CeremonyReport } from "../../cli/ceremony.js";
@@ -74,6 +73,10 @@ export interface TestService {
   login(role?: OperatorRole, client?: "terminal" | "admin"): Promise<string>;
   /** Everything the service logged so far (pino NDJSON). */
   logs(): string;
+  /** The singleton jobs this node holds (docs/cluster.md). */
+  readonly leases: Serving["leases"];
+  /** Stops serving only (listeners, background jobs, leases released); the service and database stay until close. Idempotent. */
+  stopServing(): Promise<void>;
   /** Closes the listeners and the service, drops the database and removes the var dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -142,8 +145,10 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
 
     const ceremonyLog: string[] = [];
     const ceremony = await runCeremony(service, (line) => void ceremonyLog.push(line));
-    const listeners: Listeners = await serve(service);
-    cleanups.push(() => listeners.close());
+    const listeners: Serving = await serve(service);
+    let stopped: Promise<void> | undefined;
+    const stopServing = (): Promise<void> => (stopped ??= listeners.close());
+    cleanups.push(stopServing);
 
     const read = (file: string): Promise<string> => readFile(join(config.demoDir, file), "utf8");
     const demo: DemoCredentials = {
@@ -174,6 +179,8 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
         return res.json<{ token: string }>().token;
       },
       logs: () => log.chunks.join(""),
+      leases: listeners.leases,
+      stopServing,
       close: async () => {
         if (closed) return;
         closed = true;

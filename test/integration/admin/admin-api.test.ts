@@ -164,7 +164,7 @@ describe("admin API (docs/api.md §7) over mTLS", function () {
     const withKey = { headers: { authorization: `Bearer ${apiKey}` } };
     let first = await request(url, withKey);
     for (let i = 0; i < 100 && first.status === 404; i++) {
-      await new Promise((res) => setTimeout(res, 100)); // the leader publishes the first CRLs at start
+      await new Promise((res) => setTimeout(res, 100)); // the holder of the "crl-scheduler" lease publishes the first CRLs at start
       first = await request(url, withKey);
     }
     assert.equal(first.status, 200);
