@@ -1,5 +1,6 @@
 import type { Context, Next } from "koa";
 import { isCaError, type CaErrorKind } from "../ca/errors.js";
+import { asDatabaseUnavailable } from "../db/database-errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -65,19 +66,38 @@ function problemOfStatus(status: number, detail?: string): Problem {
   return { type: problemType(server ? "internal" : "invalid-input"), title: server ? "Internal server error" : "Bad request", status, ...(detail === undefined ? {} : { detail }) };
 }
 
+/** Seconds a 503 asks the client to wait before retrying (`Retry-After`, RFC 9110 §10.2.3). */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+export interface ErrorMiddlewareOptions {
+  /** `Retry-After` of every 503 (default {@link DEFAULT_RETRY_AFTER_SECONDS}). */
+  readonly retryAfterSeconds?: number;
+}
+
 /**
- * The one error middleware (docs/design.md §3.4): CaError → status + problem; Koa's own HTTP errors (body too
- * large, bad JSON) keep their status; anything else is a generic 500, logged without its message's
- * request data.
+ * The one error middleware (docs/design.md §3.4): CaError → status + problem; a database that is down,
+ * restarting or out of disk → 503 (db/database-errors.ts, issue 14 item 3); Koa's own HTTP errors (body
+ * too large, bad JSON) keep their status; anything else is a generic 500, logged without its message's
+ * request data. Every 503 (a problem or `/readyz`) carries `Retry-After`.
  */
-export function errorMiddleware(logger: Logger, metrics: Metrics) {
+export function errorMiddleware(logger: Logger, metrics: Metrics, options: ErrorMiddlewareOptions = {}) {
+  const retryAfter = String(options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await handleErrorsOf(ctx, next);
+    } finally {
+      if (ctx.status === 503 && !ctx.response.get("Retry-After")) ctx.set("Retry-After", retryAfter);
+    }
+  };
+
+  async function handleErrorsOf(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
       // Unmatched routes (404), the routers' 405 (allowedMethods: Allow header kept) and 501, and any
       // other error status set without a body answer an RFC 7807 problem too (issue 12).
       if (ctx.status >= 400 && (ctx.body === undefined || ctx.body === null)) render(ctx, problemOfStatus(ctx.status));
-    } catch (err) {
+    } catch (thrown) {
+      const err = asDatabaseUnavailable(thrown);
       if (err instanceof HttpProblemError) {
         const problem: Problem = { type: problemType(err.kind), title: err.title, status: err.status, detail: err.message };
         if (err.field !== undefined) problem.field = err.field;
@@ -106,7 +126,7 @@ export function errorMiddleware(logger: Logger, metrics: Metrics) {
       logger.error({ err: { name: (err as Error)?.name, stack: (err as Error)?.stack?.split("\n").slice(1, 6).join("\n") }, route: ctx._matchedRoute }, "unhandled error");
       render(ctx, { type: problemType("internal"), title: "Internal server error", status: 500 });
     }
-  };
+  }
 }
 
 function render(ctx: Context, problem: Problem): void {

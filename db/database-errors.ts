@@ -57,3 +57,59 @@ export async function mapConstraintErrors<T>(what: string | ((table: string | un
     throw err;
   }
 }
+
+/**
+ * Errors that mean "the database cannot serve us right now" (issue 14 item 3): the request should be
+ * retried later (503 + Retry-After), not reported as a bug (500). Socket errors while connecting or
+ * talking; SQLSTATE class 08 (connection exception), 57P01–57P03 (admin/crash shutdown, cannot connect
+ * now: a restarting server), class 53 (insufficient resources: 53100 disk_full, 53200 out of memory,
+ * 53300 too many connections), 58030 io_error, 25006 read_only_sql_transaction (a write reaching a
+ * standby during a failover); pg's "Connection terminated …" (no code) and knex's pool acquire timeout.
+ */
+const UNAVAILABLE_SOCKET_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "58030", "25006"]);
+const UNAVAILABLE_MESSAGES = [/^Connection terminated\b/, /^Connection ended unexpectedly\b/, /\bTimeout acquiring a connection\b/, /\bClient has encountered a connection error\b/, /\bClient was closed and is not queryable\b/];
+
+/** Whether one error (not its causes) says the database is unavailable. */
+function unavailableItself(err: object): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (UNAVAILABLE_SOCKET_CODES.has(code)) return true;
+    const state = sqlState(err);
+    if (state !== undefined && (state.startsWith("08") || state.startsWith("53") || UNAVAILABLE_SQLSTATES.has(state))) return true;
+  }
+  const message = (err as { message?: unknown }).message;
+  return typeof message === "string" && UNAVAILABLE_MESSAGES.some((re) => re.test(message));
+}
+
+/**
+ * Whether `err` — or an error it wraps (`cause`, or the `errors` of an AggregateError, which Node's
+ * connect raises when a host name resolves to several addresses) — means the database is unavailable.
+ */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== "object" || depth > 5) return false;
+  if (unavailableItself(err)) return true;
+  const nested = (err as { errors?: unknown }).errors;
+  if (Array.isArray(nested) && nested.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
+  return isDatabaseUnavailable((err as { cause?: unknown }).cause, depth + 1);
+}
+
+/**
+ * The one mapping of a driver failure to the service's vocabulary: CaError("unavailable") when the
+ * database is unavailable (the message names no value: invariant 6), else `err` unchanged.
+ */
+export function asDatabaseUnavailable(err: unknown): unknown {
+  if (err instanceof CaError || !isDatabaseUnavailable(err)) return err;
+  const state = sqlState(err);
+  const what = state?.startsWith("53") || state === "58030" ? "database out of resources (disk, memory or connections)" : "database not reachable";
+  return new CaError("unavailable", `${what}; retry later`, { cause: err });
+}

@@ -51,7 +51,16 @@ export interface OpenDatabaseOptions {
   readonly dataDir?: string;
   /** PostgreSQL pool size (default 10). PGlite always has exactly one connection. */
   readonly poolMax?: number;
+  /**
+   * PostgreSQL: how long a query waits for a pooled connection, and how long opening one may take,
+   * before it fails (then answered 503, db/database-errors.ts). Default 5,000 ms: during an outage
+   * requests are answered, not hung (issue 14 item 3).
+   */
+  readonly acquireTimeoutMs?: number;
 }
+
+/** Default of {@link OpenDatabaseOptions.acquireTimeoutMs}. */
+export const DEFAULT_ACQUIRE_TIMEOUT_MS = 5000;
 
 /** Default PGlite directory, relative to the working directory (./var is git-ignored). */
 export const DEFAULT_PGLITE_DIR = "var/pglite";
@@ -60,7 +69,7 @@ export const DEFAULT_PGLITE_DIR = "var/pglite";
 export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Database> {
   if (opts.url !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(opts.url)) throw new CaError("invalid-input", "database url must start with postgres://", { field: "database.url" });
-    return new KnexDatabase(postgresKnex(opts.url, opts.poolMax ?? 10), "postgres", async () => {});
+    return new KnexDatabase(postgresKnex(opts.url, opts.poolMax ?? 10, opts.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS), "postgres", async () => {});
   }
   const dataDir = opts.dataDir ?? DEFAULT_PGLITE_DIR;
   const onDisk = dataDir.startsWith("memory://") ? null : resolve(dataDir);
@@ -75,7 +84,12 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   });
 }
 
-function postgresKnex(url: string, poolMax: number): Knex {
+/**
+ * Recovery after a PostgreSQL restart needs nothing of ours: knex marks a pg client that emitted
+ * `error` or `end` as disposed and its pool validation drops it, so the next acquire opens a fresh
+ * connection (proven by test/integration/faults/postgres-outage.test.ts).
+ */
+function postgresKnex(url: string, poolMax: number, acquireTimeoutMs: number): Knex {
   // Per-connection type parsers instead of pg.types.setTypeParser: no process-wide mutation.
   const types = {
     getTypeParser: (oid: number, format: string): unknown =>
@@ -83,8 +97,9 @@ function postgresKnex(url: string, poolMax: number): Knex {
   };
   return knex({
     client: "pg",
-    connection: { connectionString: url, types, application_name: "jpki-ca" },
+    connection: { connectionString: url, types, application_name: "jpki-ca", connectionTimeoutMillis: acquireTimeoutMs },
     pool: { min: 0, max: poolMax },
+    acquireConnectionTimeout: acquireTimeoutMs,
   });
 }
 

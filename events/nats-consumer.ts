@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, StorageType, connect, nanos, type Consumer, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
+import { AckPolicy, DeliverPolicy, Events, StorageType, connect, nanos, type Consumer, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from "nats";
 import type { EventInput, EventResult, ResidentEventProcessor } from "./resident-event-processor.js";
 
 /**
@@ -56,6 +56,7 @@ export const DEFAULT_DURABLE = "ca-resident-events";
  * (fewer statements per event, and PostgreSQL works on one batch while Node parses the next).
  */
 const DEFAULT_BATCH_SIZE = 1000;
+const RECONNECT_WAIT_MS = 250;
 const DEFAULT_CONCURRENCY = 3;
 
 /** Creates the stream and the durable consumer when missing (existing ones are left as they are). */
@@ -88,6 +89,9 @@ export class NatsEventConsumer {
   private current: ConsumerMessages | undefined;
   private stopping = false;
   private crashed: unknown;
+  /** False between a Disconnect and the Reconnect: no pull is issued meanwhile. */
+  private connected = true;
+  private reconnected: (() => void) | undefined;
 
   constructor(
     private readonly processor: Pick<ResidentEventProcessor, "process">,
@@ -100,7 +104,11 @@ export class NatsEventConsumer {
   async start(): Promise<void> {
     if (this.loop) throw new Error("consumer already started");
     this.stopping = false;
-    this.nc = await connect({ servers: this.options.servers, name: this.options.name ?? "jpki-ca-events", maxReconnectAttempts: -1 });
+    // Reconnect attempts 250 ms apart (nats.js default 2 s): events published right after a server
+    // restart are pulled within a fraction of a second (issue 14 item 3d).
+    this.nc = await connect({ servers: this.options.servers, name: this.options.name ?? "jpki-ca-events", maxReconnectAttempts: -1, reconnectTimeWait: RECONNECT_WAIT_MS });
+    this.connected = true;
+    this.watchConnection(this.nc).catch((err: unknown) => this.logger.warn({ err: errorName(err) }, "watching the NATS connection status stopped"));
     await ensureResidentEventStream(await this.nc.jetstreamManager(), this.options);
     this.loop = this.run(this.nc).catch((err: unknown) => {
       this.crashed = err;
@@ -109,10 +117,48 @@ export class NatsEventConsumer {
     this.logger.info({ stream: this.stream, durable: this.durable }, "resident event consumer started");
   }
 
+  /**
+   * Issue 14 item 3d: a pull must never outlive the connection it was made on. nats.js re-sends the pull
+   * of a fetch still open at a reconnect (nats/lib/jetstream/consumer.js, resetPending), while the fetch's
+   * own timer closes it soon after: messages the server then hands to that pull reach no one and are
+   * redelivered only after `ack_wait` (30 s). Likewise a pull made while disconnected is buffered and
+   * sent at the reconnect, after its fetch gave up. So: at a Disconnect the fetch in progress is ended
+   * (its messages already received are still processed and acked), no pull is made until the
+   * Reconnect, and then a fresh pull is made on the new connection at once.
+   */
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) {
+        this.connected = false;
+        this.current?.stop();
+        this.logger.warn({ event: "disconnect" }, "NATS connection lost; resident event pulls paused until it is back");
+      } else if (s.type === Events.Reconnect) {
+        this.connected = true;
+        this.reconnected?.();
+        this.reconnected = undefined;
+        this.logger.info({ event: "reconnect" }, "NATS connection back; pulling resident events again");
+      }
+    }
+  }
+
+  /** Resolves at the next Reconnect, or when the consumer stops. */
+  private untilReconnected(): Promise<void> {
+    if (this.connected || this.stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const previous = this.reconnected;
+      this.reconnected = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
   /** Stops after the batch in progress (its acks included) and closes the connection. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.current?.stop();
+    this.reconnected?.();
+    this.reconnected = undefined;
     await this.loop;
     this.loop = undefined;
     const nc = this.nc;
@@ -159,6 +205,8 @@ export class NatsEventConsumer {
 
   private async pull(consumer: Consumer, batchSize: number, dispatch: (batch: JsMsg[]) => Promise<void>, failed: () => boolean): Promise<void> {
     while (!this.stopping && !failed()) {
+      await this.untilReconnected();
+      if (this.stopping || failed()) break;
       let messages: ConsumerMessages;
       try {
         messages = await consumer.fetch({ max_messages: batchSize, expires: Math.max(1000, this.options.fetchExpiresMs ?? 1000) });

@@ -1,7 +1,7 @@
 import * as graphene from "graphene-pk11";
 import pkcs11js from "pkcs11js";
 import { CaError } from "../ca/errors.js";
-import { Pkcs11StateError } from "./pkcs11-error.js";
+import { ckrName, Pkcs11StateError } from "./pkcs11-error.js";
 import { formatPkcs11Uri, parsePkcs11Uri } from "./pkcs11-uri.js";
 import { curveOfParams, ecSpki, rsaSpki } from "./public-key-info.js";
 
@@ -54,6 +54,29 @@ export function assertLoggedIn(session: graphene.Session): void {
   if (state !== 1 && state !== 3) throw new Pkcs11StateError("login", "HSM session is not logged in");
 }
 
+/**
+ * Throws Pkcs11StateError("device") when the token no longer answers C_GetTokenInfo. Issue 14 item 3b:
+ * with its token directory gone, SoftHSM keeps the session "logged in" and answers every search with
+ * nothing, but fails C_GetTokenInfo (CKR_GENERAL_ERROR): "not found" there is a lie too, and the
+ * recovery (hsm/token-sessions.ts) re-initializes the library until the token is back.
+ */
+export function assertTokenPresent(session: graphene.Session): void {
+  try {
+    session.lib.C_GetTokenInfo(session.slot.handle);
+  } catch (e) {
+    throw new Pkcs11StateError("device", `HSM token not reachable (${ckrName(e) ?? "no token info"})`, { cause: e });
+  }
+}
+
+/**
+ * A key is "not found" only on a working, logged-in token: else the failure is the token's or the
+ * session's (503, retried after recovery), never a 404 (issue 14 item 3b).
+ */
+function assertAbsenceIsReal(session: graphene.Session): void {
+  assertLoggedIn(session);
+  assertTokenPresent(session);
+}
+
 function findOne(session: graphene.Session, ref: KeyRef, cls: graphene.ObjectClass): graphene.SessionObject | undefined {
   const template: graphene.ITemplate = { class: cls };
   if (ref.label !== undefined) template.label = ref.label;
@@ -62,7 +85,7 @@ function findOne(session: graphene.Session, ref: KeyRef, cls: graphene.ObjectCla
   if (found.length > 1) {
     throw new CaError("conflict", `key ${describe(ref)} is ambiguous: ${found.length} objects match`);
   }
-  if (found.length === 0) assertLoggedIn(session);
+  if (found.length === 0) assertAbsenceIsReal(session);
   return found.length === 1 ? found.items(0) : undefined;
 }
 

@@ -31,6 +31,9 @@ export interface TokenSessionsOptions {
   readonly metrics?: TokenSessionsMetrics;
 }
 
+/** Least time between two library re-initializations looking for a missing token. */
+const TOKEN_RESCAN_MS = 1000;
+
 // PKCS#11 v2.40 §5.6 CK_STATE: CKS_RO_USER_FUNCTIONS (1) and CKS_RW_USER_FUNCTIONS (3) are the
 // states with the normal user logged in (pkcs11js exports no CKS_ constants).
 const loggedInStates: ReadonlySet<number> = new Set([1, 3]);
@@ -52,6 +55,7 @@ export class TokenSessions {
   private recovery: Promise<void> | undefined;
   private pinRefused: string | undefined;
   private closed = false;
+  private lastRescan = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly module: Pkcs11Module,
@@ -172,8 +176,18 @@ export class TokenSessions {
         this.options.metrics?.incError(failure);
         await this.reinitialize(epochSeen, failure === "device");
         return true;
+      case "token-missing":
+        // SoftHSM (and other libraries) enumerate tokens only at C_Initialize: a token that was away
+        // when the library was last initialized stays invisible until the next one. Rescan (at most once
+        // a second) so the token is found again when it is back; this call still fails (503).
+        this.options.metrics?.incError(failure);
+        if (Date.now() - this.lastRescan >= TOKEN_RESCAN_MS) {
+          this.lastRescan = Date.now();
+          await this.reinitialize(this.module.epoch, true);
+        }
+        return false;
       default:
-        // Count token/PIN trouble and PKCS#11 errors; a CaError of the operation itself (key absent) is no HSM error.
+        // Count PIN trouble and PKCS#11 errors; a CaError of the operation itself (key absent) is no HSM error.
         if (failure !== "other" || ckrName(e)) this.options.metrics?.incError(failure);
         return false;
     }

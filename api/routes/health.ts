@@ -2,6 +2,11 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import Router from "@koa/router";
 import type { Context } from "koa";
 import { CaError } from "../../ca/errors.js";
+import type { Signer } from "../../ca/ports.js";
+import type { Database } from "../../db/database.js";
+import { asDatabaseUnavailable, sqlState } from "../../db/database-errors.js";
+import { NodeHeartbeatStore } from "../../db/node-heartbeat-store.js";
+import { ocspOutboxLagMs } from "../../db/outbox-lag.js";
 import type { Metrics } from "../metrics.js";
 
 /** A dependency the service needs to answer (database, HSM). */
@@ -10,7 +15,11 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-/** `/healthz` (the process answers), `/readyz` (database and HSM reachable). */
+/**
+ * `/healthz` (the process answers), `/readyz` (every check passes, else 503 naming the failed checks:
+ * docs/api.md "Health"). A check's error is shown only when it is a CaError (our own wording, no
+ * personal data); anything else is "unreachable".
+ */
 export function healthRoutes(checks: readonly ReadinessCheck[]): Router {
   const router = new Router();
   router.get("/healthz", function answerAlive(ctx) {
@@ -28,11 +37,101 @@ export function healthRoutes(checks: readonly ReadinessCheck[]): Router {
         }
       }),
     );
-    const ok = results.every((r) => r.ok);
-    ctx.status = ok ? 200 : 503;
-    ctx.body = { status: ok ? "ready" : "not ready", checks: results };
+    const failed = results.filter((r) => !r.ok).map((r) => r.name);
+    ctx.status = failed.length === 0 ? 200 : 503;
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = failed.length === 0 ? { status: "ready", checks: results } : { status: "not ready", failed, checks: results };
   });
   return router;
+}
+
+/** How long a passed HSM signing check is trusted (a failed one: {@link HSM_SIGN_FAILURE_CACHE_MS}). */
+export const HSM_SIGN_CACHE_MS = 5000;
+const HSM_SIGN_FAILURE_CACHE_MS = 1000;
+/** The message the HSM check signs: fixed ASCII, not DER, so the signature certifies nothing. */
+const PROBE_MESSAGE = new TextEncoder().encode("jpki-ca readiness probe: not a certificate");
+
+export interface ClusterReadinessDeps {
+  readonly db: Database;
+  /** The CA keys in use (api/wiring/live-ca-generations.ts); the first one signs the probe. */
+  readonly signers: ReadonlyMap<unknown, Signer>;
+  /** Outbox consumer of the OCSP pre-signer (ocsp/presigner.ts, default "ocsp"). */
+  readonly ocspConsumer?: string;
+  /** Not ready when the OCSP responses lag the outbox by more (config `readiness.ocspMaxLagSeconds`). */
+  readonly ocspMaxLagMs: number;
+  /** The write probe (default: a NodeHeartbeatStore on `db`, one write per 5 s at most). */
+  readonly heartbeat?: NodeHeartbeatStore;
+}
+
+/**
+ * The checks that tell a load balancer a node must not get traffic (issue 14 items 2 and 3c), beyond
+ * "the database answers a read" and "an HSM session is logged in":
+ * - `database-write`: a committed upsert of this node's heartbeat row (db/node-heartbeat-store.ts),
+ *   rate-limited; a full disk or a read-only database fails it.
+ * - `hsm-sign`: a CA key signs a fixed probe message (cached {@link HSM_SIGN_CACHE_MS}); a token gone,
+ *   a lost login or a key no longer found fails it.
+ * - `ocsp-lag`: no revocation or hold older than the limit still has a stored OCSP response that does not
+ *   say so (db/outbox-lag.ts: the status changes after the OCSP pre-signer's outbox cursor).
+ */
+export function clusterReadinessChecks(deps: ClusterReadinessDeps): ReadinessCheck[] {
+  const heartbeat = deps.heartbeat ?? new NodeHeartbeatStore(deps.db);
+  const consumer = deps.ocspConsumer ?? "ocsp";
+  return [
+    {
+      name: "database-write",
+      check: async () => {
+        try {
+          await heartbeat.beat();
+        } catch (err) {
+          const mapped = asDatabaseUnavailable(err);
+          const state = sqlState(err);
+          throw mapped instanceof CaError ? mapped : new CaError("unavailable", `database refused a write${state ? ` (SQLSTATE ${state})` : ""}`, { cause: err });
+        }
+      },
+    },
+    { name: "hsm-sign", check: cachedOutcome(() => signProbe(deps.signers), HSM_SIGN_CACHE_MS, HSM_SIGN_FAILURE_CACHE_MS) },
+    {
+      name: "ocsp-lag",
+      check: async () => {
+        const lag = await ocspOutboxLagMs(deps.db, consumer).catch((err: unknown) => {
+          throw asDatabaseUnavailable(err);
+        });
+        if (lag > deps.ocspMaxLagMs) {
+          throw new CaError("unavailable", `OCSP responses lag the revocation outbox by ${Math.round(lag / 1000)} s (limit ${Math.round(deps.ocspMaxLagMs / 1000)} s)`);
+        }
+      },
+    },
+  ];
+}
+
+async function signProbe(signers: ReadonlyMap<unknown, Signer>): Promise<void> {
+  const signer = signers.values().next().value as Signer | undefined;
+  if (!signer) throw new CaError("unavailable", "no CA key loaded");
+  try {
+    const signature = await signer.sign(PROBE_MESSAGE);
+    if (signature.length === 0) throw new CaError("unavailable", "HSM returned an empty signature");
+  } catch (err) {
+    if (err instanceof CaError) throw new CaError("unavailable", `HSM cannot sign: ${err.message}`, { cause: err });
+    throw new CaError("unavailable", "HSM cannot sign", { cause: err });
+  }
+}
+
+/** Runs `probe` at most once per `okMs` after a success (`failMs` after a failure); callers share one run. */
+function cachedOutcome(probe: () => Promise<void>, okMs: number, failMs: number): () => Promise<void> {
+  let last: { at: number; ok: boolean; result: Promise<void> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (last && now - last.at < (last.ok ? okMs : failMs)) return last.result;
+    const entry: { at: number; ok: boolean; result: Promise<void> } = { at: now, ok: true, result: Promise.resolve() };
+    entry.result = probe().catch((err: unknown) => {
+      entry.ok = false;
+      entry.at = Date.now();
+      throw err;
+    });
+    entry.result.catch(() => undefined);
+    last = entry;
+    return entry.result;
+  };
 }
 
 /**

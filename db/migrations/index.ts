@@ -19,6 +19,8 @@ import { clientCertificatesMigration } from "./0018-client-certificates.js";
 import { blockedKeysMigration } from "./0019-blocked-keys.js";
 import { operatorConfirmationMigration } from "./0020-operator-confirmation.js";
 import { ocspDemandMigration } from "./0022-ocsp-demand.js";
+import { jobLeasesMigration } from "./0023-job-leases.js";
+import { nodeHeartbeatsMigration } from "./0024-node-heartbeats.js";
 import { keyLookupPlansMigration } from "./0025-key-lookup-plans.js";
 import type { Migration } from "./migration.js";
 
@@ -50,5 +52,7 @@ export const migrations: readonly Migration[] = Object.freeze([
   blockedKeysMigration,
   operatorConfirmationMigration,
   ocspDemandMigration,
+  jobLeasesMigration,
+  nodeHeartbeatsMigration,
   keyLookupPlansMigration,
 ]);

@@ -148,7 +148,7 @@ describe("foundation: init, start-up check, public endpoints (SoftHSM + PGlite)"
     assert.equal(r.status, 200);
     const body = r.json<{ status: string; checks: Array<{ name: string; ok: boolean }> }>();
     assert.equal(body.status, "ready");
-    assert.deepEqual(body.checks.map((c) => [c.name, c.ok]).sort(), [["database", true], ["hsm", true]]);
+    assert.deepEqual(body.checks.map((c) => [c.name, c.ok]).sort(), [["database", true], ["database-write", true], ["hsm", true], ["hsm-sign", true], ["ocsp-lag", true]]);
   });
 
   it("/metrics is not on the public HTTP listener (issue 12), and a 404 there is a problem document", async () => {
