@@ -144,6 +144,7 @@ export async function generateKeyPair(session: graphene.Session, label: string, 
   if (objectsLabelled(session, label) > 0) {
     throw new CaError("conflict", `the token already holds an object labelled "${label}"`);
   }
+  assertTokenCanMake(session, spec);
   const id = randomBytes(16);
   const { pub, priv } = templates(spec, label, id);
   const mechanism = spec.type === "rsa" ? graphene.KeyGenMechanism.RSA : graphene.KeyGenMechanism.EC;
@@ -179,6 +180,32 @@ export async function generateKeyPair(session: graphene.Session, label: string, 
     throw new CaError("internal", `the token did not honour the key template for "${label}"; key destroyed if the token allowed it`);
   }
   return { label, id: new Uint8Array(id), publicKey: readSpki(session, { label, id, cacheKey: "", display: label }) };
+}
+
+/**
+ * Mechanisms a key of `spec` needs: its key-pair generation and one way to sign with it
+ * (hsm/pkcs11-signer.ts: RSA through CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS, EC through CKM_ECDSA).
+ */
+const NEEDED: Readonly<Record<KeySpec["type"], { generate: [string, number]; sign: Array<[string, number]> }>> = {
+  rsa: { generate: ["CKM_RSA_PKCS_KEY_PAIR_GEN", pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN], sign: [["CKM_SHA256_RSA_PKCS", pkcs11js.CKM_SHA256_RSA_PKCS], ["CKM_RSA_PKCS", pkcs11js.CKM_RSA_PKCS]] },
+  ec: { generate: ["CKM_EC_KEY_PAIR_GEN", pkcs11js.CKM_EC_KEY_PAIR_GEN], sign: [["CKM_ECDSA", pkcs11js.CKM_ECDSA]] },
+};
+
+/**
+ * Refuses, before anything is made, a key the token cannot generate or sign with: opencryptoki 3.8.1's
+ * software token offers no EC mechanism at all (docs/hsm-vendors.md §"Mechanisms"), and C_GenerateKeyPair
+ * would only say CKR_MECHANISM_INVALID. CaError("unprocessable") names the missing mechanism.
+ */
+function assertTokenCanMake(session: graphene.Session, spec: KeySpec): void {
+  const offered = new Set(session.lib.C_GetMechanismList(session.slot.handle));
+  const { generate, sign } = NEEDED[spec.type];
+  const what = spec.type === "rsa" ? `RSA-${spec.bits}` : spec.curve;
+  if (!offered.has(generate[1])) {
+    throw new CaError("unprocessable", `the token does not offer ${generate[0]}: it cannot generate ${what} keys`, { field: "keySpec" });
+  }
+  if (!sign.some(([, m]) => offered.has(m))) {
+    throw new CaError("unprocessable", `the token offers none of ${sign.map(([n]) => n).join(", ")}: it cannot sign with ${what} keys`, { field: "keySpec" });
+  }
 }
 
 /** PKCS#11 return values that mean "this token does not take that template" (PKCS#11 v2.40 §5.1). */

@@ -78,13 +78,16 @@ export class Pkcs11Module {
     this.initialize();
   }
 
-  /** Slots that hold a token, with the token label (blank padding removed). */
+  /**
+   * Slots that hold a token, with the token label (padding removed: blanks as PKCS#11 v2.40 §3.2 says,
+   * and NULs, which opencryptoki keeps when a label was set unpadded; docs/hsm-vendors.md).
+   */
   tokens(): Array<{ slot: graphene.Slot; label: string }> {
     const slots = this.mod.getSlots(true);
     const out: Array<{ slot: graphene.Slot; label: string }> = [];
     for (let i = 0; i < slots.length; i++) {
       const slot = slots.items(i);
-      out.push({ slot, label: slot.getToken().label.trim() });
+      out.push({ slot, label: slot.getToken().label.replace(/[\s\u0000]+$/, "") });
     }
     return out;
   }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type * as graphene from "graphene-pk11";
+import pkcs11js from "pkcs11js";
 import { signatureHash } from "../ca/profiles/algorithms.js";
 import { CaError } from "../ca/errors.js";
 import type { SignatureAlgorithmName, Signer } from "../ca/ports.js";
@@ -61,6 +62,12 @@ function signOnce(session: graphene.Session, mechanism: string, key: graphene.Pr
  */
 export class Pkcs11Signer implements Signer {
   private readonly mechanism: "SHA256_RSA_PKCS" | "ECDSA";
+  /**
+   * RSA: whether the token offers CKM_SHA256_RSA_PKCS (asked once, C_GetMechanismList). opencryptoki
+   * 3.8.1's software token does not (docs/hsm-vendors.md §"Mechanisms"): then the message is hashed here
+   * and signed as a DigestInfo with CKM_RSA_PKCS, which gives the same PKCS#1 v1.5 signature.
+   */
+  private hashesInToken: boolean | undefined;
 
   /** @internal use Pkcs11Hsm.signer() */
   constructor(
@@ -76,12 +83,16 @@ export class Pkcs11Signer implements Signer {
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
-    const ecdsa = this.mechanism === "ECDSA";
-    // RSA: the token hashes the message; ECDSA: the token signs our digest (see `mechanisms`).
-    const input = ecdsa
-      ? createHash(signatureHash[this.algorithm]).update(data).digest()
-      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return this.signInput(this.mechanism, input);
+    // RSA: the token hashes the message (when it can); ECDSA: the token signs our digest (see `mechanisms`).
+    if (this.mechanism === "ECDSA" || (this.hashesInToken ??= await this.tokenOffers(pkcs11js.CKM_SHA256_RSA_PKCS)) === false) {
+      return this.signDigest(createHash(signatureHash[this.algorithm]).update(data).digest());
+    }
+    return this.signInput(this.mechanism, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /** Whether the token lists `mechanism` (C_GetMechanismList of its slot). */
+  private tokenOffers(mechanism: number): Promise<boolean> {
+    return this.sessions.run("mechanism list", (s) => s.session.lib.C_GetMechanismList(s.session.slot.handle).includes(mechanism));
   }
 
   /**

@@ -15,20 +15,31 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 
 # 2. Debian packages: softhsm2 (the default HSM) and openssl (key ceremony checks, tests); opensc for tests,
 #    wrk for benchmarks.
+#    Programs are looked for where the packages put them, not only on PATH (an ordinary user's PATH has no
+#    /usr/sbin); the same places as scripts/services.sh find_bin and test/support/system-binaries.ts.
+find_bin() { # program → its path
+  local d
+  for d in $(printf '%s' "${PATH:-}" | tr ':' ' ') /usr/bin /usr/sbin /bin /sbin /usr/local/bin /usr/local/sbin; do
+    case "$d" in /*) [ -x "$d/$1" ] && [ ! -d "$d/$1" ] && { echo "$d/$1"; return 0; } ;; esac
+  done
+  return 1
+}
+has_bin() { find_bin "$1" >/dev/null; }
 need_pkgs=()
-command -v softhsm2-util >/dev/null 2>&1 || need_pkgs+=(softhsm2)
-command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+has_bin softhsm2-util || need_pkgs+=(softhsm2)
+has_bin openssl || need_pkgs+=(openssl)
 # `npm test` (bootstrap.sh --test): pkcs11-tool (opensc), an independent reader of the keys made in the token.
-if [ "${1:-}" = "--test" ]; then command -v pkcs11-tool >/dev/null 2>&1 || need_pkgs+=(opensc); fi
+if [ "${1:-}" = "--test" ]; then has_bin pkcs11-tool || need_pkgs+=(opensc); fi
 # `npm run bench` (bootstrap.sh --bench): wrk, the OCSP load generator.
-if [ "${1:-}" = "--bench" ]; then command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk); fi
+if [ "${1:-}" = "--bench" ]; then has_bin wrk || need_pkgs+=(wrk); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${need_pkgs[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
   else
-    die "missing Debian package(s): ${need_pkgs[*]}. Install them: sudo apt-get install ${need_pkgs[*]}"
+    # Not root: apt-get cannot run here. Say what is missing and the command that installs it.
+    die "missing Debian package(s): ${need_pkgs[*]}. Install them as root: apt-get install ${need_pkgs[*]} (or: sudo apt-get install ${need_pkgs[*]})"
   fi
 fi
 
@@ -42,6 +53,7 @@ fi
 #    Created 0700; an existing one loses group/other read and write. Search permission (x) alone is left
 #    as found: scripts/services.sh grants it so that its PostgreSQL (user postgres) reaches ./var/test, and
 #    it lets nobody list or read anything (the service checks the rest at start-up: cli/var-permissions.ts).
+umask 077 # from here on, everything made (./var, the SoftHSM configuration, PINs) is owner-only
 [ -d "$VAR" ] || mkdir -m 700 -p "$VAR"
 chmod go-rw "$VAR"
 
@@ -63,13 +75,14 @@ slots.mechanisms = ALL
 library.reset_on_fork = false
 CONF
   fi
+  chmod 600 "$CONF" # one written before the umask above was 0644
   export SOFTHSM2_CONF="$CONF"
-  umask 077
   [ -s "$HSM/pin" ] || node -e 'process.stdout.write(require("crypto").randomBytes(12).toString("hex"))' > "$HSM/pin"
   [ -s "$HSM/so-pin" ] || node -e 'process.stdout.write(require("crypto").randomBytes(12).toString("hex"))' > "$HSM/so-pin"
-  if ! softhsm2-util --show-slots 2>/dev/null | grep -Eq "^[[:space:]]*Label:[[:space:]]+$LABEL[[:space:]]*$"; then
+  SOFTHSM2_UTIL="$(find_bin softhsm2-util)"
+  if ! "$SOFTHSM2_UTIL" --show-slots 2>/dev/null | grep -Eq "^[[:space:]]*Label:[[:space:]]+$LABEL[[:space:]]*$"; then
     say "creating SoftHSM token '$LABEL' under $HSM/tokens"
-    softhsm2-util --init-token --free --label "$LABEL" --so-pin "$(cat "$HSM/so-pin")" --pin "$(cat "$HSM/pin")" >/dev/null
+    "$SOFTHSM2_UTIL" --init-token --free --label "$LABEL" --so-pin "$(cat "$HSM/so-pin")" --pin "$(cat "$HSM/pin")" >/dev/null
   fi
 fi
 say "ready"

@@ -3,18 +3,28 @@
 #
 #   bash scripts/services.sh start   # starts what is missing, writes var/test/services.env, waits until ready
 #   bash scripts/services.sh stop    # stops exactly what `start` started (idempotent)
-#   source var/test/services.env     # export DATABASE_URL=… and NATS_URL=…
+#   source var/test/services.env     # export DATABASE_URL=… and NATS_URL=… (and CA_TEST_OCK_* below)
 #
 # Everything lives under ./var/test/ and listens on 127.0.0.1 only, on free ports (55432 / 54222 when
 # free). PostgreSQL runs with trust authentication and fsync off: test data only, never real data.
 # It never uses a PostgreSQL or NATS already running on the machine (5432 / 4222).
 #
 # Needs: Debian/Ubuntu packages `postgresql` (binaries under /usr/lib/postgresql/*/bin) and
-# `nats-server`; installed with apt-get when missing and running as root. Node is used to find free ports.
+# `nats-server` (in /usr/sbin, not on an ordinary user's PATH: programs are found by `find_bin`, not PATH);
+# installed with apt-get when missing and running as root; as another user, the message names the
+# package and the command to install it. Node is used to find free ports.
+#
+# Also, for the second PKCS#11 implementation of the tests (docs/hsm-vendors.md): opencryptoki's slot
+# daemon `pkcsslotd` and its software token, initialised with PINs under var/test/opencryptoki/. As root
+# only (the daemon and its token directory /var/lib/opencryptoki belong to root:pkcs11); as another user
+# it is used when already running and set up, else left out with a warning (its tests then fail in CI).
+#
+# STATE (default ./var/test) may be moved with CA_TEST_SERVICES_DIR, to try this script beside a running one.
 set -euo pipefail
+umask 077 # ./var stays owner-only (issue 12); root grants PostgreSQL search permission below
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/var/test"
+STATE="${CA_TEST_SERVICES_DIR:-$ROOT/var/test}"
 PG_DIR="$STATE/pg"
 PG_DATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgres.log"
@@ -24,6 +34,8 @@ NATS_PID="$STATE/nats.pid"
 NATS_LOG="$STATE/nats.log"
 NATS_PORT_FILE="$STATE/nats.port"
 ENV_FILE="$STATE/services.env"
+OCK_DIR="$STATE/opencryptoki"
+OCK_LABEL=jpki-test-ock
 PG_USER=ca
 
 die() { echo "services.sh: $*" >&2; exit 1; }
@@ -35,11 +47,26 @@ as_pg() {
   if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-apt_install() { # package
+apt_install() { # package...
   is_root || return 1
   command -v apt-get >/dev/null || return 1
-  log "installing Debian package $1 with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2 || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2; }
+  log "installing Debian package(s) $* with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; }
+}
+
+# How to get a missing package, for messages: root installs it; anyone else is told the command.
+install_hint() { # package...
+  if is_root; then echo "apt-get install $*"; else echo "as root: apt-get install $* (or sudo apt-get install $*)"; fi
+}
+
+# A program where the Debian packages put it, whatever PATH says: an ordinary user's PATH has no
+# /usr/sbin (nats-server, pkcsslotd, pkcsconf). The same places as test/support/system-binaries.ts.
+find_bin() { # program
+  local d
+  for d in $(printf '%s' "${PATH:-}" | tr ':' ' ') /usr/bin /usr/sbin /bin /sbin /usr/local/bin /usr/local/sbin; do
+    case "$d" in /*) [ -x "$d/$1" ] && [ ! -d "$d/$1" ] && { echo "$d/$1"; return 0; } ;; esac
+  done
+  return 1
 }
 
 pg_bin() {
@@ -74,7 +101,7 @@ pg_running() {
 start_postgres() {
   local bin port
   bin="$(pg_bin)" || { apt_install postgresql && bin="$(pg_bin)"; } ||
-    die "cannot start PostgreSQL: no /usr/lib/postgresql/*/bin/pg_ctl. Install the Debian package 'postgresql' (apt-get install postgresql) or set DATABASE_URL."
+    die "cannot start PostgreSQL: no /usr/lib/postgresql/*/bin/pg_ctl. Install the Debian package 'postgresql' ($(install_hint postgresql)) or set DATABASE_URL."
   if is_root; then
     id postgres >/dev/null 2>&1 || die "cannot start PostgreSQL: user 'postgres' missing (it comes with the Debian package 'postgresql')"
   fi
@@ -127,9 +154,9 @@ nats_ready() { # port
 
 start_nats() {
   local bin port
-  bin="$(command -v nats-server || true)"
-  if [ -z "$bin" ]; then apt_install nats-server || true; bin="$(command -v nats-server || true)"; fi
-  [ -n "$bin" ] || die "cannot start NATS: nats-server not found. Install the Debian package 'nats-server' (apt-get install nats-server) or set NATS_URL."
+  bin="$(find_bin nats-server || true)"
+  if [ -z "$bin" ]; then apt_install nats-server || true; bin="$(find_bin nats-server || true)"; fi
+  [ -n "$bin" ] || die "cannot start NATS: nats-server not found (not on PATH nor in /usr/sbin). Install the Debian package 'nats-server' ($(install_hint nats-server)) or set NATS_URL."
   mkdir -p "$NATS_DIR"
   if nats_pid >/dev/null; then
     port="$(cat "$NATS_PORT_FILE")"
@@ -155,23 +182,37 @@ stop_nats() {
   rm -f "$NATS_PID"
 }
 
+# ---------------------------------------------------------------- opencryptoki (tests' second PKCS#11 library)
+# shellcheck source=scripts/opencryptoki.sh
+. "$ROOT/scripts/opencryptoki.sh"
+
 # ---------------------------------------------------------------- main
 case "${1:-}" in
   start)
     mkdir -p "$STATE"
     if [ -n "${DATABASE_URL:-}" ]; then log "using the given DATABASE_URL"; else start_postgres; fi
     if [ -n "${NATS_URL:-}" ]; then log "using the given NATS_URL"; else start_nats; fi
-    umask 077
+    start_opencryptoki
     {
       echo "# written by scripts/services.sh start; remove with scripts/services.sh stop"
       printf 'export DATABASE_URL=%q\n' "$DATABASE_URL"
       printf 'export NATS_URL=%q\n' "$NATS_URL"
+      if [ -n "$OCK_MODULE" ]; then
+        # test/integration/hsm/opencryptoki-token.ts: the module, the token label, the directory of its PIN files.
+        printf 'export CA_TEST_OCK_MODULE=%q\n' "$OCK_MODULE"
+        printf 'export CA_TEST_OCK_TOKEN_LABEL=%q\n' "$OCK_LABEL"
+        printf 'export CA_TEST_OCK_DIR=%q\n' "$OCK_DIR"
+        # scripts/opencryptoki.sh ock_preload: libitm loaded at start, else the token library may segfault.
+        # shellcheck disable=SC2016 # expanded when sourced
+        [ -z "$OCK_PRELOAD" ] || printf 'case ":${LD_PRELOAD:-}:" in *:%s:*) ;; *) export LD_PRELOAD=%q${LD_PRELOAD:+:$LD_PRELOAD} ;; esac\n' "$OCK_PRELOAD" "$OCK_PRELOAD"
+      fi
     } >"$ENV_FILE"
     log "ready: source $ENV_FILE"  # not echoing the URLs: a given DATABASE_URL may hold a password
     ;;
   stop)
     stop_nats
     stop_postgres
+    stop_opencryptoki
     rm -f "$ENV_FILE"
     ;;
   *)
