@@ -12,6 +12,9 @@ import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
 
 const port = z.number().int().min(0).max(65535);
 const keySpecNames = ["RSA-2048", "RSA-3072", "RSA-4096", "P-256", "P-384"] as const;
+/** `hsm.serviceKeyType`: the key type of the service's own keys (docs/hsm-vendors.md §"Mechanisms"). */
+export const serviceKeyTypes = ["ec-p256", "rsa-2048", "rsa-3072"] as const;
+export type ServiceKeyType = (typeof serviceKeyTypes)[number];
 
 const schema = z
   .object({
@@ -28,6 +31,7 @@ const schema = z
         pinFile: z.string().min(1).nullable(),
         softhsmConf: z.string().min(1).nullable(),
         poolSize: z.number().int().min(1).max(64),
+        serviceKeyType: z.enum(serviceKeyTypes).optional(),
       })
       .strict(),
     ca: z
@@ -86,6 +90,13 @@ export interface Config {
     readonly pin: string;
     readonly softhsmConf: string | null;
     readonly poolSize: number;
+    /**
+     * Key type of the keys the service makes for itself (`hsm.serviceKeyType`, `CA_HSM_SERVICE_KEY_TYPE`,
+     * default "ec-p256"): OCSP responder keys, the service CA key and the audit checkpoint key. "rsa-2048"
+     * or "rsa-3072" for an HSM without EC mechanisms (docs/hsm-vendors.md). Keys already in the token
+     * keep their type: signers follow the key, this setting only decides what new keys are.
+     */
+    readonly serviceKeySpec: KeySpec;
   };
   readonly ca: {
     readonly keySpec: KeySpec;
@@ -144,6 +155,10 @@ export class ConfigError extends Error {
   }
 }
 
+export function parseServiceKeyType(name: ServiceKeyType): KeySpec {
+  return name === "ec-p256" ? { type: "ec", curve: "P-256" } : { type: "rsa", bits: name === "rsa-2048" ? 2048 : 3072 };
+}
+
 export function parseKeySpec(name: (typeof keySpecNames)[number]): KeySpec {
   switch (name) {
     case "RSA-2048":
@@ -186,6 +201,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
   if (env.CA_HSM_MODULE) section("hsm").modulePath = env.CA_HSM_MODULE;
   if (env.CA_HSM_TOKEN_LABEL) section("hsm").tokenLabel = env.CA_HSM_TOKEN_LABEL;
   if (env.CA_HSM_PIN_FILE) section("hsm").pinFile = env.CA_HSM_PIN_FILE;
+  if (env.CA_HSM_SERVICE_KEY_TYPE) section("hsm").serviceKeyType = env.CA_HSM_SERVICE_KEY_TYPE;
   if (env.CA_LOG_LEVEL) section("log").level = env.CA_LOG_LEVEL;
   const workers = envInt(env, "CA_WORKERS");
   if (workers !== undefined) obj.workers = workers;
@@ -246,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       pin,
       softhsmConf: env.SOFTHSM2_CONF ?? (raw.hsm.softhsmConf === null ? null : inVar(raw.hsm.softhsmConf)),
       poolSize: raw.hsm.poolSize,
+      serviceKeySpec: parseServiceKeyType(raw.hsm.serviceKeyType ?? "ec-p256"),
     },
     ca: { keySpec: parseKeySpec(raw.ca.keySpec), partitions: raw.ca.partitions, ocspResponderValidityDays: raw.ca.ocspResponderValidityDays },
     natsUrl: env.NATS_URL ?? null,

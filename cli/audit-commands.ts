@@ -16,7 +16,11 @@ import { standardRetentionTasks } from "../db/retention-standard-tasks.js";
  */
 
 /** What these commands need of the Service (api/main.ts). */
-export type AuditCliService = Pick<Service, "db" | "hsm" | "clock"> & { readonly stores: Pick<Service["stores"], "audit"> };
+export type AuditCliService = Pick<Service, "db" | "hsm" | "clock"> & {
+  readonly stores: Pick<Service["stores"], "audit">;
+  /** `hsm.serviceKeyType`: the type of the checkpoint key when it is made (absent: P-256). */
+  readonly config?: { readonly hsm: Pick<Service["config"]["hsm"], "serviceKeySpec"> };
+};
 
 type Print = (line: string) => void;
 
@@ -25,7 +29,7 @@ export async function auditToolsOf(service: AuditCliService): Promise<{ checkpoi
   const reader = new KnexAuditLogReader(service.db);
   const store = new KnexAuditCheckpointStore(service.db);
   const checkpointer = new AuditCheckpointer({
-    signer: await auditCheckpointSigner(service.hsm),
+    signer: await auditCheckpointSigner(service.hsm, AUDIT_CHECKPOINT_KEY_LABEL, service.config?.hsm.serviceKeySpec),
     keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
     store,
     audit: service.stores.audit,

@@ -6,7 +6,8 @@ import { defaultAlgorithm } from "../ca/profiles/algorithms.js";
 import type { ServiceRole } from "../ca/operators/client-identity.js";
 import type { Signer } from "../ca/ports.js";
 import { buildClientCertificate, buildServerCertificate, buildServiceCaCertificate } from "../ca/operators/service-ca.js";
-import { caIdOf, type KeySpec } from "../ca/types.js";
+import { caIdOf } from "../ca/types.js";
+import { publicKeySpec } from "../ca/x509/public-key.js";
 import { fromPem, pem } from "../ca/x509/pem.js";
 import { TerminalRegistry } from "../ca/operators/terminal-registry.js";
 import { ClientRegister } from "../ca/operators/client-register.js";
@@ -25,7 +26,6 @@ export interface CeremonyReport {
 
 type Log = (line: string) => void;
 
-const serviceCaKeySpec: KeySpec = { type: "ec", curve: "P-256" };
 const SERVICE_CA_LABEL = "service-ca";
 
 export async function caExists(service: Service): Promise<boolean> {
@@ -56,10 +56,14 @@ export interface ServiceCaMaterial {
 
 const tlsPath = (service: Service, file: string): string => join(service.config.varDir, "tls", file);
 
-/** The internal service CA of the mTLS listener: key in the token, certificate under var/tls. */
+/**
+ * The internal service CA of the mTLS listener: key in the token, certificate under var/tls. A new key is
+ * of `hsm.serviceKeyType` (P-256 by default, RSA for a token without EC: docs/hsm-vendors.md); the
+ * signature algorithm follows the key, so a key made under another setting keeps working.
+ */
 export async function ensureServiceCa(service: Service, log: Log): Promise<ServiceCaMaterial> {
-  const key = await tokenKey(service, SERVICE_CA_LABEL, serviceCaKeySpec, log);
-  const signer = await service.hsm.signer(key.uri, defaultAlgorithm(serviceCaKeySpec));
+  const key = await tokenKey(service, SERVICE_CA_LABEL, service.config.hsm.serviceKeySpec, log);
+  const signer = await service.hsm.signer(key.uri, defaultAlgorithm(publicKeySpec(key.publicKey)));
   const file = tlsPath(service, "service-ca.pem");
   if (existsSync(file)) {
     const certificate = fromPem(await readFile(file, "utf8"), "CERTIFICATE");

@@ -9,8 +9,8 @@ import { parseIssuerCertificate } from "../ca/x509/issuer-certificate.js";
  * id-pkix-ocsp-nocheck the responder certificate is short-lived, 90 days here, so it must be renewed
  * by the service, not by a ceremony).
  *
- * When fewer than `renewBeforeDays` (30) remain, or a generation has no responder at all: a new P-256
- * key is generated in the HSM under the next label (`<caId>-ocsp-<n+1>`, reused if a crashed renewal
+ * When fewer than `renewBeforeDays` (30) remain, or a generation has no responder at all: a new key
+ * (`keySpec`: `hsm.serviceKeyType`, P-256 by default, RSA on a token without EC) is generated in the HSM under the next label (`<caId>-ocsp-<n+1>`, reused if a crashed renewal
  * left it), the CA key issues a new responder certificate, and both are stored on the CA generation
  * with an audit entry in one transaction. The caller then reloads the responders: new responses are
  * signed with the new key at once, while responses already signed stay valid under the old
@@ -35,6 +35,11 @@ export interface ResponderRenewalDeps {
 export interface ResponderRenewalOptions {
   readonly renewBeforeDays: number;
   readonly validityDays: number;
+  /**
+   * The type of a new responder key (api/config.ts `hsm.serviceKeySpec`). Default P-256: fast in any HSM
+   * and independent of the CA key; RSA for a token without EC mechanisms (docs/hsm-vendors.md).
+   */
+  readonly keySpec?: KeySpec;
 }
 
 export const defaultResponderRenewalOptions: ResponderRenewalOptions = Object.freeze({ renewBeforeDays: 30, validityDays: 90 });
@@ -43,8 +48,8 @@ export type RenewalOutcome =
   | { readonly caId: CaId; readonly action: "renewed"; readonly keyUri: string; readonly notAfter: Date }
   | { readonly caId: CaId; readonly action: "skipped"; readonly why: string };
 
-/** The responder key spec: P-256 is fast in any HSM and independent of the CA key (cli/ceremony.ts). */
-const RESPONDER_KEY: KeySpec = { type: "ec", curve: "P-256" };
+/** The responder key spec when none is configured. */
+const DEFAULT_RESPONDER_KEY: KeySpec = Object.freeze({ type: "ec", curve: "P-256" }) as KeySpec;
 const DAY_MS = 86_400_000;
 
 /** Renews every responder certificate that is due. @returns what was done (generations not due are left out) */
@@ -75,7 +80,7 @@ export async function renewDueResponders(
 
 async function renewOne(deps: ResponderRenewalDeps, ca: CaGeneration, caSigner: Signer, options: ResponderRenewalOptions, now: Date): Promise<RenewalOutcome> {
   const label = nextResponderLabel(ca.id, ca.ocspResponderKeyUri);
-  const key = (await deps.keys.findKey(label)) ?? (await deps.keys.generateKey(label, RESPONDER_KEY));
+  const key = (await deps.keys.findKey(label)) ?? (await deps.keys.generateKey(label, options.keySpec ?? DEFAULT_RESPONDER_KEY));
   const certificate = await buildOcspResponderCertificate({
     caId: ca.id,
     caCertificate: ca.certificate,

@@ -29,7 +29,7 @@ import { standardRetentionTasks } from "../../db/retention-standard-tasks.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { requireOperator } from "../operator-session.js";
 import { adminControlRoutes } from "../routes/admin-controls.js";
-import type { ServiceWith } from "./service.js";
+import type { Service, ServiceWith } from "./service.js";
 
 /**
  * The admin side (docs/api.md §7, docs/domain.md §6): operator administration, terminal and relying-party
@@ -42,7 +42,7 @@ import type { ServiceWith } from "./service.js";
 export type AdminControlsDeps = ServiceWith<
   "db" | "hsm" | "clock" | "random" | "relyingParties" | "metrics" | "logger" | "serviceCa",
   "audit" | "terminals" | "operators" | "operatorSessions" | "relyingParties"
->;
+> & { readonly config: { readonly hsm: Pick<Service["config"]["hsm"], "serviceKeySpec"> } };
 
 export interface AdminControlsOptions {
   readonly retention?: Partial<RetentionPeriods>;
@@ -108,7 +108,7 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
   const logReader = new KnexAuditLogReader(db);
   const checkpointStore = new KnexAuditCheckpointStore(db);
   const checkpointerDeps = {
-    signer: await auditCheckpointSigner(service.hsm),
+    signer: await auditCheckpointSigner(service.hsm, AUDIT_CHECKPOINT_KEY_LABEL, service.config.hsm.serviceKeySpec),
     keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
     store: checkpointStore,
     audit,

@@ -25,16 +25,16 @@ import type { Service, ServiceWith } from "./service.js";
  */
 type Log = (line: string) => void;
 
-/** What making a CA generation needs: the token, the CA settings, the generation and audit stores. */
+/**
+ * What making a CA generation needs: the token, the CA settings, the key type of the OCSP responder key
+ * (`hsm.serviceKeySpec`), the generation and audit stores.
+ */
 export type CaGenerationDeps = ServiceWith<"hsm" | "db" | "clock" | "random", "caGenerations" | "audit"> & {
-  readonly config: { readonly ca: Config["ca"] };
+  readonly config: { readonly ca: Config["ca"]; readonly hsm: Pick<Config["hsm"], "serviceKeySpec"> };
 };
 
 /** Serial prefix byte of a CA generation (docs/design.md invariant 2): sign-gN → N, auth-gN → 64 + N. */
 export const serialPrefixOf = (kind: CaKind, generation: number): number => (kind === "sign" ? 0 : 64) + generation;
-
-/** The OCSP responders sign with P-256: fast in any HSM, and independent of the CA key's size. */
-const responderKeySpec: KeySpec = { type: "ec", curve: "P-256" };
 
 export function profileFor(service: { readonly config: { readonly ca: Config["ca"] } }, kind: CaKind): CaProfile {
   const keySpec = service.config.ca.keySpec;
@@ -70,7 +70,9 @@ export async function ensureCaGeneration(service: CaGenerationDeps, kind: CaKind
   const signer = await service.hsm.signer(key.uri, profile.signatureAlgorithm);
   const now = service.clock.now();
   const certificate = await buildCaCertificate({ kind, generation, profile, signer, serial: ceremonySerial(service.random), notBefore: now });
-  const responderKey = await tokenKey(service, `${id}-ocsp-1`, responderKeySpec, log);
+  // The responder key follows `hsm.serviceKeyType` (P-256 by default: fast in any HSM, independent of the
+  // CA key's size; RSA on a token without EC mechanisms, docs/hsm-vendors.md §"Mechanisms").
+  const responderKey = await tokenKey(service, `${id}-ocsp-1`, service.config.hsm.serviceKeySpec, log);
   const responderCert = await buildOcspResponderCertificate({
     caId: id,
     caCertificate: certificate,

@@ -18,7 +18,7 @@ import type { ServiceWith } from "./service.js";
 
 /** What the OCSP part needs of the opened service. */
 export type OcspDeps = ServiceWith<"db" | "clock" | "random" | "hsm" | "metrics" | "logger" | "relyingParties", "caGenerations" | "audit" | "outbox"> & {
-  readonly config: { readonly hsm: Pick<Config["hsm"], "poolSize">; readonly ca: Pick<Config["ca"], "ocspResponderValidityDays">; readonly ocsp?: Config["ocsp"] };
+  readonly config: { readonly hsm: Pick<Config["hsm"], "poolSize" | "serviceKeySpec">; readonly ca: Pick<Config["ca"], "ocspResponderValidityDays">; readonly ocsp?: Config["ocsp"] };
 };
 
 export interface OcspFeature {
@@ -53,7 +53,7 @@ export async function buildOcsp(deps: OcspDeps, signers: ReadonlyMap<CaId, Signe
     },
     {
       liveConcurrency: deps.config.hsm.poolSize,
-      renewal: { renewBeforeDays: 30, validityDays: deps.config.ca.ocspResponderValidityDays },
+      renewal: { renewBeforeDays: 30, validityDays: deps.config.ca.ocspResponderValidityDays, keySpec: deps.config.hsm.serviceKeySpec },
       ...(deps.config.ocsp ? { presigner: { demandWindowMs: deps.config.ocsp.demandWindowMs, refreshPerSecond: deps.config.ocsp.refreshPerSecond } } : {}),
     },
   );

@@ -9,6 +9,7 @@ import type { ServiceCaMaterial } from "../../ca/operators/terminal-registry.js"
 import { defaultAlgorithm } from "../../ca/profiles/algorithms.js";
 import { RelyingPartyRegistry } from "../../ca/relying-parties/relying-party.js";
 import { fromPem } from "../../ca/x509/pem.js";
+import { publicKeySpec } from "../../ca/x509/public-key.js";
 import { KnexAuditStore } from "../../db/audit-store.js";
 import { KnexCaGenerationStore } from "../../db/ca-generation-store.js";
 import { KnexCertificateStore } from "../../db/certificate-store.js";
@@ -105,8 +106,8 @@ export async function openService(config: Config, options: { logger?: Logger; cl
   const serviceCaFile = join(config.varDir, "tls", "service-ca.pem");
   const serviceCaKey = await hsm.findKey(SERVICE_CA_KEY_LABEL);
   if (serviceCaKey && existsSync(serviceCaFile)) {
-    const spec = { type: "ec", curve: "P-256" } as const;
-    serviceCa = { signer: await hsm.signer(serviceCaKey.uri, defaultAlgorithm(spec)), certificate: fromPem(await readFile(serviceCaFile, "utf8"), "CERTIFICATE") };
+    // The algorithm follows the key in the token (made as `hsm.serviceKeyType` said when `init` ran).
+    serviceCa = { signer: await hsm.signer(serviceCaKey.uri, defaultAlgorithm(publicKeySpec(serviceCaKey.publicKey))), certificate: fromPem(await readFile(serviceCaFile, "utf8"), "CERTIFICATE") };
   }
   return {
     get serviceCa(): ServiceCaMaterial {

@@ -1,6 +1,8 @@
 import { CaError } from "../errors.js";
 import type { SignatureAlgorithmName, Signer } from "../ports.js";
 import type { KeySpec } from "../types.js";
+import { defaultAlgorithm } from "../profiles/algorithms.js";
+import { publicKeySpec } from "../x509/public-key.js";
 
 /** HSM label of the key that signs audit checkpoints. */
 export const AUDIT_CHECKPOINT_KEY_LABEL = "audit-checkpoint";
@@ -19,18 +21,20 @@ export interface CheckpointKeyCustody {
  * The checkpoint signer: the key under `label` in the token, generated there (sensitive,
  * non-extractable: invariant 5) on first use. Two processes racing to generate it: the loser finds
  * the winner's key.
+ * @param spec the type of a new key (`hsm.serviceKeyType`, RSA on a token without EC: docs/hsm-vendors.md);
+ *   the signature algorithm follows the key found, so an existing key keeps its type
  */
-export async function auditCheckpointSigner(custody: CheckpointKeyCustody, label: string = AUDIT_CHECKPOINT_KEY_LABEL): Promise<Signer> {
+export async function auditCheckpointSigner(custody: CheckpointKeyCustody, label: string = AUDIT_CHECKPOINT_KEY_LABEL, spec: KeySpec = AUDIT_CHECKPOINT_KEY_SPEC): Promise<Signer> {
   let key = await custody.findKey(label);
   if (key === undefined) {
     try {
-      key = await custody.generateKey(label, AUDIT_CHECKPOINT_KEY_SPEC);
+      key = await custody.generateKey(label, spec);
     } catch (e) {
       key = await custody.findKey(label);
       if (key === undefined) throw e;
     }
   }
-  const signer = await custody.signer(key.uri, AUDIT_CHECKPOINT_ALGORITHM);
+  const signer = await custody.signer(key.uri, defaultAlgorithm(publicKeySpec(key.publicKey)));
   if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(key.publicKey)) !== 0) {
     throw new CaError("internal", `the ${label} key's public key does not match its signer`);
   }
