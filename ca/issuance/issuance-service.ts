@@ -120,9 +120,12 @@ export class IssuanceService {
         return plans;
       }));
     } catch (e) {
-      // A concurrent request with the same key won the race: answer as a retry would be answered.
-      if (e instanceof IdempotencyKeyInUseError) {
-        const winner = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey);
+      // A concurrent request with the same key won the race: answer as a retry would be answered. The
+      // loser meets the winner's rows as the key's unique index, or — waiting on the resident lock —
+      // as the winner's (pending) certificates holding the same public keys (docs/cluster.md: a client
+      // that timed out on one node and retried on another).
+      if (e instanceof IdempotencyKeyInUseError || (e instanceof CaError && e.kind === "conflict")) {
+        const winner = await issuances.findByKey(ctx.terminalId, ctx.idempotencyKey).catch(() => undefined);
         if (winner) return { answer: await this.replay(winner, request.bodySha256), replayed: true };
       }
       // A concurrent issuance for another resident took a key between the check and the insert (the
@@ -279,6 +282,12 @@ export class IssuanceService {
   /** Signs the stored TBS of a pending issuance and completes it (retry of a crashed first attempt, reconciler). */
   private async finishPending(issuanceId: string): Promise<IssuanceAnswer> {
     const rows = await this.deps.certificates.listByIssuance(issuanceId);
+    // A CA generation made on another node is taken into use here within its poll (docs/cluster.md "Nodes
+    // are interchangeable"): until then a retry is told to come back, and the issuance is not failed
+    // under the node still signing it.
+    if (rows.some((row) => this.deps.authorities.byCaId(row.caId) === undefined)) {
+      throw new CaError("unavailable", "the CA generation of this issuance is not in use on this node yet; retry shortly");
+    }
     const signed: SignedCertificate[] = [];
     try {
       for (const row of rows) {

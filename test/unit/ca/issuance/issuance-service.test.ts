@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AccessDenied } from "../../../../ca/access/resident-access.js";
 import { CaError, type CaErrorKind } from "../../../../ca/errors.js";
 import { IdempotencyKeyInUseError, PublicKeyInUseError, PublicKeyRefusedError } from "../../../../ca/issuance/issuance-ports.js";
+import { IssuanceService } from "../../../../ca/issuance/issuance-service.js";
 import { PUBLIC_KEY_IN_USE } from "../../../../ca/stores.js";
 import type { CertificateRecord } from "../../../../ca/types.js";
 import {
@@ -235,6 +236,22 @@ describe("ca/issuance: IssuanceService on in-memory ports", function () {
       assert.deepEqual((await certificates()).map((r) => r.status), ["valid"]);
       // The HSM signed the TBS stored in step (1) both times.
       assert.deepEqual(w.signed[1]?.tbs, w.signed[0]?.tbs);
+    });
+
+    it("a retry reaching a node that does not know the issuance's CA generation yet answers unavailable and fails nothing", async () => {
+      const ctx = context();
+      const body = application([{ kind: "auth", key: key() }]);
+      const complete = w.issuances.completeWithCertificates.bind(w.issuances);
+      w.issuances.completeWithCertificates = async () => Promise.reject(new Error("connection lost"));
+      await assert.rejects(w.service.issue(ctx, body), /connection lost/);
+      w.issuances.completeWithCertificates = complete;
+      // Another node: the same stores, a generation made elsewhere not polled yet (docs/cluster.md).
+      const deps = (w.service as unknown as { deps: ConstructorParameters<typeof IssuanceService>[0] }).deps;
+      const otherNode = new IssuanceService({ ...deps, authorities: { active: deps.authorities.active.bind(deps.authorities), byCaId: () => undefined } });
+      await assert.rejects(otherNode.issue(ctx, body), (e) => e instanceof CaError && e.kind === "unavailable");
+      assert.deepEqual((await certificates()).map((r) => r.status), ["pending"], "not failed under the node that knows it");
+      assert.equal((await w.service.issue(ctx, body)).replayed, true);
+      assert.deepEqual((await certificates()).map((r) => r.status), ["valid"]);
     });
   });
 
