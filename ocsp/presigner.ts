@@ -43,6 +43,13 @@ export interface PresignerOptions {
   /** Rows per delete statement; a tick deletes at most 20 batches. */
   readonly dropBatch: number;
   readonly ageIntervalMs: number;
+  /**
+   * How often `follow` reads again the responses written since its previous re-read (default 5 s): a
+   * seq comes from a sequence when a row is written, not when it commits, so a write that took a lower
+   * seq and committed after a higher one was stepped over by the forward read (docs/cluster.md "Nodes
+   * are interchangeable"). Such a write is followed within this period.
+   */
+  readonly followRecheckMs: number;
 }
 
 export const defaultPresignerOptions: PresignerOptions = Object.freeze({
@@ -55,6 +62,7 @@ export const defaultPresignerOptions: PresignerOptions = Object.freeze({
   dropIntervalMs: 60_000,
   dropBatch: 5000,
   ageIntervalMs: 10_000,
+  followRecheckMs: 5_000,
 });
 
 export interface PresignerLog {
@@ -69,6 +77,9 @@ const DUE_READ_FACTOR = 4;
 export class OcspPresigner {
   private readonly options: PresignerOptions;
   private lastSeq = -1;
+  /** `lastSeq` at the previous re-read of `follow`, and when that was (ms of the clock). */
+  private recheckFrom = -1;
+  private recheckAt = 0;
   /** Timers and work in progress, each marked true when it belongs to the background loops. */
   private readonly timers = new Map<NodeJS.Timeout, boolean>();
   private readonly running = new Map<Promise<unknown>, boolean>();
@@ -118,8 +129,11 @@ export class OcspPresigner {
   /** Applies responses other processes wrote since the last call. @returns rows seen */
   async follow(): Promise<number> {
     const { store, cache } = this.deps;
+    const now = this.deps.clock.now().getTime();
     if (this.lastSeq < 0) {
       this.lastSeq = await store.lastSeq();
+      this.recheckFrom = this.lastSeq;
+      this.recheckAt = now;
       return 0;
     }
     const { rows, lastSeq } = await store.changedSince(this.lastSeq, 1000);
@@ -129,7 +143,38 @@ export class OcspPresigner {
       cache.replaceIfPresent(toCachedResponse(row));
     }
     this.lastSeq = lastSeq;
-    return rows.length;
+    if (now - this.recheckAt < this.options.followRecheckMs) return rows.length;
+    return rows.length + (await this.recheck(now));
+  }
+
+  /**
+   * Reads again what was written since the previous re-read, up to the forward read's position: a
+   * write that committed after a higher seq was followed (a revocation signed while another process
+   * stored a response) is applied now instead of never. Rows already applied are skipped.
+   */
+  private async recheck(now: number): Promise<number> {
+    const { store, cache } = this.deps;
+    const upTo = this.lastSeq;
+    let from = this.recheckFrom;
+    let late = 0;
+    while (from < upTo) {
+      const page = await store.changedSince(from, 1000);
+      for (const row of page.rows) {
+        const key = cacheKey(row.caId, row.hash, row.serial);
+        const held = cache.get(key);
+        if (held !== undefined && held.rank === row.rank && held.thisUpdate.getTime() === row.thisUpdate.getTime() && held.producedAt.getTime() === row.producedAt.getTime()) continue;
+        cache.noteChange(key);
+        if (held !== undefined) {
+          cache.replaceIfPresent(toCachedResponse(row));
+          late++;
+        }
+      }
+      if (page.rows.length === 0) break;
+      from = page.lastSeq;
+    }
+    this.recheckFrom = upTo;
+    this.recheckAt = now;
+    return late;
   }
 
   /**

@@ -101,6 +101,29 @@ describe("ocsp: signing follows demand, not the population", function () {
     assert.equal(await ask(follower, "01c1"), "revoked");
   });
 
+  it("a re-signed revocation that commits after a later write (a lower seq, seen late) is still followed", async () => {
+    store.setCertificate(cert("01e1"));
+    store.setCertificate(cert("01e2"));
+    const follower = await responderProcess();
+    await follower.presigner.follow(); // learns the starting seq
+    assert.equal(await ask(follower, "01e1"), "good");
+    clock.advance(1000);
+    revoke("01e1");
+    await ocsp.presigner.consumeOutbox();
+    // The re-signed row took its seq but has not committed yet; another process stores a later one.
+    const key = [...store.rows.keys()].find((k) => k.startsWith("01e1|"))!;
+    const uncommitted = store.rows.get(key)!;
+    store.rows.delete(key);
+    assert.equal(await ask(ocsp, "01e2"), "good");
+    await follower.presigner.follow();
+    store.rows.set(key, uncommitted); // commits now, below the follower's position
+    await follower.presigner.follow();
+    assert.equal(await ask(follower, "01e1"), "good", "stepped over by the forward read");
+    clock.advance(5000);
+    await follower.presigner.follow();
+    assert.equal(await ask(follower, "01e1"), "revoked", "the re-read within followRecheckMs finds it");
+  });
+
   it("a revocation committed while a first request signs is not lost: the request re-reads and re-signs", async () => {
     store.setCertificate(cert("01d1"));
     const read = store.statuses.bind(store);
