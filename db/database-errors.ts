@@ -77,7 +77,8 @@ const UNAVAILABLE_SOCKET_CODES: ReadonlySet<string> = new Set([
   "EAI_AGAIN",
 ]);
 const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "58030", "25006"]);
-const UNAVAILABLE_MESSAGES = [/^Connection terminated\b/, /^Connection ended unexpectedly\b/, /\bTimeout acquiring a connection\b/, /\bClient has encountered a connection error\b/, /\bClient was closed and is not queryable\b/];
+// knex puts the SQL in front of a driver error's message ("<sql> - Connection terminated unexpectedly"): not anchored.
+const UNAVAILABLE_MESSAGES = [/\bConnection terminated\b/, /\bConnection ended unexpectedly\b/, /\bTimeout acquiring a connection\b/, /\bClient has encountered a connection error\b/, /\bClient was closed and is not queryable\b/];
 
 /** Whether one error (not its causes) says the database is unavailable. */
 function unavailableItself(err: object): boolean {
