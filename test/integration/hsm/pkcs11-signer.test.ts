@@ -34,7 +34,15 @@ class RecordingMetrics implements HsmMetrics {
 function rawLibrary(token: TestToken): { lib: pkcs11js.PKCS11; slot: Buffer } {
   const lib = new pkcs11js.PKCS11();
   lib.load(token.modulePath);
-  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token.tokenLabel);
+  // Slots of tokens other tests deleted (their directories gone) answer CKR_GENERAL_ERROR: not ours.
+  const labelOf = (s: Buffer): string | undefined => {
+    try {
+      return lib.C_GetTokenInfo(s).label.trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const slot = lib.C_GetSlotList(true).find((s) => labelOf(s) === token.tokenLabel);
   assert.ok(slot, "test token slot");
   return { lib, slot };
 }
