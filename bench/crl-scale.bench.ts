@@ -14,7 +14,8 @@
  *    `tick()`: the outbox read into change marks and every partition's delta CRL issued;
  * 3. partition 0's full CRL counted by `openssl crl -inform DER -noout -text | grep -c "Serial Number"`
  *    against the partition's revoked unexpired rows.
- * Figures: wall time of both runs (and of the whole child process), entries/s, per-partition p50/max,
+ * 4. the coverage check (`crl check <caId>`: crl.checkCoverage) over every revoked row and the CRLs just issued.
+ * Figures: wall time of both runs (and of the whole child process), entries/s, per-partition p50/max, coverage check time,
  * child peak RSS. Baseline (same run): `openssl ca -gencrl` (software RSA-2048 key) over an index.txt of
  * partition 0's own entries, per partition and × partitions.
  *
@@ -63,6 +64,10 @@ interface ChildFigures {
   readonly partition0Entries: number;
   readonly fullBytes: number;
   readonly peakRssMb: number;
+  /** `crl check <caId>` (crl.checkCoverage) after both runs: wall time and what it compared. */
+  readonly coverageMs: number;
+  readonly coverageRevoked: number;
+  readonly coverageListed: number;
   readonly problems: string[];
 }
 
@@ -131,6 +136,8 @@ export async function benchCrlScale(options: BenchCrlScaleOptions = {}): Promise
     results.push(withBaseline(`${label}: per-partition delta max (delta tick)`, Math.max(...child.partitionDeltaMs) / 1000, "s"));
     results.push(withBaseline(`${label}: worker process peak RSS`, child.peakRssMb, "MB", { name: "openssl ca -gencrl max RSS, partition 0", value: openssl.maxRssKb / 1024 }));
     results.push(withBaseline(`${label}: full CRL bytes, all partitions`, child.fullBytes / 2 ** 20, "MiB"));
+    log(`crl-scale: crl check ${g.id}: ${(child.coverageMs / 1000).toFixed(1)} s, ${child.coverageRevoked.toLocaleString("en-US")} revoked rows against ${child.coverageListed.toLocaleString("en-US")} CRL entries`);
+    results.push(withBaseline(`${label}: coverage check (crl check) after the runs, ${(child.coverageRevoked / 1e6).toFixed(2)}M rows vs ${(child.coverageListed / 1e6).toFixed(2)}M entries`, child.coverageMs / 1000, "s", { name: "runNow (full + delta of every partition)", value: child.fullRunMs / 1000 }));
     if (failures.length > 0) throw new BenchFailure(failures.join("\n"), results);
     return results;
   } finally {
@@ -239,6 +246,13 @@ async function workerRun(caId: string, varDir: string): Promise<ChildFigures> {
       if ((p.deltaEntries ?? 0) !== (revokedLater.get(p.partition) ?? 0)) problems.push(`partition ${p.partition}: delta lists ${p.deltaEntries}, ${revokedLater.get(p.partition) ?? 0} revoked after its base`);
     }
 
+    // The coverage check as `npm run cli -- crl check <caId>` runs it (cli/crl-commands.ts): every revoked
+    // row against the full + delta CRLs just issued, partition by partition.
+    t = performance.now();
+    const coverage = await crl.checkCoverage(generations[0]!.id);
+    const coverageMs = performance.now() - t;
+    if (!coverage.ok) problems.push(`crl check: missing ${coverage.missing}, misplaced ${coverage.misplaced}, unlisted ${coverage.unlisted}, stale ${coverage.stale}, absent ${coverage.absent}`);
+
     const p0 = await store.publishedDer({ caId: generations[0]!.id, partition: 0 }, "full");
     writeFileSync(join(varDir, "partition-0-full.crl"), p0!.der);
     let fullBytes = 0;
@@ -247,7 +261,8 @@ async function workerRun(caId: string, varDir: string): Promise<ChildFigures> {
       fullRunMs, deltaRunMs, fullEntries: issued.reduce((s, p) => s + (p.fullEntries ?? 0), 0), partitions: report.partitions.length, issued: issued.length,
       deltasIssued: deltas.length, deltaEntries, revokedLater: made.rows.length, partitionFullMs: fullTimings.map((x) => x.ms), partitionDeltaMs: timings.map((x) => x.ms),
       partition0Entries: report.partitions.find((p) => p.partition === 0)?.fullEntries ?? -1, fullBytes,
-      peakRssMb: Math.max(peak, process.resourceUsage().maxRSS * 1024) / 2 ** 20, problems,
+      peakRssMb: Math.max(peak, process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+      coverageMs, coverageRevoked: coverage.revoked, coverageListed: coverage.listed, problems,
     };
   } finally {
     clearInterval(sampler);

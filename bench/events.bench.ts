@@ -41,7 +41,7 @@ export interface BenchEventsOptions {
 const code = (n: number): string => String(10_000_000_000 + n).slice(-11);
 const ADDRESS = "東京都中野区中野四丁目８番１号";
 
-function natsUrl(): string {
+export function natsUrl(): string {
   if (process.env.NATS_URL) return process.env.NATS_URL;
   const envFile = join(repoRoot, "var/test/services.env");
   return execFileSync("bash", ["-c", `. "${envFile}" && printf %s "$NATS_URL"`], { encoding: "utf8" });
@@ -72,7 +72,7 @@ async function seed(db: Database, count: number): Promise<void> {
 }
 
 /** Raw PostgreSQL: event-sized rows (a key and a ~400-byte jsonb), multi-row inserts, 500 per transaction. */
-async function rawInsertRate(db: Database, rows: number): Promise<number> {
+export async function rawInsertRate(db: Database, rows: number): Promise<number> {
   await db.knex.raw("create table bench_raw_rows (id bigserial primary key, key text unique not null, payload jsonb not null)");
   const payload = jsonToParameter(residentEventToJson({ eventId: "x", residentCode: code(1), type: "ADDRESS_CHANGED", effectiveDate: "2026-11-20", recordedAt: new Date(), changes: { address: ADDRESS, addressSubstituteFlags: "0".repeat(15) } }));
   const started = performance.now();

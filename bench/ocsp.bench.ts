@@ -26,7 +26,7 @@
  * during a run; openssl: /proc of its parent and workers), which holds up on a busy machine where
  * throughput does not.
  *
- * The load generator is wrk in a child process (bench/ocsp-load.ts). openssl's
+ * The load generator is wrk in a child process (bench/ocsp-load.ts). The openssl run (bench/openssl-ocsp.ts): its
  * responder binds every interface and its -multi children spin after keep-alive clients leave
  * (docs/traps.md §5), so it runs inside `unshare -n` (a network namespace with only its own loopback),
  * with its load generator in the same namespace, under `timeout`, and is killed by PID. Without
@@ -35,9 +35,9 @@
  * Run alone: `npx tsx bench/ocsp.bench.ts [--workers N] [--certificates N] [--seconds S] [--cpu-prof] [--skip-openssl]` (prints a table;
  * `--cpu-prof`: V8 profile of the `npm start` service under var/bench/ocsp-profile/).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import http from "node:http";
@@ -46,16 +46,13 @@ import { createApp } from "../api/app.js";
 import { createLogger } from "../api/logger.js";
 import { Metrics } from "../api/metrics.js";
 import { ocspFastPath, ocspRoutes, type OcspRouteDeps } from "../api/routes/ocsp.js";
-import { buildOcspResponderCertificate } from "../ca/profiles/ocsp-responder-certificate.js";
 import { systemClock } from "../ca/ports.js";
 import { generateSerial, partitionOf } from "../ca/issuance/serial.js";
-import { pem } from "../ca/x509/pem.js";
-import { MemorySigner } from "../hsm/memory-signer.js";
 import { CachedRelyingPartyAuthenticator } from "../ocsp/relying-party-cache.js";
-import { startOcspEndpoint, TEST_API_KEY, type OcspEndpoint } from "../test/integration/ocsp/ocsp-harness.js";
+import { startOcspEndpoint, TEST_API_KEY } from "../test/integration/ocsp/ocsp-harness.js";
 import { buildRequest, certIdOf, nonceValue } from "../test/unit/ocsp/fixtures.js";
 import type { LoadJob, LoadResult } from "./ocsp-load.js";
-import { processAlive } from "./process-cpu.js";
+import { runOpensslBaseline, unshareAvailable, writeOpensslResponderFiles, writeValidIndex, type MeasuredLoad } from "./openssl-ocsp.js";
 import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "./result.js";
 import { benchOcspThroughService } from "./ocsp-service.js";
 import { ensurePostgres } from "./postgres-server.js";
@@ -99,92 +96,6 @@ function runLoad(job: LoadJob, file: string, timeoutMs: number): Promise<LoadRes
       else resolvePromise(JSON.parse(line) as LoadResult);
     });
   });
-}
-
-function unshareAvailable(): boolean {
-  try {
-    execFileSync("unshare", ["-n", "true"], { stdio: "ignore", timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** openssl's responder files: same CA, its own software P-256 responder key and certificate, an index. */
-async function writeOpensslFiles(dir: string, endpoint: OcspEndpoint, serials: readonly string[]): Promise<void> {
-  const key = MemorySigner.generate({ type: "ec", curve: "P-256" });
-  const responderCert = await buildOcspResponderCertificate({
-    caId: endpoint.t.generation.id,
-    caCertificate: endpoint.t.ca.certificate,
-    caSigner: endpoint.t.ca.signer,
-    responderPublicKey: key.publicKey,
-    serial: 0x0777n,
-    notBefore: new Date(Date.now() - 3600_000),
-    validityDays: 30,
-  });
-  writeFileSync(join(dir, "openssl-ca.pem"), pem(endpoint.t.ca.certificate, "CERTIFICATE"));
-  writeFileSync(join(dir, "openssl-responder.pem"), pem(responderCert, "CERTIFICATE"));
-  writeFileSync(join(dir, "openssl-responder.key"), key.keyObject.export({ type: "pkcs8", format: "pem" }) as string);
-  // index.txt: status, expiry (UTCTime), revocation (empty), serial (upper-case hex), file, subject
-  writeFileSync(join(dir, "index.txt"), serials.map((s, i) => `V\t351231235959Z\t\t${s.toUpperCase()}\tunknown\t/CN=bench-${i}\n`).join(""));
-}
-
-/** A load result with the responder's CPU time per response (µs). */
-type MeasuredLoad = LoadResult & { readonly cpuPerResponse: number };
-
-/**
- * One run of `openssl ocsp -index … -multi 2` inside `unshare -n`, loaded by the same generator in the
- * same namespace; a fresh responder per run (its children stop answering once keep-alive clients have
- * left). Its CPU time (parent, children, reaped children) is read from /proc before it is killed.
- * Every process started there is killed by PID, also when the run times out.
- */
-async function runOpensslBaseline(opts: { dir: string; pathsFile: string; seconds: number; connections: number }): Promise<MeasuredLoad> {
-  const f = (name: string): string => join(opts.dir, name);
-  const port = 18888;
-  const job: LoadJob = { origin: `http://127.0.0.1:${port}`, mode: "get", pathsFile: opts.pathsFile, seconds: opts.seconds, connections: opts.connections };
-  writeFileSync(f("openssl-job.json"), JSON.stringify(job));
-  const pidFile = f("openssl.pids");
-  const resultFile = f("openssl-result.json");
-  const cpuFile = f("openssl-cpu-ticks");
-  for (const file of [pidFile, resultFile, cpuFile]) writeFileSync(file, "");
-  const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
-  const script = `
-    set -u
-    ip link set lo up
-    openssl ocsp -index ${q(f("index.txt"))} -port ${port} -rsigner ${q(f("openssl-responder.pem"))} -rkey ${q(f("openssl-responder.key"))} \\
-      -CA ${q(f("openssl-ca.pem"))} -ndays 1 -multi 2 -ignore_err > ${q(f("openssl.log"))} 2>&1 &
-    OPID=$!
-    sleep 1
-    echo "$OPID $(pgrep -P $OPID | tr '\\n' ' ')" > ${q(pidFile)}
-    timeout -s KILL ${opts.seconds + 30} ${q(process.execPath)} --import tsx ${q(loadScript)} ${q(f("openssl-job.json"))} > ${q(resultFile)} 2>> ${q(f("openssl.log"))}
-    KIDS="$(pgrep -P $OPID | tr '\\n' ' ')"
-    echo "$KIDS" >> ${q(pidFile)}
-    CPU=$(awk '{print $14+$15+$16+$17}' /proc/$OPID/stat)
-    for p in $KIDS; do [ -r /proc/$p/stat ] && CPU=$((CPU + $(awk '{print $14+$15}' /proc/$p/stat))); done
-    echo "$CPU $(getconf CLK_TCK)" > ${q(cpuFile)}
-    kill -TERM $OPID $KIDS 2>/dev/null
-    sleep 0.5
-    kill -KILL $OPID $KIDS 2>/dev/null
-    wait $OPID 2>/dev/null
-    exit 0
-  `;
-  const child = spawn("timeout", ["-s", "KILL", String(opts.seconds + 60), "unshare", "-n", "bash", "-c", script], { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((r) => child.on("close", () => r()));
-  // Whatever happened inside, no openssl process of ours outlives the run.
-  for (const pid of readFileSync(pidFile, "utf8").split(/\s+/).filter(Boolean).map(Number)) {
-    if (Number.isInteger(pid) && pid > 1 && processAlive(pid)) process.kill(pid, "SIGKILL");
-  }
-  const line = readFileSync(resultFile, "utf8").trim();
-  if (!line.startsWith("{")) {
-    const log = existsSync(f("openssl.log")) ? readFileSync(f("openssl.log"), "utf8").slice(-800) : "";
-    throw new Error(`openssl baseline produced no result: ${stderr.slice(-300)} ${log}`);
-  }
-  const result = JSON.parse(line) as LoadResult;
-  const [ticks, hz] = readFileSync(cpuFile, "utf8").trim().split(/\s+/).map(Number);
-  const cpuPerResponse = ticks !== undefined && hz ? (ticks / hz) * 1e6 / Math.max(1, result.ok) : NaN;
-  return { ...result, cpuPerResponse };
 }
 
 export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchResult[]> {
@@ -318,7 +229,8 @@ export async function benchOcsp(options: BenchOcspOptions = {}): Promise<BenchRe
     if (options.skipOpenssl) log("  openssl baseline skipped (option)");
     else if (!unshareAvailable()) log("  openssl baseline SKIPPED: `unshare -n` is not available (needs root or user namespaces); openssl ocsp binds every interface and is not run outside a namespace");
     else {
-      await writeOpensslFiles(dir, endpoint, serials);
+      await writeOpensslResponderFiles(dir, { caId: t.generation.id, caCertificate: t.ca.certificate, caSigner: t.ca.signer });
+      writeValidIndex(dir, serials);
       for (const c of opensslConnections) {
         const r = await runOpensslBaseline({ dir, pathsFile: opensslPathsFile, seconds, connections: c });
         log(`  openssl ocsp -multi 2 GET, ${c} conns: ${Math.round(r.rate)}/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-OCSP ${r.mismatches}, ${r.cpuPerResponse.toFixed(0)} µs CPU per response, wrk ${r.clientCpuPerRequest.toFixed(0)} µs per request`);

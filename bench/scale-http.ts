@@ -70,6 +70,8 @@ export interface HttpAtSize {
   readonly replay: OcspRun;
   readonly distinctInDraw: number;
   readonly rssMiB: number;
+  /** The steady-state draw's URL file (the openssl baseline replays it: bench/scale-openssl.ts). */
+  readonly steadyPathsFile: string;
 }
 
 /** A resident number drawn Zipf (s = 1) over `n` ranks, the ranks scattered over the residents. */
@@ -209,7 +211,7 @@ export async function measureHttpAtSize(o: HttpAtSizeOptions): Promise<HttpAtSiz
     const replay = await run("warm-up draw replayed (all stored)", warmFile);
     const rssMiB = treeRssMiB(service.pid);
     o.log(`scale: service RSS (2 workers + supervisor) ${rssMiB.toFixed(0)} MiB`);
-    return { startSeconds, issuance: issuance, nextIssuance: issuance.next, warmup, steady, replay, distinctInDraw, rssMiB };
+    return { startSeconds, issuance: issuance, nextIssuance: issuance.next, warmup, steady, replay, distinctInDraw, rssMiB, steadyPathsFile: steadyFile };
   } finally {
     await service.stop();
   }

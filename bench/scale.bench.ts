@@ -11,11 +11,20 @@
  *   the inquiry lookups (one connection, sequential: the database's share of each path, not HTTP).
  * - through the real service process on the seeded database (bench/scale-http.ts): issuance throughput and
  *   p99 at half load, OCSP GET with a Zipf (s = 1) mix over all certificates (warm-up, steady state, the
- *   warm-up draw replayed), service RSS and start-up time. `--sql-only` leaves these out.
- * Not measured here: events, CRL (bench/crl-scale.bench.ts).
+ *   warm-up draw replayed), service RSS and start-up time;
+ * - `openssl ocsp -index` over an index of the same population, loaded with the steady state's URL file
+ *   (bench/scale-openssl.ts): index load time, RSS, throughput, p99, and the service ÷ openssl ratio;
+ * - the OCSP signing load: signatures per answer in steady state, the raw SoftHSM P-256 rate measured at
+ *   the start of the run (bench/signer.bench.ts rawSignRates), and the projection to 200 M certificates /
+ *   10^8 checks a day (bench/signing-load.ts, docs/ocsp.md's model) as a share of that rate;
+ * - revocation events NATS → PostgreSQL of distinct seeded residents (bench/scale-events.ts), beside the raw
+ *   insert rate, checked exactly once;
+ * - the size of every index of certificates, residents and issuances (printed).
+ * `--sql-only` leaves out everything that runs the service, openssl, NATS or the HSM. Not measured here: CRL
+ * (bench/crl-scale.bench.ts).
  *
  *   npm run bench -- --only scale            # 100,000 and 1,000,000 certificates
- *   npx tsx bench/scale.bench.ts [--sql-only] 100000 1000000 10000000
+ *   npx tsx bench/scale.bench.ts [--sql-only] [--events=N] 100000 1000000 10000000
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
@@ -32,6 +41,10 @@ import { BenchFailure, formatBenchTable, withBaseline, type BenchResult } from "
 import { createDatabase, startServiceProcess } from "./service-process.js";
 import { cardCsrPool } from "./card-csr-pool.js";
 import { measureHttpAtSize } from "./scale-http.js";
+import { measureEventsAtSize } from "./scale-events.js";
+import { measureOpensslAtSize } from "./scale-openssl.js";
+import { rawSignRates } from "./signer.bench.js";
+import { NATIONAL, projectSigningLoad, signingLoadLines } from "./signing-load.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Certificates per seeded resident (measured: 97,870 for 50,000 residents). */
@@ -47,6 +60,8 @@ export interface BenchScaleOptions {
   readonly http?: boolean;
   /** Seconds of each HTTP measurement (default 8). */
   readonly httpSeconds?: number;
+  /** Revocation events per size (distinct seeded residents; default 20,000). */
+  readonly events?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -138,6 +153,14 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
   const client = new pg.Client({ connectionString: database.url });
   let db: Database | undefined;
   try {
+    const http = options.http ?? true;
+    // The raw SoftHSM P-256 rate of this run (the signing load's yardstick), before anything else here uses the library.
+    const rawSign = http ? await rawSignRates(token, { type: "ec", curve: "P-256" }, 1.5) : undefined;
+    const rawSignRate = rawSign ? Math.max(rawSign.asyncPool, rawSign.workers) : NaN;
+    if (rawSign) {
+      log(`scale: raw SoftHSM P-256 signing: ${Math.round(rawSign.asyncPool)}/s (1 thread, async pool ×4), ${Math.round(rawSign.workers)}/s (2 worker_threads)`);
+      results.push({ name: "raw SoftHSM P-256 signing rate, best of async pool ×4 / 2 worker_threads (start of the run)", value: rawSignRate, unit: "sig/s" });
+    }
     log("scale: key ceremony (the service on a fresh database, then stopped)");
     const service = await startServiceProcess({ varDir, databaseUrl: database.url, token, config: { crl: { access: "public" } } });
     await service.stop();
@@ -150,7 +173,7 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
     const baseline: Record<string, number> = {};
     let residents = 0;
     const failures: string[] = [];
-    const http = options.http ?? true;
+    const usedResidents = new Set<number>();
     // RSA-2048 card keys, 2 per issuance (cached under var/bench/card-csrs; ~20 s the first time).
     const cards = http ? cardCsrPool(12_000, log) : [];
     let nextIssuance = 0;
@@ -180,6 +203,11 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
          union all select 'database', pg_database_size(current_database())`,
       );
       for (const r of sizeRows) figure(`${r.t} size per million certs`, (Number(r.bytes) / 2 ** 20) * (1_000_000 / total), "MiB");
+      const { rows: indexRows } = await client.query<{ t: string; i: string; bytes: string }>(
+        `select c.relname as t, i.relname as i, pg_relation_size(i.oid) as bytes from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class c on c.oid = x.indrelid
+         where c.relname in ('certificates', 'residents', 'issuances') and c.relnamespace = current_schema()::regnamespace order by c.relname, pg_relation_size(i.oid) desc`,
+      );
+      for (const r of indexRows) log(`scale: ${label}: index ${r.t}.${r.i}: ${(Number(r.bytes) / 2 ** 20).toFixed(1)} MiB (${((Number(r.bytes) / 2 ** 20) * (1_000_000 / total)).toFixed(1)} MiB per million certs)`);
 
       // Plans of the real stores' statements, with keys that exist.
       const sample = (await client.query<{ resident_code: string; name: string; date_of_birth: string; serial: string }>(
@@ -235,7 +263,8 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
         figure("issuance p99 at half load", h.issuance.half.p99, "ms");
         const w = h.warmup;
         const warmSeconds = w.reduce((a, r) => a + r.seconds, 0);
-        figure(`OCSP GET Zipf warm-up (${warmSeconds.toFixed(0)} s): responses/s`, w.reduce((a, r) => a + r.ok, 0) / warmSeconds, "responses/s");
+        figure("OCSP GET Zipf warm-up: length", warmSeconds, "s");
+        figure("OCSP GET Zipf warm-up: responses/s", w.reduce((a, r) => a + r.ok, 0) / warmSeconds, "responses/s");
         figure("OCSP GET Zipf warm-up: signatures/s the mix needed", w.reduce((a, r) => a + r.signaturesPerSecond * r.seconds, 0) / warmSeconds, "signatures/s");
         figure("OCSP GET Zipf warm-up: last run's signatures/s", w[w.length - 1]!.signaturesPerSecond, "signatures/s");
         figure("OCSP GET Zipf: distinct certificates in a draw", h.distinctInDraw, "certs");
@@ -247,6 +276,43 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
         figure("OCSP GET pre-signed (warm-up draw replayed), 2 workers", h.replay.rate, "responses/s");
         figure("OCSP GET pre-signed p99", h.replay.p99, "ms");
         figure("service RSS after OCSP runs (supervisor + 2 workers)", h.rssMiB, "MiB");
+
+        const seconds = options.httpSeconds ?? 8;
+        const o = await measureOpensslAtSize({ client, databaseUrl: database.url, token, dir: join(varDir, "openssl"), servicePathsFile: h.steadyPathsFile, seconds, log }).catch((err: unknown) => {
+          failures.push(`${label}: openssl baseline failed: ${err instanceof Error ? err.message : String(err)}`);
+          return undefined;
+        });
+        if (o) {
+          figure("openssl ocsp: index.txt written from PostgreSQL", o.indexSeconds, "s");
+          figure("openssl ocsp: index load (spawn → first answer)", o.best.loadSeconds, "s");
+          figure("openssl ocsp: RSS with the index loaded (parent)", o.best.parentRssKb / 1024, "MiB");
+          // A finding, not a failure: how long and how much openssl needed is in the figures above.
+          if (!o.best.ready) log(`scale: ${label}: openssl ocsp did not answer within ${o.best.loadSeconds.toFixed(0)} s of loading ${o.indexLines} index lines (RSS ${(o.best.parentRssKb / 1024).toFixed(0)} MiB): no ratio`);
+          else {
+            figure(`openssl ocsp -index -multi 2, same Zipf URLs (best of 16/32/2 conns)`, o.best.rate, "responses/s");
+            figure("openssl ocsp p99", o.best.p99, "ms");
+            figure("OCSP GET Zipf steady state ÷ openssl ocsp", h.steady.rate / o.best.rate, "ratio");
+            results.push({
+              ...withBaseline(`${label}: OCSP GET Zipf steady state vs openssl over the same population`, h.steady.rate, "responses/s", { name: `openssl ocsp -index -multi 2 (${o.indexLines.toLocaleString("en-US")} lines, ${o.best.connections} conns)`, value: o.best.rate }),
+              target: { op: ">=", value: 5, of: "ratio" },
+            });
+          }
+        }
+
+        const projection = projectSigningLoad(NATIONAL);
+        for (const line of signingLoadLines({ label, responsesPerSecond: h.steady.rate, signaturesPerSecond: h.steady.signaturesPerSecond, rawSignRate }, projection)) log(`scale: ${line}`);
+        const perAnswer = h.steady.signaturesPerSecond / Math.max(1, h.steady.rate);
+        results.push(
+          { ...withBaseline(`${label}: OCSP signing at 200 M certs, 10^8 checks/day (model, 72 h window)`, projection.totalPerSecond, "sig/s", { name: "raw SoftHSM P-256 rate, this run", value: rawSignRate }), target: { op: "<=", value: 0.25, of: "ratio" } },
+          withBaseline(`${label}: OCSP signing at 200 M, every check as this steady state (${perAnswer.toFixed(3)}/answer) + refresh`, perAnswer * projection.checksPerSecond + projection.refreshPerSecond, "sig/s", { name: "raw SoftHSM P-256 rate, this run", value: rawSignRate }),
+        );
+
+        const e = await measureEventsAtSize({ databaseUrl: database.url, residents, used: usedResidents, log, ...(options.events ? { events: options.events } : {}) });
+        failures.push(...e.problems.map((p) => `${label}: ${p}`));
+        figure(`revocation events NATS → PostgreSQL (${e.sent.toLocaleString("en-US")} seeded residents)`, e.rate, "events/s", { op: ">=", value: 5000 });
+        figure("raw PostgreSQL row inserts (events.bench.ts)", e.rawInsertRate, "rows/s");
+        results.push(withBaseline(`${label}: revocation events vs raw inserts`, e.rate, "events/s", { name: "raw PostgreSQL row inserts, same database", value: e.rawInsertRate }));
+        figure("revocation events: signing certificates revoked", e.revokedAdded, "certs");
       }
     }
     if (failures.length > 0) throw new BenchFailure(failures.join("\n"), results);
@@ -262,13 +328,15 @@ export async function benchScale(options: BenchScaleOptions = {}): Promise<Bench
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const sqlOnly = process.argv.includes("--sql-only");
-  const sizes = process.argv.slice(2).filter((a) => a !== "--sql-only").map(Number);
+  const eventsArg = process.argv.find((a) => a.startsWith("--events="));
+  const events = eventsArg ? Number(eventsArg.slice("--events=".length)) : undefined;
+  const sizes = process.argv.slice(2).filter((a) => !a.startsWith("--")).map(Number);
   if (sizes.some((s) => !Number.isInteger(s) || s < 1000)) {
-    console.error("usage: npx tsx bench/scale.bench.ts [--sql-only] [CERTIFICATES …]  (each ≥ 1000; default 100000 1000000)");
+    console.error("usage: npx tsx bench/scale.bench.ts [--sql-only] [--events=N] [CERTIFICATES …]  (each ≥ 1000; default 100000 1000000)");
     process.exit(2);
   }
   try {
-    console.log(formatBenchTable(await benchScale({ ...(sizes.length > 0 ? { sizes } : {}), ...(sqlOnly ? { http: false } : {}) })));
+    console.log(formatBenchTable(await benchScale({ ...(sizes.length > 0 ? { sizes } : {}), ...(sqlOnly ? { http: false } : {}), ...(events ? { events } : {}) })));
   } catch (e) {
     if (e instanceof BenchFailure) console.log(formatBenchTable(e.results));
     throw e;
