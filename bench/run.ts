@@ -3,7 +3,7 @@
  * measured in the same run (docs/api.md §1, docs/design.md §1: bench/).
  *
  *   npm run bench                      # all (about 2–3 minutes; the first run also builds the card key pool)
- *   npm run bench -- --only issuance   # one of: signer, tbs, issuance, crl, ocsp, events
+ *   npm run bench -- --only issuance   # one of: signer, tbs, issuance, crl, ocsp, events, scale, ocsp-first, crl-scale
  *
  * Progress goes to stderr, the table to stdout. Exits 1 when a benchmark fails (the table still shows
  * what was measured), 2 on a bad argument. Targets are shown as met/MISSED and never fail the run.
@@ -27,6 +27,7 @@ const benchmarks: readonly Benchmark[] = [
   { name: "ocsp", about: "OCSP responder throughput vs openssl ocsp", run: async () => (await import("./ocsp.bench.js")).benchOcsp() },
   { name: "events", about: "resident events from NATS JetStream into PostgreSQL vs raw row inserts", run: async () => (await import("./events.bench.js")).benchEvents() },
   { name: "scale", about: "seeded population at 100k and 1M certificates: size, plans, SQL reads, issuance and OCSP over HTTP (npx tsx bench/scale.bench.ts SIZES…)", run: async () => (await import("./scale.bench.js")).benchScale() },
+  { name: "ocsp-first", about: "OCSP first requests in process: read, sign, verify, store, re-read vs the raw responder key", run: async () => (await import("./ocsp-first-request.bench.js")).benchOcspFirstRequest() },
   { name: "crl-scale", about: "complete CRL run (full + delta, every partition) of a generation holding 2M revoked entries (npx tsx bench/crl-scale.bench.ts REVOKED)", run: async () => (await import("./crl-scale.bench.js")).benchCrlScale() },
 ];
 
