@@ -1,16 +1,16 @@
 # opencryptoki for the tests (docs/hsm-vendors.md): its slot daemon and its software token ("swtok").
 # Sourced by scripts/services.sh, whose helpers it uses (log, is_root, apt_install, install_hint, find_bin)
-# and whose OCK_DIR (PIN files, owner-only) and OCK_LABEL it reads. Sets OCK_MODULE when usable.
+# and whose OCK_DIR (PIN files, owner-only: machine-wide as root), OCK_STARTED and OCK_LABEL it reads.
+# Sets OCK_MODULE when usable.
 #
 # What cannot be moved under ./var (opencryptoki 3.8.1, Debian 12; docs/hsm-vendors.md §"Where its state lives"):
 # the configuration /etc/opencryptoki/opencryptoki.conf, the daemon's socket /var/run/pkcsslotd.socket and
 # the token directory /var/lib/opencryptoki/swtok are compiled in; PKCS_APP_STORE, meant to move the token
 # directory, writes NVTOK.DAT to / instead. So the token is the machine's one software token, and it is
-# used only when it is blank (then initialised here, label jpki-test-ock) or was initialised by this checkout.
+# used only when it is blank (then initialised here, label jpki-test-ock) or its PINs are in OCK_DIR.
 
 OCK_CONF=/etc/opencryptoki/opencryptoki.conf
 OCK_PIDFILE=/var/run/pkcsslotd.pid
-OCK_STARTED="$OCK_DIR/pkcsslotd.started" # holds the daemon's pid when this script started it
 OCK_FACTORY_SO_PIN=87654321               # the SO PIN of a blank opencryptoki token (pkcsconf(1))
 OCK_PACKAGES=(opencryptoki libopencryptoki0)
 OCK_MODULE=""
@@ -93,7 +93,7 @@ start_opencryptoki() {
   fi
   slot="$(ock_slot)"
   [ -n "$slot" ] || { log "warning: opencryptoki left out: no software token (libpkcs11_sw.so) slot in $OCK_CONF"; return 0; }
-  mkdir -p "$OCK_DIR"
+  (umask 077 && mkdir -p "$OCK_DIR") || { log "warning: opencryptoki left out: cannot create $OCK_DIR"; return 0; }
   if ! ock_daemon_pid >/dev/null; then
     if ! is_root; then
       log "warning: opencryptoki left out (its tests fail with CI=true): its slot daemon is not running; as root: $pkcsslotd (or systemctl start pkcsslotd), and add this user to group pkcs11"

@@ -15,7 +15,8 @@
 # package and the command to install it. Node is used to find free ports.
 #
 # Also, for the second PKCS#11 implementation of the tests (docs/hsm-vendors.md): opencryptoki's slot
-# daemon `pkcsslotd` and its software token, initialised with PINs under var/test/opencryptoki/. As root
+# daemon `pkcsslotd` and its software token, initialised with PINs under /var/lib/jpki-ca-test/opencryptoki/
+# (the token is the machine's: its PINs serve every checkout). As root
 # only (the daemon and its token directory /var/lib/opencryptoki belong to root:pkcs11); as another user
 # it is used when already running and set up, else left out with a warning (its tests then fail in CI).
 #
@@ -34,7 +35,10 @@ NATS_PID="$STATE/nats.pid"
 NATS_LOG="$STATE/nats.log"
 NATS_PORT_FILE="$STATE/nats.port"
 ENV_FILE="$STATE/services.env"
-OCK_DIR="$STATE/opencryptoki"
+# The machine has one opencryptoki software token, so its PINs (and the tests' lock on it) live beside it,
+# owner-only, for every checkout on the machine (as root; as another user opencryptoki is left out).
+if [ "$(id -u)" = 0 ]; then OCK_DIR="${CA_TEST_OCK_PIN_DIR:-/var/lib/jpki-ca-test/opencryptoki}"; else OCK_DIR="$STATE/opencryptoki"; fi
+OCK_STARTED="$STATE/opencryptoki-pkcsslotd.started" # holds the daemon's pid when this checkout started it
 OCK_LABEL=jpki-test-ock
 PG_USER=ca
 

@@ -9,7 +9,7 @@ import { processAlive } from "../../../bench/process-cpu.js";
  *
  * opencryptoki has ONE software token per machine (its state under /var/lib/opencryptoki cannot be moved
  * under ./var), so unlike SoftHSM (test/support/softhsm.ts) a test cannot make a token of its own. Instead
- * each test file takes a lock (var/test/opencryptoki/lock: one mocha process at a time) and empties the
+ * each test file takes a lock (CA_TEST_OCK_DIR/lock, machine-wide: one mocha process at a time, whichever checkout) and empties the
  * token (destroys every object), and empties it again when done: keys made by a test never outlive it.
  */
 export interface OckToken {
