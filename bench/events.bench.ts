@@ -72,6 +72,44 @@ async function seed(db: Database, count: number): Promise<void> {
 }
 
 /** Raw PostgreSQL: event-sized rows (a key and a ~400-byte jsonb), multi-row inserts, 500 per transaction. */
+/** The events benchmarks' batching: BENCH_EVENTS_BATCH / BENCH_EVENTS_CONCURRENCY when set (the consumer's defaults otherwise). */
+const batching = (): { batchSize?: number; concurrency?: number } => ({
+  ...(process.env.BENCH_EVENTS_BATCH ? { batchSize: Number(process.env.BENCH_EVENTS_BATCH) } : {}),
+  ...(process.env.BENCH_EVENTS_CONCURRENCY ? { concurrency: Number(process.env.BENCH_EVENTS_CONCURRENCY) } : {}),
+});
+
+/**
+ * The service's event path on `db` (ResidentEventProcessor behind a NatsEventConsumer on a durable
+ * "ca" consumer of `stream`), counting what it processed and applied; the safety valve's breaker raised
+ * out of the way. Used by this benchmark and bench/scale-events.ts.
+ */
+export function benchEventConsumer(db: Database, o: { stream: string; subjects: string[]; log: (line: string) => void }): { consumer: NatsEventConsumer; readonly done: number; readonly applied: number } {
+  const events = new KnexResidentEventStore(db);
+  const counts = { done: 0, applied: 0 };
+  const processor = new ResidentEventProcessor(
+    { clock: systemClock, transactions: db, events, valve: events, revocations: events, mirror: new KnexResidentMirrorStore(db), audit: new KnexAuditStore(db), isTransient: isTransientDatabaseError },
+    { limits: { maxRevocationsPerEvent: 4, maxRevocationsInWindow: 1_000_000_000, windowMs: 600_000 } },
+  );
+  const counting = {
+    process: async (inputs: readonly EventInput[], transport: "nats") => {
+      const results = await processor.process(inputs, transport);
+      counts.done += results.length;
+      counts.applied += results.filter((r) => r.outcome === "applied").length;
+      return results;
+    },
+  };
+  const consumer = new NatsEventConsumer(counting, { servers: natsUrl(), stream: o.stream, subjects: o.subjects, durable: "ca", ...batching(), ackWaitMs: 60_000 }, { info: () => undefined, warn: o.log.bind(null, "warn") as never, error: (e) => o.log(`consumer error ${JSON.stringify(e)}`) });
+  return {
+    consumer,
+    get done() {
+      return counts.done;
+    },
+    get applied() {
+      return counts.applied;
+    },
+  };
+}
+
 export async function rawInsertRate(db: Database, rows: number): Promise<number> {
   await db.knex.raw("create table bench_raw_rows (id bigserial primary key, key text unique not null, payload jsonb not null)");
   const payload = jsonToParameter(residentEventToJson({ eventId: "x", residentCode: code(1), type: "ADDRESS_CHANGED", effectiveDate: "2026-11-20", recordedAt: new Date(), changes: { address: ADDRESS, addressSubstituteFlags: "0".repeat(15) } }));
@@ -102,22 +140,8 @@ export async function benchEvents(options: BenchEventsOptions = {}): Promise<Ben
     const raw = await rawInsertRate(db, Math.min(count, 100_000));
     log(`events: raw PostgreSQL insert ${Math.round(raw).toLocaleString("en-US")} rows/s`);
 
-    const events = new KnexResidentEventStore(db);
-    let done = 0;
-    let applied = 0;
-    const processor = new ResidentEventProcessor(
-      { clock: systemClock, transactions: db, events, valve: events, revocations: events, mirror: new KnexResidentMirrorStore(db), audit: new KnexAuditStore(db), isTransient: isTransientDatabaseError },
-      { limits: { maxRevocationsPerEvent: 4, maxRevocationsInWindow: 1_000_000_000, windowMs: 600_000 } },
-    );
-    const counting = {
-      process: async (inputs: readonly EventInput[], transport: "nats") => {
-        const results = await processor.process(inputs, transport);
-        done += results.length;
-        applied += results.filter((r) => r.outcome === "applied").length;
-        return results;
-      },
-    };
-    consumer = new NatsEventConsumer(counting, { servers: natsUrl(), stream, subjects: [`bench.${id}.resident.events.>`], durable: "ca", ...(process.env.BENCH_EVENTS_BATCH ? { batchSize: Number(process.env.BENCH_EVENTS_BATCH) } : {}), ...(process.env.BENCH_EVENTS_CONCURRENCY ? { concurrency: Number(process.env.BENCH_EVENTS_CONCURRENCY) } : {}), ackWaitMs: 60_000 }, { info: () => undefined, warn: log.bind(null, "warn") as never, error: (o) => log(`consumer error ${JSON.stringify(o)}`) });
+    const drain = benchEventConsumer(db, { stream, subjects: [`bench.${id}.resident.events.>`], log });
+    consumer = drain.consumer;
     // Create the stream and consumer, then stop: the backlog is published first, then drained.
     await consumer.start();
     await consumer.stop();
@@ -137,13 +161,13 @@ export async function benchEvents(options: BenchEventsOptions = {}): Promise<Ben
     const cpuBefore = cpuSnapshot(process.pid, database.name);
     const started = performance.now();
     await consumer.start();
-    while (done < count) await new Promise((r) => setTimeout(r, 50));
+    while (drain.done < count) await new Promise((r) => setTimeout(r, 50));
     const seconds = (performance.now() - started) / 1000;
     const cpu = cpuSince(cpuBefore, cpuSnapshot(process.pid, database.name));
     log(`events: CPU while draining: this process ${cpu.client.toFixed(1)} s, PostgreSQL backends ${cpu.postgres.toFixed(1)} s, machine busy ${(cpu.machineBusy / seconds).toFixed(2)} cores of ${seconds.toFixed(1)} s`);
     await consumer.stop();
     consumer = undefined;
-    if (applied !== count) throw new Error(`expected ${count} applied events, got ${applied}`);
+    if (drain.applied !== count) throw new Error(`expected ${count} applied events, got ${drain.applied}`);
     const rate = count / seconds;
     log(`events: ${count.toLocaleString("en-US")} events in ${seconds.toFixed(1)} s = ${Math.round(rate).toLocaleString("en-US")} events/s`);
     return [

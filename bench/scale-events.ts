@@ -15,15 +15,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect } from "nats";
-import { systemClock } from "../ca/ports.js";
 import { residentEventToJson } from "../ca/residents/resident-event.js";
-import { KnexAuditStore } from "../db/audit-store.js";
 import { openDatabase } from "../db/database.js";
-import { isTransientDatabaseError, KnexResidentEventStore } from "../db/resident-event-store.js";
-import { KnexResidentMirrorStore } from "../db/resident-mirror-store.js";
 import { NatsEventConsumer } from "../events/nats-consumer.js";
-import { ResidentEventProcessor, type EventInput } from "../events/resident-event-processor.js";
-import { natsUrl, rawInsertRate } from "./events.bench.js";
+import { benchEventConsumer, natsUrl, rawInsertRate } from "./events.bench.js";
 import { cpuSince, cpuSnapshot } from "./process-cpu.js";
 
 export interface EventsAtSizeOptions {
@@ -51,11 +46,6 @@ export interface EventsAtSize {
 
 const ADDRESS = "東京都中野区中野四丁目８番１号";
 /** The consumer's batch size and concurrency from BENCH_EVENTS_BATCH / BENCH_EVENTS_CONCURRENCY, as bench/events.bench.ts. */
-const batching = (): { batchSize?: number; concurrency?: number } => ({
-  ...(process.env.BENCH_EVENTS_BATCH ? { batchSize: Number(process.env.BENCH_EVENTS_BATCH) } : {}),
-  ...(process.env.BENCH_EVENTS_CONCURRENCY ? { concurrency: Number(process.env.BENCH_EVENTS_CONCURRENCY) } : {}),
-});
-
 /** `n` distinct resident numbers, uniform over [0, residents), none in `used` (added to it). */
 function drawResidents(residents: number, n: number, used: Set<number>): number[] {
   const out: number[] = [];
@@ -92,22 +82,8 @@ export async function measureEventsAtSize(o: EventsAtSizeOptions): Promise<Event
     const revokedBefore = await num(`select count(*) as n from certificates where ${revokedOfThem}`, [codesJson]);
     const eventRowsBefore = await num("select count(*) as n from resident_events");
 
-    const events = new KnexResidentEventStore(db);
-    let done = 0;
-    let applied = 0;
-    const processor = new ResidentEventProcessor(
-      { clock: systemClock, transactions: db, events, valve: events, revocations: events, mirror: new KnexResidentMirrorStore(db), audit: new KnexAuditStore(db), isTransient: isTransientDatabaseError },
-      { limits: { maxRevocationsPerEvent: 4, maxRevocationsInWindow: 1_000_000_000, windowMs: 600_000 } },
-    );
-    const counting = {
-      process: async (inputs: readonly EventInput[], transport: "nats") => {
-        const results = await processor.process(inputs, transport);
-        done += results.length;
-        applied += results.filter((r) => r.outcome === "applied").length;
-        return results;
-      },
-    };
-    consumer = new NatsEventConsumer(counting, { servers: natsUrl(), stream, subjects: [`bench.${id}.resident.events.>`], durable: "ca", ...batching(), ackWaitMs: 60_000 }, { info: () => undefined, warn: o.log.bind(null, "warn") as never, error: (e) => o.log(`consumer error ${JSON.stringify(e)}`) });
+    const drain = benchEventConsumer(db, { stream, subjects: [`bench.${id}.resident.events.>`], log: o.log });
+    consumer = drain.consumer;
     // Create the stream and consumer, then stop: the backlog is published first, then drained.
     await consumer.start();
     await consumer.stop();
@@ -131,7 +107,7 @@ export async function measureEventsAtSize(o: EventsAtSizeOptions): Promise<Event
     const started = performance.now();
     await consumer.start();
     const deadline = Date.now() + 600_000;
-    while (done < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (drain.done < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - started) / 1000;
     const cpu = cpuSince(cpuBefore, cpuSnapshot(process.pid, dbName));
     await consumer.stop();
@@ -142,7 +118,7 @@ export async function measureEventsAtSize(o: EventsAtSizeOptions): Promise<Event
     const eventRowsAdded = (await num("select count(*) as n from resident_events")) - eventRowsBefore;
     const revokedAdded = (await num(`select count(*) as n from certificates where ${revokedOfThem}`, [codesJson])) - revokedBefore;
     const problems: string[] = [];
-    if (done !== count || applied !== count) problems.push(`events: ${done} processed, ${applied} applied of ${count} sent`);
+    if (drain.done !== count || drain.applied !== count) problems.push(`events: ${drain.done} processed, ${drain.applied} applied of ${count} sent`);
     if (eventRowsAdded !== count) problems.push(`events: ${eventRowsAdded} resident_events rows added for ${count} sent`);
     if (revokedAdded !== revokedExpected) problems.push(`events: ${revokedAdded} signing certificates revoked, ${revokedExpected} expected`);
     o.log(`scale: events: ${count.toLocaleString("en-US")} in ${seconds.toFixed(1)} s = ${Math.round(count / seconds).toLocaleString("en-US")}/s (raw insert ${Math.round(raw).toLocaleString("en-US")} rows/s); ${eventRowsAdded.toLocaleString("en-US")} event rows, ${revokedAdded.toLocaleString("en-US")} revoked (expected ${revokedExpected.toLocaleString("en-US")})`);
