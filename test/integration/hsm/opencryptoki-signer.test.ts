@@ -10,6 +10,7 @@ import type { Pkcs11Signer } from "../../../hsm/pkcs11-signer.js";
 import { signerContract } from "../../contract/signer.js";
 import { systemBinary } from "../../support/system-binaries.js";
 import { requireOpencryptoki, takeOpencryptokiToken, type OckToken } from "./opencryptoki-token.js";
+import { CA_KEY_ATTRIBUTES } from "../../support/key-attributes.js";
 
 /**
  * The HSM layer on a second PKCS#11 implementation: opencryptoki's software token (issue 14 item 5), so
@@ -101,18 +102,7 @@ describe("HSM layer on opencryptoki (software token)", function () {
 
     it("generated keys read back sensitive, never extractable, sign only; modifiable false, copy/destroy protection unknown to the token", async function () {
       const { uri } = await hsm.generateKey("ca-rsa4096", { type: "rsa", bits: 4096 });
-      assert.deepEqual(await hsm.keyAttributes(uri), {
-        token: true,
-        private: true,
-        sensitive: true,
-        extractable: false,
-        alwaysSensitive: true,
-        neverExtractable: true,
-        sign: true,
-        decrypt: false,
-        unwrap: false,
-        derive: false,
-      });
+      assert.deepEqual(await hsm.keyAttributes(uri), { ...CA_KEY_ATTRIBUTES });
       const protection = await hsm.keyProtection("ca-rsa4096");
       assert.equal(protection.privateKey.modifiable, false);
       assert.equal(protection.publicKey.modifiable, false);

@@ -4,6 +4,7 @@ import { createPublicKey } from "node:crypto";
 import { CaError } from "../../../ca/errors.js";
 import { Pkcs11Hsm } from "../../../hsm/pkcs11-hsm.js";
 import { createTestToken, type TestToken } from "../../support/softhsm.js";
+import { CA_KEY_ATTRIBUTES } from "../../support/key-attributes.js";
 
 const isCaError = (kind: string, pattern?: RegExp) => (e: unknown) =>
   e instanceof CaError && e.kind === kind && (!pattern || pattern.test(e.message));
@@ -80,18 +81,7 @@ describe("Pkcs11Hsm on SoftHSM", function () {
         });
 
         it("reads back: sensitive, never extractable, sign only (no decrypt/unwrap/derive)", async function () {
-          assert.deepEqual(await hsm.keyAttributes(uri), {
-            token: true,
-            private: true,
-            sensitive: true,
-            extractable: false,
-            alwaysSensitive: true,
-            neverExtractable: true,
-            sign: true,
-            decrypt: false,
-            unwrap: false,
-            derive: false,
-          });
+          assert.deepEqual(await hsm.keyAttributes(uri), { ...CA_KEY_ATTRIBUTES });
         });
 
         it("looks the same to pkcs11-tool", function () {
