@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect } from "nats";
+import { connect, type NatsConnection } from "nats";
 import { FixedClock, systemClock } from "../ca/ports.js";
 import { residentEventToJson } from "../ca/residents/resident-event.js";
 import { openDatabase, type Database } from "../db/database.js";
@@ -110,6 +110,27 @@ export function benchEventConsumer(db: Database, o: { stream: string; subjects: 
   };
 }
 
+/**
+ * Publishes one ADDRESS_CHANGED event per item to `subject` on JetStream (msgID = eventId, so a resend is
+ * deduplicated), 1,000 in flight at a time: the events benchmarks' backlog.
+ */
+export async function publishAddressChanges(
+  nc: NatsConnection,
+  subject: string,
+  items: ReadonlyArray<{ eventId: string; residentCode: string }>,
+  at: { effectiveDate: string; recordedAt: Date },
+): Promise<void> {
+  const js = nc.jetstream();
+  for (let i = 0; i < items.length; i += 1000) {
+    await Promise.all(
+      items.slice(i, i + 1000).map(({ eventId, residentCode }) => {
+        const e = { eventId, residentCode, type: "ADDRESS_CHANGED" as const, ...at, changes: { address: ADDRESS, addressSubstituteFlags: "0".repeat(15) } };
+        return js.publish(subject, new TextEncoder().encode(JSON.stringify(residentEventToJson(e))), { msgID: eventId });
+      }),
+    );
+  }
+}
+
 export async function rawInsertRate(db: Database, rows: number): Promise<number> {
   await db.knex.raw("create table bench_raw_rows (id bigserial primary key, key text unique not null, payload jsonb not null)");
   const payload = jsonToParameter(residentEventToJson({ eventId: "x", residentCode: code(1), type: "ADDRESS_CHANGED", effectiveDate: "2026-11-20", recordedAt: new Date(), changes: { address: ADDRESS, addressSubstituteFlags: "0".repeat(15) } }));
@@ -146,17 +167,10 @@ export async function benchEvents(options: BenchEventsOptions = {}): Promise<Ben
     await consumer.start();
     await consumer.stop();
     log(`events: publishing ${count.toLocaleString("en-US")} events to JetStream`);
-    const js = nc.jetstream();
-    const recordedAt = new FixedClock(new Date("2026-11-20T01:02:03Z")).now();
-    for (let i = 0; i < count; i += 1000) {
-      await Promise.all(
-        Array.from({ length: Math.min(1000, count - i) }, (_, j) => {
-          const n = i + j;
-          const e = { eventId: `bench-${id}-${n}`, residentCode: code(n), type: "ADDRESS_CHANGED" as const, effectiveDate: "2026-11-20", recordedAt, changes: { address: ADDRESS, addressSubstituteFlags: "0".repeat(15) } };
-          return js.publish(subject, new TextEncoder().encode(JSON.stringify(residentEventToJson(e))), { msgID: e.eventId });
-        }),
-      );
-    }
+    await publishAddressChanges(nc, subject, Array.from({ length: count }, (_, n) => ({ eventId: `bench-${id}-${n}`, residentCode: code(n) })), {
+      effectiveDate: "2026-11-20",
+      recordedAt: new FixedClock(new Date("2026-11-20T01:02:03Z")).now(),
+    });
     log("events: draining the stream into PostgreSQL");
     const cpuBefore = cpuSnapshot(process.pid, database.name);
     const started = performance.now();

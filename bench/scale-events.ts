@@ -15,10 +15,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect } from "nats";
-import { residentEventToJson } from "../ca/residents/resident-event.js";
 import { openDatabase } from "../db/database.js";
 import { NatsEventConsumer } from "../events/nats-consumer.js";
-import { benchEventConsumer, natsUrl, rawInsertRate } from "./events.bench.js";
+import { benchEventConsumer, natsUrl, publishAddressChanges, rawInsertRate } from "./events.bench.js";
 import { cpuSince, cpuSnapshot } from "./process-cpu.js";
 
 export interface EventsAtSizeOptions {
@@ -44,7 +43,6 @@ export interface EventsAtSize {
   readonly problems: readonly string[];
 }
 
-const ADDRESS = "東京都中野区中野四丁目８番１号";
 /** The consumer's batch size and concurrency from BENCH_EVENTS_BATCH / BENCH_EVENTS_CONCURRENCY, as bench/events.bench.ts. */
 /** `n` distinct resident numbers, uniform over [0, residents), none in `used` (added to it). */
 function drawResidents(residents: number, n: number, used: Set<number>): number[] {
@@ -87,16 +85,7 @@ export async function measureEventsAtSize(o: EventsAtSizeOptions): Promise<Event
     // Create the stream and consumer, then stop: the backlog is published first, then drained.
     await consumer.start();
     await consumer.stop();
-    const js = nc.jetstream();
-    const recordedAt = new Date();
-    for (let i = 0; i < count; i += 1000) {
-      await Promise.all(
-        codes.slice(i, i + 1000).map((residentCode, j) => {
-          const e = { eventId: `scale-${id}-${i + j}`, residentCode, type: "ADDRESS_CHANGED" as const, effectiveDate: "2026-12-01", recordedAt, changes: { address: ADDRESS, addressSubstituteFlags: "0".repeat(15) } };
-          return js.publish(subject, new TextEncoder().encode(JSON.stringify(residentEventToJson(e))), { msgID: e.eventId });
-        }),
-      );
-    }
+    await publishAddressChanges(nc, subject, codes.map((residentCode, n) => ({ eventId: `scale-${id}-${n}`, residentCode })), { effectiveDate: "2026-12-01", recordedAt: new Date() });
     const dbName = decodeURIComponent(new URL(o.databaseUrl).pathname.slice(1));
     const blocks = async (): Promise<{ read: number; hit: number }> => {
       const r = (await k.raw<{ rows: Array<{ read: string; hit: string }> }>("select blks_read as read, blks_hit as hit from pg_stat_database where datname = current_database()")).rows[0];
