@@ -229,10 +229,12 @@ export class PresignedResponses {
       else toStore.push({ index: i, signed: r.value });
     });
     if (toStore.length > 0) {
-      const kept = await Promise.allSettled([this.storeFirstRequests(toStore.map((t) => t.signed), items[toStore[0]!.index]!.run)]);
-      const outcome = kept[0]!;
+      // A failing insert or re-read fails the signed requests only; the stored hits above are answered.
+      const kept = await this.storeFirstRequests(toStore.map((t) => t.signed), items[toStore[0]!.index]!.run).catch((reason: unknown) =>
+        toStore.map((): PromiseSettledResult<CachedResponse> => ({ status: "rejected", reason })),
+      );
       toStore.forEach((t, k) => {
-        results[t.index] = outcome.status === "rejected" ? outcome : outcome.value[k]!;
+        results[t.index] = kept[k]!;
       });
     }
     return results;
