@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type { Service } from "../api/main.js";
 import { AuditCheckpointer } from "../ca/audit/audit-checkpoint.js";
 import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../ca/audit/audit-checkpoint-key.js";
+import { advisoryLock } from "../db/advisory-lock.js";
 import { AuditVerifier, type AuditVerification } from "../ca/audit/audit-verifier.js";
 import { CaError } from "../ca/errors.js";
 import { defaultRetentionPeriods, RetentionService, type RetentionPeriods } from "../ca/records/retention.js";
@@ -29,7 +30,7 @@ export async function auditToolsOf(service: AuditCliService): Promise<{ checkpoi
   const reader = new KnexAuditLogReader(service.db);
   const store = new KnexAuditCheckpointStore(service.db);
   const checkpointer = new AuditCheckpointer({
-    signer: await auditCheckpointSigner(service.hsm, AUDIT_CHECKPOINT_KEY_LABEL, service.config?.hsm.serviceKeySpec),
+    signer: await auditCheckpointSigner(service.hsm, advisoryLock(service.db, `hsm-key:${AUDIT_CHECKPOINT_KEY_LABEL}`), AUDIT_CHECKPOINT_KEY_LABEL, service.config?.hsm.serviceKeySpec),
     keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
     store,
     audit: service.stores.audit,

@@ -5,6 +5,7 @@ import { IssuanceExport, issuanceExportExecutor } from "../../ca/approvals/appro
 import { operatorApprovalExecutors } from "../../ca/approvals/operator-approvals.js";
 import { AuditCheckpointer } from "../../ca/audit/audit-checkpoint.js";
 import { AUDIT_CHECKPOINT_KEY_LABEL, auditCheckpointSigner } from "../../ca/audit/audit-checkpoint-key.js";
+import { advisoryLock } from "../../db/advisory-lock.js";
 import { AuditVerifier } from "../../ca/audit/audit-verifier.js";
 import type { LeaseTerm, SingletonJob } from "../../ca/cluster/lease-keeper.js";
 import type { HolidayCalendar, OperatingSchedule } from "../../ca/operators/operating-hours.js";
@@ -108,7 +109,7 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
   const logReader = new KnexAuditLogReader(db);
   const checkpointStore = new KnexAuditCheckpointStore(db);
   const checkpointerDeps = {
-    signer: await auditCheckpointSigner(service.hsm, AUDIT_CHECKPOINT_KEY_LABEL, service.config.hsm.serviceKeySpec),
+    signer: await auditCheckpointSigner(service.hsm, advisoryLock(service.db, `hsm-key:${AUDIT_CHECKPOINT_KEY_LABEL}`), AUDIT_CHECKPOINT_KEY_LABEL, service.config.hsm.serviceKeySpec),
     keyLabel: AUDIT_CHECKPOINT_KEY_LABEL,
     store: checkpointStore,
     audit,

@@ -17,23 +17,19 @@ export interface CheckpointKeyCustody {
   signer(uri: string, algorithm: SignatureAlgorithmName): Promise<Signer>;
 }
 
+/** Runs `work` while no other process of the cluster runs the same (db/advisory-lock.ts). */
+export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>;
+
 /**
  * The checkpoint signer: the key under `label` in the token, generated there (sensitive,
- * non-extractable: invariant 5) on first use. Two processes racing to generate it: the loser finds
- * the winner's key.
+ * non-extractable: invariant 5) on first use. Nodes starting together on one token: the token does not
+ * refuse a second key with the same label, so find-or-generate runs under `exclusive` and the later
+ * node finds the earlier one's key (issue 14: two keys made every later start fail as ambiguous).
  * @param spec the type of a new key (`hsm.serviceKeyType`, RSA on a token without EC: docs/hsm-vendors.md);
  *   the signature algorithm follows the key found, so an existing key keeps its type
  */
-export async function auditCheckpointSigner(custody: CheckpointKeyCustody, label: string = AUDIT_CHECKPOINT_KEY_LABEL, spec: KeySpec = AUDIT_CHECKPOINT_KEY_SPEC): Promise<Signer> {
-  let key = await custody.findKey(label);
-  if (key === undefined) {
-    try {
-      key = await custody.generateKey(label, spec);
-    } catch (e) {
-      key = await custody.findKey(label);
-      if (key === undefined) throw e;
-    }
-  }
+export async function auditCheckpointSigner(custody: CheckpointKeyCustody, exclusive: Exclusive, label: string = AUDIT_CHECKPOINT_KEY_LABEL, spec: KeySpec = AUDIT_CHECKPOINT_KEY_SPEC): Promise<Signer> {
+  const key = (await custody.findKey(label)) ?? (await exclusive(async () => (await custody.findKey(label)) ?? (await custody.generateKey(label, spec))));
   const signer = await custody.signer(key.uri, defaultAlgorithm(publicKeySpec(key.publicKey)));
   if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(key.publicKey)) !== 0) {
     throw new CaError("internal", `the ${label} key's public key does not match its signer`);
