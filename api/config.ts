@@ -3,6 +3,9 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import type { KeySpec } from "../ca/types.js";
 import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
+import { parsePhoneSettings, type PhoneSettings } from "../ca/phone/phone-settings.js";
+import { parseRelyingPartyQueryConfig, type RelyingPartyQueryConfig } from "../ca/relying-parties/query-settings.js";
+import { parseStatusAfterExpiry, type StatusAfterExpiryPolicy } from "../ca/revocation/status-after-expiry.js";
 
 /**
  * Configuration, parsed once at start-up into a frozen typed object (docs/design.md invariant 8).
@@ -46,6 +49,12 @@ const schema = z
     workers: z.number().int().min(1).max(64).optional(),
     /** Validated by crl/crl-settings.ts (nextUpdate ≤ 24 h, access mode, coalescing …). */
     crl: z.unknown().optional(),
+    /** Smartphone certificates' [U] decisions, validated by ca/phone/phone-settings.ts (docs/phone.md). */
+    phone: z.unknown().optional(),
+    /** Relying-party queries, validated by ca/relying-parties/query-settings.ts (docs/relying-parties.md). */
+    relyingPartyQueries: z.unknown().optional(),
+    /** Status after expiry per kind, validated by ca/revocation/status-after-expiry.ts (docs/ocsp.md, docs/crl.md). */
+    revocationInfo: z.unknown().optional(),
     /** OCSP freshness and HTTP caching (docs/ocsp.md "Demand-driven responses", "HTTP caching"). */
     ocsp: z
       .object({
@@ -114,6 +123,17 @@ export interface Config {
   readonly demoDir: string;
   /** CRL validity, scheduling and access mode (crl/crl-settings.ts). */
   readonly crl: CrlSettings;
+  /** Smartphone certificates (docs/phone.md): policy OIDs, subject marker, signedAt window, holder reasons. */
+  readonly phone: PhoneSettings;
+  /** Relying-party queries [U] (`relyingPartyQueries`, docs/relying-parties.md "Configuration"): environment, known-serial rule, per-party limit, what each verifier type may ask. */
+  readonly relyingPartyQueries: RelyingPartyQueryConfig;
+  /**
+   * Status after expiry [U] (`revocationInfo`, ca/revocation/status-after-expiry.ts): how long after
+   * notAfter OCSP still answers (with archiveCutoff) and revoked certificates stay on the CRLs (with
+   * expiredCertsOnCRL), per kind. Default: to the end of the third month after the month of expiry, in
+   * JST (Asia/Tokyo); `0` for today's behaviour.
+   */
+  readonly revocationInfo: StatusAfterExpiryPolicy;
   /** The holiday calendar of the operating hours (absolute; default `holidays.json` beside the config file). */
   readonly holidaysFile: string;
   /**
@@ -270,6 +290,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     log: raw.log,
     demoDir: resolve(varDir, "demo"),
     crl: crlSettingsOf(raw.crl),
+    phone: phoneSettingsOf(raw.phone),
+    relyingPartyQueries: relyingPartyQueriesOf(raw.relyingPartyQueries),
+    revocationInfo: statusAfterExpiryOf(raw.revocationInfo),
     holidaysFile: env.CA_HOLIDAYS_FILE ? abs(cwd, env.CA_HOLIDAYS_FILE) : resolve(dirname(abs(cwd, file)), "holidays.json"),
     metrics: {
       listen: raw.metrics === undefined ? { ...DEFAULT_METRICS_LISTEN } : raw.metrics.listen,
@@ -288,12 +311,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   return deepFreeze(config);
 }
 
+function phoneSettingsOf(raw: unknown): PhoneSettings {
+  try {
+    return parsePhoneSettings(raw);
+  } catch (e) {
+    throw new ConfigError(`config field ${(e as { field?: string }).field ?? "phone"}: ${(e as Error).message}`);
+  }
+}
+
 function crlSettingsOf(raw: unknown): CrlSettings {
   try {
     return parseCrlSettings(raw ?? {});
   } catch (e) {
     const field = (e as { field?: string }).field ?? "crl";
     throw new ConfigError(`config field ${field}: ${(e as Error).message}`);
+  }
+}
+
+function statusAfterExpiryOf(raw: unknown): StatusAfterExpiryPolicy {
+  try {
+    return parseStatusAfterExpiry(raw ?? {});
+  } catch (e) {
+    const field = (e as { field?: string }).field ?? "revocationInfo";
+    throw new ConfigError(`config field ${field}: ${(e as Error).message}`);
+  }
+}
+
+function relyingPartyQueriesOf(raw: unknown): RelyingPartyQueryConfig {
+  try {
+    return parseRelyingPartyQueryConfig(raw);
+  } catch (e) {
+    throw new ConfigError(`config field ${(e as { field?: string }).field ?? "relyingPartyQueries"}: ${(e as Error).message}`);
   }
 }
 

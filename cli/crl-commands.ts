@@ -1,5 +1,6 @@
 import type { Config } from "../api/config.js";
 import { checkCaKeys, runReportBody, type Service } from "../api/main.js";
+import { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import { CaError } from "../ca/errors.js";
 import { parseCaId, type CaId } from "../ca/types.js";
 import type { CoverageReport } from "../crl/coverage-check.js";
@@ -37,6 +38,7 @@ export async function crlServiceOf(service: Service): Promise<CrlService> {
     settings,
     logger: service.logger,
     ...(metrics ? { metrics } : {}),
+    ...(service.config.revocationInfo ? { afterExpiry: new StatusAfterExpiry(service.config.revocationInfo) } : {}),
   });
 }
 

@@ -1,4 +1,7 @@
 import type { Clock } from "../ca/ports.js";
+import { liftedSince, removedFromCrlSerials } from "./released-entries.js";
+import type { ReleasedEntrySource } from "../ca/revocation/phone-cascade.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import type { CaId } from "../ca/types.js";
 import { noCrlMetrics, type CoverageCounts, type CrlMetrics } from "./crl-metrics.js";
 import type { CrlKind, CrlStore, PublishedCrl, RevokedEntrySource, SerialLookup } from "../ca/revocation/crl-ports.js";
@@ -17,6 +20,10 @@ import { revokedEntryPages } from "./revoked-entry-pages.js";
  *
  * Certificates revoked after the latest CRL was read are `pending`, not violations. Memory: one
  * partition's serials at a time.
+ *
+ * "Unexpired" here means "still given status": with status after expiry (docs/crl.md), a revoked
+ * certificate past notAfter but before its status cutoff must be listed too, as the issuer lists it
+ * (the floor only moves forward, so what is required now was required when the CRL was built).
  */
 
 export type CoverageProblemKind = "missing" | "misplaced" | "unlisted" | "stale" | "absent";
@@ -50,6 +57,10 @@ export interface CoverageDeps {
   readonly clock: Clock;
   readonly pageSize?: number;
   readonly metrics?: CrlMetrics;
+  /** Status after expiry: the same policy the issuer uses (crl/crl-issuer.ts). */
+  readonly afterExpiry?: StatusAfterExpiry;
+  /** Lifted phone holds: one lifted after the newest CRL was read is `pending` until the next delta. */
+  readonly released?: ReleasedEntrySource;
 }
 
 export interface CoverageScope {
@@ -87,14 +98,20 @@ export async function checkCoverage(deps: CoverageDeps, scope: readonly Coverage
       const listed = new Set<string>();
       for (const crl of [full, delta] as Array<PublishedCrl | undefined>) {
         if (!crl) continue;
+        // A delta's removeFromCRL entries (lifted phone holds, crl/released-entries.ts) are no revocations.
+        const removed = crl === delta ? removedFromCrlSerials(crl.der) : undefined;
         for (const serial of crlEntrySerials(crl.der)) {
+          if (removed?.has(serial)) {
+            listed.delete(serial);
+            continue;
+          }
           listed.add(serial);
           listedTotal++;
         }
       }
       // Rows changed after the newest CRL was read may legitimately be missing from it.
       const cutoff = [full, delta].reduce<Date | undefined>((t, c) => (c && (!t || c.info.asOf > t) ? c.info.asOf : t), undefined);
-      const base = { caId, partition, notAfterFloor: now };
+      const base = { caId, partition, notAfterFloor: deps.afterExpiry?.floor(caId, now) ?? now };
       for await (const page of revokedEntryPages(deps.entries, cutoff ? { ...base, changedAtOrBefore: cutoff } : base, pageSize)) {
         for (const e of page) {
           revoked++;
@@ -109,12 +126,14 @@ export async function checkCoverage(deps: CoverageDeps, scope: readonly Coverage
       // What is left is listed without being a revoked unexpired row of this partition changed before
       // the cut-off: fine when expired (look-back) or changed since; a violation otherwise.
       const rest = [...listed];
+      const lifted = rest.length > 0 && cutoff && deps.released ? await liftedSince(deps.released, { ...base, releasedAfter: cutoff }) : new Set<string>();
       for (let i = 0; i < rest.length; i += 1000) {
         const batch = rest.slice(i, i + 1000);
         const found = new Map((await deps.lookup.serialStatuses(batch)).map((s) => [s.serial, s]));
         for (const serial of batch) {
           const s = found.get(serial);
-          if (s === undefined || (s.status !== "revoked" && s.status !== "hold")) problem({ kind: "unlisted", caId, partition, serial });
+          if (s?.status === "valid" && lifted.has(serial)) counts.pending++;
+          else if (s === undefined || (s.status !== "revoked" && s.status !== "hold")) problem({ kind: "unlisted", caId, partition, serial });
           else if (s.caId !== caId || s.partition !== partition) problem({ kind: "misplaced", caId, partition, serial });
         }
       }

@@ -8,6 +8,7 @@ import { timeDer, truncateToSecond } from "../ca/x509/time.js";
 import {
   crlNumberExtension,
   deltaCrlIndicatorExtension,
+  expiredCertsOnCrlExtension,
   freshestCrlExtension,
   issuingDistributionPointExtension,
 } from "./crl-extensions.js";
@@ -48,6 +49,11 @@ export interface CrlFrame {
   readonly freshestCrl?: string;
   /** Delta CRLs: the CRL number of the complete CRL this delta updates (§5.2.4). */
   readonly deltaBaseNumber?: number | bigint;
+  /**
+   * Status after expiry (docs/crl.md): revoked certificates whose notAfter is at or after this date are
+   * kept on the CRL, said by expiredCertsOnCRL (X.509 2.5.29.60), last.
+   */
+  readonly expiredCertsOnCrl?: Date;
 }
 
 /** Entries in pages: arrays from a database cursor, or one array for a small CRL. */
@@ -81,13 +87,15 @@ function checkFrame(frame: CrlFrame): void {
 
 /**
  * `[0] EXPLICIT Extensions` of the CRL, in this order: authorityKeyIdentifier, cRLNumber,
- * deltaCRLIndicator (delta only), issuingDistributionPoint, freshestCRL (full only).
+ * deltaCRLIndicator (delta only), issuingDistributionPoint, freshestCRL (full only), expiredCertsOnCRL
+ * (when status after expiry is kept).
  */
 export function crlExtensionsDer(frame: CrlFrame): Uint8Array {
   const exts = [authorityKeyIdentifierExtension(frame.authorityKeyId), crlNumberExtension(frame.crlNumber)];
   if (frame.deltaBaseNumber !== undefined) exts.push(deltaCrlIndicatorExtension(frame.deltaBaseNumber));
   exts.push(issuingDistributionPointExtension(frame.distributionPoint));
   if (frame.freshestCrl !== undefined) exts.push(freshestCrlExtension(frame.freshestCrl));
+  if (frame.expiredCertsOnCrl !== undefined) exts.push(expiredCertsOnCrlExtension(frame.expiredCertsOnCrl));
   return derContext(0, derSequence(...exts.map(extensionDer)), true);
 }
 

@@ -2,7 +2,7 @@ import type * as pkijs from "pkijs";
 import { CaError } from "../ca/errors.js";
 import type { CaId } from "../ca/types.js";
 import { crlUrlOf } from "../ca/profiles/end-entity-profile.js";
-import { derBoolean, derContext, derInteger, derSequence } from "../ca/x509/der.js";
+import { derBoolean, derContext, derInteger, derSequence, derTlv, DerTag } from "../ca/x509/der.js";
 import { extension } from "../ca/x509/extensions.js";
 import { generalNameDer } from "../ca/x509/general-names.js";
 
@@ -20,6 +20,7 @@ export const crlExtensionOids = Object.freeze({
   freshestCRL: "2.5.29.46",
   reasonCode: "2.5.29.21",
   invalidityDate: "2.5.29.24",
+  expiredCertsOnCRL: "2.5.29.60",
 } as const);
 
 /** The full CRL of a partition: the URL its certificates carry in their CDP (docs/api.md §3). */
@@ -72,4 +73,22 @@ export function issuingDistributionPointExtension(uri: string): pkijs.Extension 
  */
 export function freshestCrlExtension(uri: string): pkijs.Extension {
   return extension(crlExtensionOids.freshestCRL, false, derSequence(derSequence(distributionPointNameDer(uri))));
+}
+
+/** GeneralizedTime `YYYYMMDDHHMMSSZ` (whole seconds, UTC: RFC 5280 §4.1.2.5.2), whatever the year. */
+function generalizedTimeDer(d: Date): Uint8Array {
+  const t = new Date(Math.floor(d.getTime() / 1000) * 1000);
+  const y = t.getUTCFullYear();
+  if (!(y >= 0 && y <= 9999)) throw new CaError("invalid-input", "expiredCertsOnCRL year outside 0000-9999");
+  const text = `${String(y).padStart(4, "0")}${t.toISOString().slice(5, 19).replace(/[-T:]/g, "")}Z`;
+  return derTlv(DerTag.generalizedTime, new TextEncoder().encode(text));
+}
+
+/**
+ * expiredCertsOnCRL (X.509 (2019) §9.6.2.x, id-ce 60; not defined by RFC 5280): non-critical,
+ * `ExpiredCertsOnCRL ::= GeneralizedTime` — the CRL keeps the revoked certificates whose notAfter is at
+ * or after this date (status after expiry: docs/crl.md, ca/revocation/status-after-expiry.ts).
+ */
+export function expiredCertsOnCrlExtension(since: Date): pkijs.Extension {
+  return extension(crlExtensionOids.expiredCertsOnCRL, false, generalizedTimeDer(since));
 }

@@ -1,4 +1,6 @@
 import type { Clock } from "../ca/ports.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
+import type { CaId } from "../ca/types.js";
 import { truncateToSecond } from "../ca/x509/time.js";
 import { buildCrl, type CrlFrame } from "./crl-builder.js";
 import type { CrlAuthority } from "./crl-authority.js";
@@ -6,6 +8,8 @@ import { noCrlMetrics, type CrlMetrics } from "./crl-metrics.js";
 import type { CrlLease, CrlStore, PublishedCrlInfo, RevokedEntrySource } from "../ca/revocation/crl-ports.js";
 import type { CrlSettings } from "./crl-settings.js";
 import { revokedEntryPages } from "./revoked-entry-pages.js";
+import { releasedEntryPages, withReleasedEntries } from "./released-entries.js";
+import type { ReleasedEntrySource } from "../ca/revocation/phone-cascade.js";
 
 export interface CrlIssuerDeps {
   readonly store: Pick<CrlStore, "nextNumber" | "publish" | "published">;
@@ -13,6 +17,13 @@ export interface CrlIssuerDeps {
   readonly clock: Clock;
   readonly settings: Pick<CrlSettings, "validitySeconds" | "deltaValiditySeconds" | "expiredLookbackSeconds" | "deltaMarginSeconds" | "pageSize">;
   readonly metrics?: CrlMetrics;
+  /**
+   * Status after expiry (docs/crl.md "Status after expiry"): revoked certificates of a kind that keeps
+   * it stay listed until their status cutoff, and the CRL says so with expiredCertsOnCRL.
+   */
+  readonly afterExpiry?: StatusAfterExpiry;
+  /** Lifted phone holds: listed on delta CRLs with removeFromCRL (crl/released-entries.ts); absent: none. */
+  readonly released?: ReleasedEntrySource;
 }
 
 /** What one partition run published. */
@@ -24,8 +35,10 @@ export interface IssuedPartition {
 /**
  * Builds, signs and publishes the CRLs of one partition under a lease the caller holds:
  *
- * - **full**: every revoked or held certificate of the partition whose notAfter is within the look-back,
- *   with cRLNumber, critical IDP and freshestCRL → the partition's delta URL.
+ * - **full**: every revoked or held certificate of the partition whose notAfter is within the look-back
+ *   or whose status after expiry has not ended (the earlier of the two floors), with cRLNumber, critical
+ *   IDP, freshestCRL → the partition's delta URL, and expiredCertsOnCRL = that floor when the kind keeps
+ *   status after expiry.
  * - **delta** (RFC 5280 §5.2.4): the entries whose row changed since the current full CRL was read
  *   (minus `deltaMarginSeconds`) and that are still revoked, with deltaCRLIndicator = that full CRL's
  *   number and the same IDP. Listing an entry the base already has is harmless; missing one is not.
@@ -63,8 +76,9 @@ export class CrlIssuer {
     const frame: CrlFrame = {
       ...this.frameBase(authority, lease.partition, thisUpdate, settings.validitySeconds, number),
       freshestCrl: authority.deltaUrl(lease.partition),
+      ...this.expiredCertsOnCrl(lease.caId, thisUpdate),
     };
-    const pages = revokedEntryPages(this.deps.entries, { caId: lease.caId, partition: lease.partition, notAfterFloor: this.notAfterFloor(thisUpdate) }, settings.pageSize);
+    const pages = revokedEntryPages(this.deps.entries, { caId: lease.caId, partition: lease.partition, notAfterFloor: this.notAfterFloor(thisUpdate, lease.caId) }, settings.pageSize);
     return this.buildAndPublish(authority, lease, "full", frame, pages, { number, baseNumber: null }, started);
   }
 
@@ -76,13 +90,18 @@ export class CrlIssuer {
     const frame: CrlFrame = {
       ...this.frameBase(authority, lease.partition, thisUpdate, settings.deltaValiditySeconds, number),
       deltaBaseNumber: base.number,
+      ...this.expiredCertsOnCrl(lease.caId, thisUpdate),
     };
     const changedAfter = new Date(base.asOf.getTime() - settings.deltaMarginSeconds * 1000);
-    const pages = revokedEntryPages(
+    const revoked = revokedEntryPages(
       this.deps.entries,
-      { caId: lease.caId, partition: lease.partition, notAfterFloor: this.notAfterFloor(thisUpdate), changedAfter },
+      { caId: lease.caId, partition: lease.partition, notAfterFloor: this.notAfterFloor(thisUpdate, lease.caId), changedAfter },
       settings.pageSize,
     );
+    const released =
+      this.deps.released &&
+      releasedEntryPages(this.deps.released, { caId: lease.caId, partition: lease.partition, releasedAfter: changedAfter, notAfterFloor: this.notAfterFloor(thisUpdate, lease.caId) }, settings.pageSize);
+    const pages = withReleasedEntries(revoked, released);
     return this.buildAndPublish(authority, lease, "delta", frame, pages, { number, baseNumber: base.number }, started);
   }
 
@@ -122,8 +141,18 @@ export class CrlIssuer {
     };
   }
 
-  /** RFC 5280 §3.3: entries may go once the certificate expired; we keep them for the look-back. */
-  private notAfterFloor(thisUpdate: Date): Date {
-    return new Date(thisUpdate.getTime() - this.deps.settings.expiredLookbackSeconds * 1000);
+  /**
+   * RFC 5280 §3.3: entries may go once the certificate expired; we keep them for the look-back, and for
+   * the status after expiry of the CA's kind when that reaches further back (docs/crl.md).
+   */
+  private notAfterFloor(thisUpdate: Date, caId: CaId): Date {
+    const lookback = thisUpdate.getTime() - this.deps.settings.expiredLookbackSeconds * 1000;
+    const status = this.deps.afterExpiry?.floor(caId, thisUpdate);
+    return new Date(status === undefined ? lookback : Math.min(lookback, status.getTime()));
+  }
+
+  /** expiredCertsOnCRL (X.509 2.5.29.60) = the floor, when the kind keeps status after expiry. */
+  private expiredCertsOnCrl(caId: CaId, thisUpdate: Date): { expiredCertsOnCrl?: Date } {
+    return this.deps.afterExpiry?.enabled(caId) ? { expiredCertsOnCrl: this.notAfterFloor(thisUpdate, caId) } : {};
   }
 }

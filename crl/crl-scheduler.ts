@@ -207,7 +207,7 @@ export class CrlScheduler {
       if (last === undefined) return consumed;
       const refs = new Map<string, PartitionRef>();
       for (const m of batch) {
-        if (m.topic !== "certificate.revoked" && m.topic !== "certificate.held") continue;
+        if (m.topic !== "certificate.revoked" && m.topic !== "certificate.held" && m.topic !== "certificate.released") continue;
         const ref = this.partitionNamedBy(m.payload);
         if (ref) refs.set(`${ref.caId}/${ref.partition}`, ref);
         else this.logger.warn({ outboxId: m.id, topic: m.topic }, "CRL worker ignored an outbox message without a known CA partition");

@@ -1,5 +1,6 @@
 import { CaError } from "../ca/errors.js";
 import type { OutboxReader } from "../ca/revocation/outbox.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import type { Clock, Signer } from "../ca/ports.js";
 import type { TransactionRunner } from "../ca/stores.js";
 import type { CaGeneration, CaId } from "../ca/types.js";
@@ -10,6 +11,7 @@ import type { CrlMetrics } from "./crl-metrics.js";
 import type { CrlStore, RevokedEntrySource, SerialLookup } from "../ca/revocation/crl-ports.js";
 import { CrlScheduler, type CrlLogger } from "./crl-scheduler.js";
 import type { CrlSettings } from "./crl-settings.js";
+import type { ReleasedEntrySource } from "../ca/revocation/phone-cascade.js";
 
 export interface CrlServiceDeps {
   /** db/crl-store.ts KnexCrlStore implements all three. */
@@ -26,6 +28,10 @@ export interface CrlServiceDeps {
   readonly metrics?: CrlMetrics;
   readonly logger?: CrlLogger;
   readonly owner?: string;
+  /** Status after expiry (docs/crl.md): issuer and coverage check keep the same entries. */
+  readonly afterExpiry?: StatusAfterExpiry;
+  /** Lifted phone holds for delta CRLs (removeFromCRL: crl/released-entries.ts); db/revocation-release-store.ts. */
+  readonly released?: ReleasedEntrySource;
 }
 
 /** The CRL part, wired: what the composition root, the admin route and the CLI use. */
@@ -56,7 +62,15 @@ export function createCrlService(deps: CrlServiceDeps): CrlService {
     }
     authorities.push(crlAuthority(ca, signer, deps.crlBaseUrl));
   }
-  const issuer = new CrlIssuer({ store: deps.store, entries: deps.store, clock: deps.clock, settings: deps.settings, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
+  const issuer = new CrlIssuer({
+    store: deps.store,
+    entries: deps.store,
+    clock: deps.clock,
+    settings: deps.settings,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.afterExpiry ? { afterExpiry: deps.afterExpiry } : {}),
+    ...(deps.released ? { released: deps.released } : {}),
+  });
   const scheduler = new CrlScheduler({
     issuer,
     store: deps.store,
@@ -102,7 +116,16 @@ export function createCrlService(deps: CrlServiceDeps): CrlService {
       const scope = authorities.filter((a) => caId === undefined || a.caId === caId);
       if (caId !== undefined && scope.length === 0) return Promise.reject(new CaError("not-found", `no CA generation ${caId} with CRLs`));
       return checkCoverage(
-        { store: deps.store, entries: deps.store, lookup: deps.store, clock: deps.clock, pageSize: deps.settings.pageSize, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+        {
+          store: deps.store,
+          entries: deps.store,
+          lookup: deps.store,
+          clock: deps.clock,
+          pageSize: deps.settings.pageSize,
+          ...(deps.metrics ? { metrics: deps.metrics } : {}),
+          ...(deps.afterExpiry ? { afterExpiry: deps.afterExpiry } : {}),
+          ...(deps.released ? { released: deps.released } : {}),
+        },
         scope,
       );
     },

@@ -85,7 +85,8 @@ export class RevokedEntryWriter {
     if (!Number.isInteger(revokedAt) || revokedAt < MIN_SECONDS || revokedAt >= MAX_SECONDS) throw badEntry("revocation date out of range");
     const utc = revokedAt >= UTC_TIME_FROM && revokedAt < UTC_TIME_UNTIL;
     const reason = entry.reasonCode;
-    if (!Number.isInteger(reason) || reason < 0 || reason > maxReasonCode) throw badEntry("reason code must be 0–6 (RFC 5280 §5.3.1)");
+    // 8 (removeFromCRL): a lifted phone hold on a delta CRL only (crl/released-entries.ts).
+    if (!Number.isInteger(reason) || reason < 0 || (reason > maxReasonCode && reason !== 8)) throw badEntry("reason code must be 0–6 or 8 (RFC 5280 §5.3.1)");
     const invalidity = entry.invalidityDate;
     if (invalidity !== null && (!Number.isInteger(invalidity) || invalidity < MIN_SECONDS || invalidity >= MAX_SECONDS)) {
       throw badEntry("invalidity date out of range");

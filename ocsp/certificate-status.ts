@@ -1,4 +1,5 @@
 import type { CaId } from "../ca/types.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import type { SingleStatus } from "./ocsp-response.js";
 import type { CertificateStatusSnapshot, StatusRank, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
 
@@ -17,6 +18,14 @@ import type { CertificateStatusSnapshot, StatusRank, StoredOcspResponse } from "
  * whose signature was never confirmed: answering "not issued" is the safe side. A `pending` row may
  * already be signed (docs/design.md invariant 1), so "not issued" would be a lie and "good" premature:
  * `unknown` for a minute, until the reconciler settles it.
+ *
+ * Status after expiry (docs/ocsp.md "Status after expiry"): with `expiry`, a certificate of a kind that
+ * keeps status after expiry is answered as recorded until its status cutoff (the decision carries
+ * `statusUntil`, which caps nextUpdate), and `unknown` from then on — RFC 6960 §4.4.4: the responder no
+ * longer retains its status, §2.2: "unknown" is the state for a certificate the responder does not know
+ * about; not `revoked` (the extended revoked definition is for never-issued serials, and a certificate
+ * that expired good was never revoked). That answer is not stored and keeps the rank of the recorded
+ * status (so it replaces an older cached answer of the same certificate).
  */
 export interface OcspDecision {
   readonly status: SingleStatus;
@@ -25,13 +34,30 @@ export interface OcspDecision {
   readonly storable: boolean;
   /** Whether the response gets the short validity (a state about to change). */
   readonly provisional: boolean;
+  /** The end of status after expiry, when the kind keeps it: nextUpdate is capped there. */
+  readonly statusUntil?: Date;
+}
+
+/** What `decide` needs to apply status after expiry: the policy and the time of the answer. */
+export interface ExpiryContext {
+  readonly afterExpiry: StatusAfterExpiry;
+  readonly now: Date;
 }
 
 const NON_ISSUED: OcspDecision = { status: { kind: "non-issued" }, rank: 0, storable: false, provisional: false };
 const PENDING: OcspDecision = { status: { kind: "unknown" }, rank: 0, storable: false, provisional: true };
 const GOOD: OcspDecision = { status: { kind: "good" }, rank: 1, storable: true, provisional: false };
 
-export function decide(snapshot: CertificateStatusSnapshot | undefined, caId: CaId): OcspDecision {
+export function decide(snapshot: CertificateStatusSnapshot | undefined, caId: CaId, expiry?: ExpiryContext): OcspDecision {
+  const recorded = decideRecorded(snapshot, caId);
+  if (expiry === undefined || snapshot === undefined || recorded.rank === 0) return recorded;
+  const statusUntil = expiry.afterExpiry.until(caId, snapshot.notAfter);
+  if (statusUntil === undefined) return recorded;
+  if (expiry.afterExpiry.pastCutoff(caId, snapshot.notAfter, expiry.now)) return { status: { kind: "unknown" }, rank: recorded.rank, storable: false, provisional: false };
+  return { ...recorded, statusUntil };
+}
+
+function decideRecorded(snapshot: CertificateStatusSnapshot | undefined, caId: CaId): OcspDecision {
   if (snapshot === undefined || snapshot.caId !== caId) return NON_ISSUED;
   switch (snapshot.status) {
     case "failed":

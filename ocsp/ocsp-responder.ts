@@ -1,4 +1,6 @@
 import { isCaError } from "../ca/errors.js";
+import type { Clock } from "../ca/ports.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import type { CaId } from "../ca/types.js";
 import { decide, storedSerialForm } from "./certificate-status.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
@@ -70,6 +72,8 @@ export class OcspResponder {
       readonly metrics: OcspMetrics;
       readonly log: OcspFailureLog;
       readonly limits?: OcspResponderLimits;
+      /** Status after expiry (docs/ocsp.md) for live answers read from the database, with the clock of the answer. */
+      readonly afterExpiry?: { readonly policy: StatusAfterExpiry; readonly clock: Clock };
     },
   ) {}
 
@@ -145,12 +149,13 @@ export class OcspResponder {
       return serial === undefined ? [] : [serial];
     });
     const snapshots = missing.length > 0 ? await this.deps.statuses.statuses([...new Set(missing)]) : new Map();
+    const expiry = this.deps.afterExpiry && { afterExpiry: this.deps.afterExpiry.policy, now: this.deps.afterExpiry.clock.now() };
     const items = request.certIds.map((c, i) => {
       const hit = known[i];
       if (hit !== undefined) return { certId: c.der, status: hit.status, provisional: hit.provisional };
       const serial = storedSerialForm(c.serialHex);
-      const decision = decide(serial === undefined ? undefined : snapshots.get(serial), entry.caId);
-      return { certId: c.der, status: decision.status, provisional: decision.provisional };
+      const decision = decide(serial === undefined ? undefined : snapshots.get(serial), entry.caId, expiry);
+      return { certId: c.der, status: decision.status, provisional: decision.provisional, statusUntil: decision.statusUntil };
     });
     const signed = await gate.run(() => this.deps.maker.sign(entry, items, request.nonce, true));
     metrics.countSignature("live");

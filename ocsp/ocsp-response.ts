@@ -59,6 +59,12 @@ export interface SingleResponseInput {
   readonly status: SingleStatus;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
+  /**
+   * RFC 6960 §4.4.4 archiveCutoff: status is kept for certificates whose notAfter is at or after this
+   * (producedAt minus the retention period; ca/revocation/status-after-expiry.ts). Written as a
+   * singleExtension, where RFC 6960 Appendix B.2 places re-ocsp-archive-cutoff.
+   */
+  readonly archiveCutoff?: Date | undefined;
 }
 
 export interface ResponseDataInput {
@@ -79,6 +85,8 @@ const EXTENDED_REVOKE_EXTENSION = derSequence(
   Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x09),
   derOctetString(Uint8Array.of(0x05, 0x00)),
 );
+/** id-pkix-ocsp-archive-cutoff (1.3.6.1.5.5.7.48.1.6), RFC 6960 §4.4.4. */
+const ARCHIVE_CUTOFF_OID = Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x06);
 const GOOD = Uint8Array.of(0x80, 0x00);
 const UNKNOWN = Uint8Array.of(0x82, 0x00);
 /** RFC 6960 §2.2: the revocation time of a non-issued certificate. */
@@ -141,10 +149,18 @@ function certStatusDer(status: SingleStatus): Uint8Array {
   }
 }
 
-/** One SingleResponse; nextUpdate is always present (RFC 5019 §2.2.4 requires it). */
+/**
+ * One SingleResponse; nextUpdate is always present (RFC 5019 §2.2.4 requires it). With an archive
+ * cutoff: `singleExtensions [1] EXPLICIT Extensions { { id-pkix-ocsp-archive-cutoff, OCTET STRING
+ * { GeneralizedTime } } }`, non-critical (the DEFAULT FALSE is left out in DER).
+ */
 export function encodeSingleResponse(r: SingleResponseInput): Uint8Array {
   if (!(r.nextUpdate.getTime() > r.thisUpdate.getTime())) throw new CaError("internal", "OCSP nextUpdate must be after thisUpdate");
-  return derSequence(r.certId, certStatusDer(r.status), generalizedTimeDer(r.thisUpdate), derContext(0, generalizedTimeDer(r.nextUpdate), true));
+  const parts = [r.certId, certStatusDer(r.status), generalizedTimeDer(r.thisUpdate), derContext(0, generalizedTimeDer(r.nextUpdate), true)];
+  if (r.archiveCutoff !== undefined) {
+    parts.push(derContext(1, derSequence(derSequence(ARCHIVE_CUTOFF_OID, derOctetString(generalizedTimeDer(r.archiveCutoff)))), true));
+  }
+  return derSequence(...parts);
 }
 
 /** The DER ResponseData (the bytes that get signed). Version v1 is the DEFAULT, so it is omitted. */

@@ -7,6 +7,7 @@ import { DemandRecorder, type DemandRecorderOptions } from "./demand-recorder.js
 import { noopOcspMetrics, type OcspMetrics } from "./ocsp-metrics.js";
 import { OcspResponder } from "./ocsp-responder.js";
 import type { CertificateStatusSource, OcspAccessLog, OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import { PresignedResponses } from "./presigned-responses.js";
 import { OcspPresigner, type PresignerOptions } from "./presigner.js";
 import { defaultResponderRenewalOptions, renewDueResponders, type RenewalOutcome, type ResponderKeys, type ResponderRenewalOptions } from "./responder-renewal.js";
@@ -39,6 +40,11 @@ export interface OcspServiceOptions {
   readonly accessLog: Partial<AccessRecorderOptions>;
   /** Batching of last_requested_at (ocsp/demand-recorder.ts). */
   readonly demand: Partial<DemandRecorderOptions>;
+  /**
+   * Status after expiry (docs/ocsp.md "Status after expiry"): answers until the cutoff, archiveCutoff on
+   * every response of a kind that keeps it. Absent: today's behaviour.
+   */
+  readonly afterExpiry?: StatusAfterExpiry;
 }
 
 export const defaultOcspServiceOptions: OcspServiceOptions = Object.freeze({
@@ -108,7 +114,7 @@ export class OcspService {
     });
     this.cache = new ResponseCache(o.cacheEntries);
     this.gate = new SigningGate({ concurrency: o.liveConcurrency, maxQueue: o.liveQueue, onDepth: (d) => metrics.setSigningQueueDepth(d) });
-    this.maker = new ResponseMaker(deps.clock, o.validity);
+    this.maker = new ResponseMaker(deps.clock, o.validity, o.afterExpiry);
     this.demand = new DemandRecorder({ store: deps.responses, clock: deps.clock, log: deps.log }, o.demand);
     this.presigned = new PresignedResponses({
       responders: this.responders,
@@ -119,6 +125,7 @@ export class OcspService {
       clock: deps.clock,
       metrics,
       demand: this.demand,
+      ...(o.afterExpiry ? { afterExpiry: o.afterExpiry } : {}),
     });
     this.responder = new OcspResponder({
       responders: this.responders,
@@ -129,9 +136,21 @@ export class OcspService {
       metrics,
       log: deps.log,
       limits: { maxCertIds: o.maxCertIds },
+      ...(o.afterExpiry ? { afterExpiry: { policy: o.afterExpiry, clock: deps.clock } } : {}),
     });
     this.presigner = new OcspPresigner(
-      { presigned: this.presigned, responders: this.responders, store: deps.responses, cache: this.cache, outbox: deps.outbox, clock: deps.clock, validity: o.validity, metrics, log: deps.log },
+      {
+        presigned: this.presigned,
+        responders: this.responders,
+        store: deps.responses,
+        cache: this.cache,
+        outbox: deps.outbox,
+        clock: deps.clock,
+        validity: o.validity,
+        metrics,
+        log: deps.log,
+        ...(o.afterExpiry ? { afterExpiry: { policy: o.afterExpiry, statuses: deps.statuses } } : {}),
+      },
       o.presigner,
     );
     this.accessRecorder = new AccessRecorder(deps.accessLog, deps.log, o.accessLog);

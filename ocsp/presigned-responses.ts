@@ -1,4 +1,5 @@
 import type { Clock } from "../ca/ports.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import { encodeCertId, type CertIdHash } from "./cert-id.js";
 import { decide, storedSerialForm } from "./certificate-status.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
@@ -65,6 +66,8 @@ export class PresignedResponses {
       readonly clock: Clock;
       readonly metrics: OcspMetrics;
       readonly demand?: Pick<DemandRecorder, "note">;
+      /** Status after expiry (docs/ocsp.md): answered as recorded until the cutoff, then unknown. */
+      readonly afterExpiry?: StatusAfterExpiry;
     },
   ) {}
 
@@ -259,7 +262,8 @@ export class PresignedResponses {
         if (!written.has(storedResponseKey(response.serial, response.hash))) return this.adoptStored(s);
         const newer = now.get(response.serial);
         const entry = this.deps.responders.get(response.caId);
-        if (newer !== undefined && entry !== undefined && decide(newer, entry.caId).rank > cached.rank) {
+        // A later status version (a lifted hold, migration 0028) is newer too, though its rank is lower.
+        if (newer !== undefined && entry !== undefined && (decide(newer, entry.caId).rank > cached.rank || (newer.statusVersion ?? 0) > (cached.statusVersion ?? 0))) {
           return this.make(entry, response.hash, response.serial, "status-change", { snapshot: newer, run });
         }
         return this.keepWritten(s, "first-request");
@@ -276,10 +280,11 @@ export class PresignedResponses {
     purpose: SigningPurpose,
     run: SignRunner,
   ): Promise<Signed> {
-    const decision = decide(snapshot, entry.caId);
+    const { afterExpiry } = this.deps;
+    const decision = decide(snapshot, entry.caId, afterExpiry && { afterExpiry, now: this.deps.clock.now() });
     const hashes = entry.issuerHashes[hash];
     const certId = encodeCertId(hash, hashes.name, hashes.key, serialHex);
-    const signed = await run(() => this.deps.maker.sign(entry, [{ certId, status: decision.status, provisional: decision.provisional }]));
+    const signed = await run(() => this.deps.maker.sign(entry, [{ certId, status: decision.status, provisional: decision.provisional, statusUntil: decision.statusUntil }]));
     this.deps.metrics.countSignature(purpose);
     const response: StoredOcspResponse = {
       serial: serialHex,
@@ -288,6 +293,7 @@ export class PresignedResponses {
       der: signed.der,
       certStatus: certStatusName(decision.status),
       rank: decision.rank,
+      statusVersion: snapshot?.statusVersion ?? 0,
       revokedAt: decision.status.kind === "revoked" ? decision.status.revokedAt : null,
       reason: decision.status.kind === "revoked" ? decision.status.reason : null,
       thisUpdate: signed.thisUpdate,

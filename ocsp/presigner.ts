@@ -1,7 +1,8 @@
 import type { OutboxReader } from "../ca/revocation/outbox.js";
 import type { Clock } from "../ca/ports.js";
 import type { OcspMetrics } from "./ocsp-metrics.js";
-import type { OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
+import type { CertificateStatusSource, OcspResponseStore } from "../ca/revocation/ocsp-ports.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import { certIdHashes } from "./cert-id.js";
 import type { PresignedResponses } from "./presigned-responses.js";
 import type { OcspResponders } from "./responders.js";
@@ -15,7 +16,7 @@ import type { ResponseValidity } from "./response-maker.js";
  * `follow` runs in every service process (`start`); the others in one process of the cluster, under
  * the job lease "ocsp-presigner" (`startBackground`, docs/cluster.md).
  *
- * - outbox (every 200 ms by default, consumer "ocsp"): `certificate.revoked` / `.held` re-sign the
+ * - outbox (every 200 ms by default, consumer "ocsp"): `certificate.revoked` / `.held` / `.released` re-sign the
  *   certificate's stored responses that are still fresh — only those: a certificate nobody asked about
  *   has none and costs no signature until someone asks (then the request signs its current status).
  *   `certificate.issued` signs nothing; it drops a provisional answer (pending serial) this process
@@ -26,7 +27,9 @@ import type { ResponseValidity } from "./response-maker.js";
  * - refresh (every second): responses at half-life are re-signed when asked within `demandWindowMs`,
  *   at most `refreshPerSecond`, soonest first, two at a time: background signing never takes the HSM
  *   from issuance or live answers (Boulder #202). Those not asked are taken out of the refresh (they
- *   expire); those of expired certificates are removed.
+ *   expire); those of expired certificates are removed — unless the certificate's kind keeps status
+ *   after expiry and its cutoff has not come (docs/ocsp.md "Status after expiry"): then they are
+ *   refreshed while asked, like any other, and removed after the cutoff.
  * - drop (every `dropIntervalMs`): expired responses out of the refresh and not asked within the
  *   window are deleted, `dropBatch` at a time.
  * - age (every 10 s): the age of the oldest refreshed response and the stored count, for the metrics.
@@ -69,7 +72,7 @@ export interface PresignerLog {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
-const CHANGES = new Set(["certificate.revoked", "certificate.held"]);
+const CHANGES = new Set(["certificate.revoked", "certificate.held", "certificate.released"]);
 const DROP_BATCHES_PER_TICK = 20;
 /** Due rows read per refresh tick, per signature of budget: rows not asked only need an update. */
 const DUE_READ_FACTOR = 4;
@@ -97,6 +100,11 @@ export class OcspPresigner {
       readonly validity: ResponseValidity;
       readonly metrics: OcspMetrics;
       readonly log: PresignerLog;
+      /**
+       * Status after expiry, and where the refresher reads the notAfter of the (few) expired
+       * certificates among the due rows: background work, never the request path.
+       */
+      readonly afterExpiry?: { readonly policy: StatusAfterExpiry; readonly statuses: CertificateStatusSource };
     },
     options: Partial<PresignerOptions> = {},
   ) {
@@ -187,11 +195,24 @@ export class OcspPresigner {
     const due = await this.deps.store.listDue(now, budget * DUE_READ_FACTOR);
     const since = now.getTime() - this.options.demandWindowMs;
     const asked = (d: (typeof due)[number]): boolean => d.lastRequestedAt !== null && d.lastRequestedAt.getTime() >= since;
-    // Expired certificates are not re-signed; removing them keeps them from heading every later scan.
-    await this.deps.store.remove(due.filter((d) => d.expired));
-    await this.deps.store.unschedule(due.filter((d) => !d.expired && !asked(d)));
-    const wanted = due.filter((d) => !d.expired && asked(d)).slice(0, budget);
+    const keep = await this.expiredWithinStatus(due.filter((d) => d.expired), now);
+    const live = (d: (typeof due)[number]): boolean => !d.expired || keep.has(d.serial);
+    // Expired certificates past their status are not re-signed; removing them keeps them from heading every later scan.
+    await this.deps.store.remove(due.filter((d) => !live(d)));
+    await this.deps.store.unschedule(due.filter((d) => live(d) && !asked(d)));
+    const wanted = due.filter((d) => live(d) && asked(d)).slice(0, budget);
     return this.deps.presigned.resign(wanted.map((d) => ({ serial: d.serial, hashes: [d.hash] })), "refresh", 2);
+  }
+
+  /**
+   * Of the expired certificates among due rows, the serials whose status is still given at `now`
+   * (status after expiry: docs/ocsp.md). One read of their rows; none without the policy.
+   */
+  private async expiredWithinStatus(expired: ReadonlyArray<{ serial: string }>, now: Date): Promise<Set<string>> {
+    const a = this.deps.afterExpiry;
+    if (a === undefined || expired.length === 0) return new Set();
+    const rows = await a.statuses.statuses([...new Set(expired.map((d) => d.serial))]);
+    return new Set([...rows.values()].filter((r) => a.policy.enabled(r.caId) && !a.policy.pastCutoff(r.caId, r.notAfter, now)).map((r) => r.serial));
   }
 
   /** Deletes expired responses nobody asked for within the window, in bounded batches. @returns responses deleted */

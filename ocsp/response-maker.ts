@@ -1,4 +1,5 @@
 import type { Clock } from "../ca/ports.js";
+import type { StatusAfterExpiry } from "../ca/revocation/status-after-expiry.js";
 import { encodeResponseData, signOcspResponse, type SingleStatus } from "./ocsp-response.js";
 import type { IssuerEntry } from "./responders.js";
 
@@ -28,6 +29,11 @@ export interface ResponseItem {
   readonly certId: Uint8Array;
   readonly status: SingleStatus;
   readonly provisional: boolean;
+  /**
+   * The end of the certificate's status after expiry (ca/revocation/status-after-expiry.ts): nextUpdate
+   * is not set beyond it, so no response of an expired certificate outlives the period it is answered in.
+   */
+  readonly statusUntil?: Date | undefined;
 }
 
 /**
@@ -41,9 +47,14 @@ export const LIVE_VERIFY_EVERY = 64;
 export class ResponseMaker {
   private liveSignatures = 0;
 
+  /**
+   * @param afterExpiry status after expiry: every response of a CA generation whose kind keeps status
+   * after expiry carries archiveCutoff (RFC 6960 §4.4.4, docs/ocsp.md "Status after expiry")
+   */
   constructor(
     private readonly clock: Clock,
     readonly validity: ResponseValidity = defaultResponseValidity,
+    private readonly afterExpiry?: StatusAfterExpiry,
   ) {
     if (!(validity.validityMs >= 60_000) || !(validity.provisionalValidityMs >= 1000)) throw new RangeError("OCSP validity too short");
   }
@@ -52,11 +63,15 @@ export class ResponseMaker {
   async sign(entry: IssuerEntry, items: readonly ResponseItem[], nonce?: Uint8Array, transient = false): Promise<SignedResponse> {
     const now = new Date(Math.floor(this.clock.now().getTime() / 1000) * 1000);
     const validity = items.some((i) => i.provisional) ? this.validity.provisionalValidityMs : this.validity.validityMs;
-    const nextUpdate = new Date(now.getTime() + validity);
+    let next = now.getTime() + validity;
+    // Capped at the end of status after expiry (at least one second after thisUpdate, as nextUpdate must follow it).
+    for (const i of items) if (i.statusUntil !== undefined) next = Math.max(now.getTime() + 1000, Math.min(next, Math.floor(i.statusUntil.getTime() / 1000) * 1000));
+    const nextUpdate = new Date(next);
+    const archiveCutoff = this.afterExpiry?.archiveCutoff(entry.caId, now);
     const tbs = encodeResponseData({
       responderId: entry.responder.responderId,
       producedAt: now,
-      responses: items.map((i) => ({ certId: i.certId, status: i.status, thisUpdate: now, nextUpdate })),
+      responses: items.map((i) => ({ certId: i.certId, status: i.status, thisUpdate: now, nextUpdate, archiveCutoff })),
       nonce,
     });
     const verify = !transient || this.liveSignatures++ % LIVE_VERIFY_EVERY === 0;

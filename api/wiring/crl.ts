@@ -3,11 +3,13 @@ import type { Middleware } from "koa";
 import { CaError } from "../../ca/errors.js";
 import type { OperatorRole } from "../../ca/operators/roles.js";
 import type { Signer } from "../../ca/ports.js";
+import { StatusAfterExpiry } from "../../ca/revocation/status-after-expiry.js";
 import type { CrlAccessRecord } from "../../ca/revocation/crl-ports.js";
 import type { CaGeneration, CaId } from "../../ca/types.js";
 import { createCrlService, type CrlService } from "../../crl/crl-service.js";
 import { KnexCrlAccessLog } from "../../db/crl-access-log.js";
 import { KnexCrlStore } from "../../db/crl-store.js";
+import { KnexCertificateReleaseStore } from "../../db/revocation-release-store.js";
 import { AccessRecorder } from "../../ocsp/access-recorder.js";
 import type { Config } from "../config.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -22,7 +24,7 @@ import type { ServiceWith } from "./service.js";
 
 /** What the CRL part needs of the opened service. */
 export type CrlDeps = ServiceWith<"db" | "clock" | "logger" | "metrics" | "relyingParties", "outbox" | "audit"> & {
-  readonly config: Pick<Config, "publicBaseUrl" | "crl">;
+  readonly config: Pick<Config, "publicBaseUrl" | "crl"> & Partial<Pick<Config, "revocationInfo">>;
 };
 
 export interface CrlFeature {
@@ -53,6 +55,10 @@ export function buildCrl(deps: CrlDeps, generations: readonly CaGeneration[], si
     settings: deps.config.crl,
     metrics: deps.metrics.crl,
     logger,
+    // Status after expiry (docs/crl.md): revoked entries kept until the cutoff, with expiredCertsOnCRL.
+    ...(deps.config.revocationInfo ? { afterExpiry: new StatusAfterExpiry(deps.config.revocationInfo) } : {}),
+    // Lifted phone holds: removeFromCRL entries on delta CRLs (crl/released-entries.ts).
+    released: new KnexCertificateReleaseStore(db),
   });
   // CRL reads of identified relying parties (docs/api.md §3), written in batches like OCSP answers; one
   // that cannot be recorded (the buffer is full: the database has been failing) is not answered.

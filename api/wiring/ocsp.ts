@@ -1,5 +1,6 @@
 import type Router from "@koa/router";
 import type { Signer } from "../../ca/ports.js";
+import { StatusAfterExpiry } from "../../ca/revocation/status-after-expiry.js";
 import type { CaId } from "../../ca/types.js";
 import type { RevocationAccessMode } from "../routes/crl.js";
 import { KnexOcspStore } from "../../db/ocsp-store.js";
@@ -18,7 +19,7 @@ import type { ServiceWith } from "./service.js";
 
 /** What the OCSP part needs of the opened service. */
 export type OcspDeps = ServiceWith<"db" | "clock" | "random" | "hsm" | "metrics" | "logger" | "relyingParties", "caGenerations" | "audit" | "outbox"> & {
-  readonly config: { readonly hsm: Pick<Config["hsm"], "poolSize" | "serviceKeySpec">; readonly ca: Pick<Config["ca"], "ocspResponderValidityDays">; readonly ocsp?: Config["ocsp"] };
+  readonly config: { readonly hsm: Pick<Config["hsm"], "poolSize" | "serviceKeySpec">; readonly ca: Pick<Config["ca"], "ocspResponderValidityDays">; readonly ocsp?: Config["ocsp"]; readonly revocationInfo?: Config["revocationInfo"] };
 };
 
 export interface OcspFeature {
@@ -55,6 +56,8 @@ export async function buildOcsp(deps: OcspDeps, signers: ReadonlyMap<CaId, Signe
       liveConcurrency: deps.config.hsm.poolSize,
       renewal: { renewBeforeDays: 30, validityDays: deps.config.ca.ocspResponderValidityDays, keySpec: deps.config.hsm.serviceKeySpec },
       ...(deps.config.ocsp ? { presigner: { demandWindowMs: deps.config.ocsp.demandWindowMs, refreshPerSecond: deps.config.ocsp.refreshPerSecond } } : {}),
+      // Status after expiry (docs/ocsp.md): answers until the cutoff, with archiveCutoff.
+      ...(deps.config.revocationInfo ? { afterExpiry: new StatusAfterExpiry(deps.config.revocationInfo) } : {}),
     },
   );
   const routes: OcspRouteDeps = {

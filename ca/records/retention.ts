@@ -23,6 +23,14 @@ import type { AuditStore } from "../stores.js";
  * - relying-party access records (who asked about which certificate): configurable;
  * - personal fields of certificates: 10 years after the certificate expired.
  *
+ * Never purged: what revocation status is read from — a certificate row's serial, CA, partition,
+ * notAfter, status, revocation time, reason and invalidity date. OCSP and the CRLs give status after
+ * expiry from these until the status cutoff (ca/revocation/status-after-expiry.ts: by default to the end
+ * of the third month after the month of expiry, docs/domain.md §4); the personal-fields purge, whose
+ * shortest period (1 year) is longer than that default, strips other columns only
+ * (test/integration/crl/retention-status-after-expiry.test.ts). `statusAfterExpiryConflict` checks a
+ * configured pair.
+ *
  * Each kind of data is a RetentionTask; tasks whose table does not exist in a deployment report
  * `available: false`. A dry run counts what a purge would remove and changes nothing (it is audited,
  * like every operation).
@@ -53,6 +61,19 @@ export function parseRetentionPeriods(input: Partial<Record<keyof RetentionPerio
     out[k] = v;
   }
   return Object.freeze(out) as unknown as RetentionPeriods;
+}
+
+/**
+ * Whether the personal-fields retention would end before the status after expiry of some kind does
+ * (`longestStatusDays`: StatusAfterExpiry.longestDays). Harmless for status — the purge keeps the status
+ * columns — but the disclosure of who was answered about a certificate (docs/api.md §3) would then
+ * outlive the certificate's own record: a configuration to refuse. Returns the message, or undefined.
+ */
+export function statusAfterExpiryConflict(periods: RetentionPeriods, longestStatusDays: number): string | undefined {
+  const keptDays = periods.certificatePersonalFieldsYearsAfterExpiry * 365;
+  return keptDays >= longestStatusDays
+    ? undefined
+    : `retention.certificatePersonalFieldsYearsAfterExpiry (${periods.certificatePersonalFieldsYearsAfterExpiry} years) ends before the status after expiry (up to ${longestStatusDays} days, revocationInfo)`;
 }
 
 /** `now` minus whole years (UTC calendar; Feb 29 falls back to Feb 28/Mar 1 as Date does). */

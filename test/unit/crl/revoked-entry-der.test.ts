@@ -13,7 +13,7 @@ describe("crl/revoked-entry-der", () => {
       const entry: RevokedEntry = {
         serial: randomSerial(rng),
         revokedAt: randomSeconds(rng),
-        reasonCode: rng.pick([0, 1, 2, 3, 4, 5, 6]),
+        reasonCode: rng.pick([0, 1, 2, 3, 4, 5, 6, 8]),
         invalidityDate: rng.next() < 0.4 ? randomSeconds(rng) : null,
       };
       assert.equal(hex(revokedEntryDer(entry)), hex(pkijsEntryDer(entry)), `case ${i}: ${JSON.stringify(entry)}`);
@@ -56,7 +56,7 @@ describe("crl/revoked-entry-der", () => {
       { serial: "zz" },
       { serial: "01".repeat(21) },
       { reasonCode: 7 },
-      { reasonCode: 8 },
+      { reasonCode: 9 }, // 8 (removeFromCRL) is written for lifted phone holds: crl/released-entries.ts
       { reasonCode: -1 },
       { revokedAt: 1.5 },
       { revokedAt: 253402300800 },
