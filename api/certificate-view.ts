@@ -1,8 +1,17 @@
 import { z } from "zod";
 import { CaError } from "../ca/errors.js";
+import type { CertificateLink } from "../ca/linkage/certificate-links.js";
 import type { CertificateRecord } from "../ca/types.js";
 import { pem } from "../ca/x509/pem.js";
 import { pathParam } from "./route-contract.js";
+
+/**
+ * certificateView with the linkage graph around the certificate (ca/linkage linksAround): serials and
+ * link types only (docs/linkage.md).
+ */
+export function certificateViewWithLinks(cert: CertificateRecord, links: readonly CertificateLink[]): Record<string, unknown> {
+  return { ...certificateView(cert), links: links.map((l) => ({ link: l.link, fromSerial: l.fromSerial, toSerial: l.toSerial })) };
+}
 
 /** The record and status of a certificate, as `GET /v1/certificates/{serial}` answers it. */
 export function certificateView(cert: CertificateRecord): Record<string, unknown> {
@@ -23,6 +32,7 @@ export function certificateView(cert: CertificateRecord): Record<string, unknown
     municipalityCode: cert.recorded.municipalityCode ?? null,
     applicationDate: cert.recorded.applicationDate ?? null,
     certificate: cert.der ? pem(cert.der, "CERTIFICATE") : null,
+    device: cert.device,
   };
 }
 

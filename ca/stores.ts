@@ -4,6 +4,7 @@ import type {
   CaGeneration,
   CaId,
   CaKind,
+  CertificateDevice,
   CertificateRecord,
   CertificateStatus,
   RevocationReason,
@@ -36,6 +37,8 @@ export interface NewPendingCertificate {
   readonly serial: string;
   readonly caId: CaId;
   readonly kind: CaKind;
+  /** Where the key lives; "card" when absent (migration 0026). */
+  readonly device?: CertificateDevice;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly partition: number;

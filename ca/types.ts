@@ -40,6 +40,9 @@ export interface CaGeneration {
   readonly createdAt: Date;
 }
 
+/** Where the certificate's key lives: the My Number Card or a smartphone's secure element (docs/linkage.md). */
+export type CertificateDevice = "card" | "phone";
+
 export type CertificateStatus = "pending" | "valid" | "revoked" | "hold" | "failed";
 
 /** RFC 5280 §5.3.1 reason names used by the CA (docs/api.md §6). */
@@ -68,6 +71,8 @@ export interface CertificateRecord {
   readonly serial: string;
   readonly caId: CaId;
   readonly kind: CaKind;
+  /** Migration 0026; "card" for every certificate issued before phone certificates. */
+  readonly device: CertificateDevice;
   readonly status: CertificateStatus;
   readonly notBefore: Date;
   readonly notAfter: Date;

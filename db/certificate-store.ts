@@ -1,7 +1,7 @@
 import type { Knex } from "knex";
 import { CaError } from "../ca/errors.js";
 import type { CertificateStore, NewPendingCertificate, Tx } from "../ca/stores.js";
-import type { CaId, CaKind, CertificateRecord, CertificateStatus, RevocationReason } from "../ca/types.js";
+import type { CaId, CaKind, CertificateDevice, CertificateRecord, CertificateStatus, RevocationReason } from "../ca/types.js";
 import {
   bytesFromColumn,
   bytesToParameter,
@@ -141,6 +141,8 @@ export function pendingCertificateRow(cert: NewPendingCertificate): Record<strin
     serial: cert.serial,
     ca_id: cert.caId,
     kind: cert.kind,
+    // Absent: the column's default, "card" (migration 0026); knex writes DEFAULT for it in a multi-row insert.
+    ...(cert.device === undefined ? {} : { device: cert.device }),
     status: "pending",
     not_before: cert.notBefore,
     not_after: cert.notAfter,
@@ -163,6 +165,7 @@ export function certificateFromRow(row: Record<string, unknown>): CertificateRec
     serial: row.serial as string,
     caId: row.ca_id as CaId,
     kind: row.kind as CaKind,
+    device: (row.device as CertificateDevice | undefined) ?? "card",
     status: row.status as CertificateStatus,
     notBefore: dateFromColumn(row.not_before),
     notAfter: dateFromColumn(row.not_after),

@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import { CaError } from "../ca/errors.js";
 import type { IssuanceCompleted, IssuanceRecord, IssuanceStatus, IssuanceStore, ResidentRecord, ResidentStore } from "../ca/issuance/issuance-ports.js";
+import type { LinkType } from "../ca/linkage/certificate-links.js";
 import type { NewPendingCertificate, Tx } from "../ca/stores.js";
 import { pendingCertificateRow } from "./certificate-store.js";
 import { bytesToParameter, dateFromColumn, jsonToParameter, nullableDateFromColumn, objectFromColumn, rowsOf } from "./column-values.js";
@@ -82,7 +83,7 @@ export class KnexIssuanceStore implements IssuanceStore {
     const row = rowsOf(await k.raw(completionSql(values), bindings))[0];
     if (row === undefined) return undefined;
     if (Number(row.issued_count) !== signed.length) throw new CaError("conflict", "certificate is not awaiting its certificate");
-    return { issuance: toIssuance(row), superseded: (row.superseded as unknown[]).map(String) };
+    return { issuance: toIssuance(row), superseded: (row.superseded as unknown[]).map(String), links: linksOfColumn(row.links) };
   }
 }
 
@@ -90,7 +91,20 @@ export class KnexIssuanceStore implements IssuanceStore {
  * Step (3) of an issuance as one statement (issue #3: one round trip instead of 2 per certificate, 2 per
  * superseded one and 3 re-reads). Every write hangs off `completed`, so nothing is written unless the
  * issuance was pending; data-modifying CTEs always run to completion, the outbox insert included.
- * Supersede (docs/domain.md §3) skips pending rows and this issuance's own, as revocation of valid/hold → revoked.
+ * Supersede (docs/domain.md §3) skips pending rows and this issuance's own, as revocation of valid/hold → revoked;
+ * it takes the kinds issued on the device issued (migration 0026): a card issuance never supersedes a phone's
+ * certificates nor a phone issuance the card's (what a card's revocation does to the phone's is a cascade of
+ * its own, issue #16 item 1).
+ * `linked` records the linkage graph (docs/linkage.md, ca/linkage/certificate-links.ts `linksOfIssuance`, the
+ * same rule): per issued certificate a `successor` link from the resident's most recent earlier certificate
+ * of its kind and device that was ever issued (has a DER: superseded, revoked or expired alike; read from
+ * the statement's snapshot, so this statement's own supersede does not hide it), and `sign-auth` per pair.
+ * "Most recent" is the head of the chain first (no successor link yet), then the newest: created_at is
+ * truncated to the second, and two issuances of one resident within a second must still chain.
+ * Cost: no extra round trip; per issued certificate one probe of certificates_resident_code_idx (a
+ * resident's handful of rows, each with a probe of certificate_links_pkey) and one row in
+ * certificate_links (three index entries). A link recorded
+ * before is left alone (on conflict do nothing), though `completed` already writes nothing twice.
  * Bindings: (serial, der) × n, response, completed_at, issuance_id, revoked_at.
  */
 function completionSql(signedValues: string): string {
@@ -106,14 +120,14 @@ function completionSql(signedValues: string): string {
       set der = s.der, status = case when c.status = 'pending' then 'valid' else c.status end, updated_at = now()
       from signed s, completed i
       where c.serial = s.serial and c.issuance_id = i.issuance_id and c.der is null and c.status in ('pending', 'revoked', 'hold')
-      returning c.serial, c.ca_id, c.partition, c.kind
+      returning c.serial, c.ca_id, c.partition, c.kind, c.device, c.created_at
     ),
     superseded as (
       update certificates c
       set status = 'revoked', revocation_reason = 'superseded', revoked_at = ?, invalidity_date = null, updated_at = now()
       from completed i
       where c.resident_code = i.resident_code and c.issuance_id is distinct from i.issuance_id
-        and c.status in ('valid', 'hold') and c.kind in (select kind from issued)
+        and c.status in ('valid', 'hold') and (c.kind, c.device) in (select kind, device from issued)
       returning c.serial, c.ca_id, c.partition, c.created_at
     ),
     outboxed as (
@@ -128,10 +142,29 @@ function completionSql(signedValues: string): string {
         from superseded
       ) m
       order by part, created_at, serial
+    ),
+    linked as (
+      insert into certificate_links (from_serial, to_serial, link, resident_code, created_at)
+      select p.serial, x.serial, 'successor', i.resident_code, i.completed_at
+      from issued x cross join completed i
+      cross join lateral (
+        select c.serial from certificates c
+        where c.resident_code = i.resident_code and c.kind = x.kind and c.device = x.device
+          and c.issuance_id is distinct from i.issuance_id and c.der is not null and c.created_at <= x.created_at
+        order by exists (select 1 from certificate_links l where l.from_serial = c.serial and l.link = 'successor'), c.created_at desc, c.serial desc
+        limit 1
+      ) p
+      union all
+      select s.serial, a.serial, 'sign-auth', i.resident_code, i.completed_at
+      from issued s join issued a on s.kind = 'sign' and a.kind = 'auth' and s.device = a.device cross join completed i
+      on conflict (from_serial, link, to_serial) do nothing
+      returning from_serial, to_serial, link, resident_code, created_at
     )
     select i.*,
       (select count(*)::int from issued) as issued_count,
-      (select coalesce(json_agg(serial order by created_at, serial), '[]'::json) from superseded) as superseded
+      (select coalesce(json_agg(serial order by created_at, serial), '[]'::json) from superseded) as superseded,
+      (select coalesce(json_agg(json_build_object('fromSerial', from_serial, 'toSerial', to_serial, 'link', link)
+         order by link desc, from_serial, to_serial), '[]'::json) from linked) as links
     from completed i`;
 }
 
@@ -224,4 +257,10 @@ function toResident(row: Row): ResidentRecord {
     ...(row.status === undefined || row.status === null ? {} : { status: String(row.status) as NonNullable<ResidentRecord["status"]> }),
     updatedAt: dateFromColumn(row.updated_at),
   };
+}
+
+/** The `links` column of completionSql: the links this completion recorded. */
+function linksOfColumn(value: unknown): IssuanceCompleted["links"] {
+  const list = (typeof value === "string" ? JSON.parse(value) : value) as Array<{ fromSerial: string; toSerial: string; link: LinkType }> | null;
+  return (list ?? []).map((l) => ({ fromSerial: l.fromSerial, toSerial: l.toSerial, link: l.link }));
 }

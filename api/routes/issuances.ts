@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { CertificateLookup } from "../../ca/access/certificate-lookup.js";
 import { CaError } from "../../ca/errors.js";
 import type { IssuanceService } from "../../ca/issuance/issuance-service.js";
+import { linksAround, type CertificateLinkStore } from "../../ca/linkage/certificate-links.js";
 import type { OperatorRole } from "../../ca/operators/roles.js";
 import { accessScopeOf, purposeQuery } from "../access-scope.js";
 import { clientOf, operatorOf, type ApiMiddleware, type ApiState } from "../api-state.js";
@@ -10,12 +11,14 @@ import { requireClient } from "../client-identity.js";
 import { parsedJsonBody } from "../json-body.js";
 import type { OpenApiDocument } from "../openapi.js";
 import { route } from "../route-contract.js";
-import { certificateView, serialPathParam } from "../certificate-view.js";
+import { certificateView, certificateViewWithLinks, serialPathParam } from "../certificate-view.js";
 
 export interface IssuanceRouteDeps {
   readonly issuance: Pick<IssuanceService, "issue">;
   /** The object-level policy's read of one certificate (ca/access/certificate-lookup.ts). */
   readonly lookup: Pick<CertificateLookup, "read">;
+  /** The linkage graph shown with a certificate read (docs/linkage.md); absent: no `links` in the answer. */
+  readonly links?: Pick<CertificateLinkStore, "from" | "to">;
   /** Operator session middleware (api/operator-session.ts), bound to its auth service. */
   readonly requireOperator: (...roles: OperatorRole[]) => ApiMiddleware;
   /** Terminal enrolment + operating hours check (api/operator-session.ts). */
@@ -105,7 +108,8 @@ export function issuanceRoutes(deps: IssuanceRouteDeps) {
       async function readCertificate(ctx, { params }) {
         const scope = accessScopeOf(ctx, () => purposeQuery(ctx));
         const cert = await deps.lookup.read(operatorOf(ctx), scope, params.serial);
-        ctx.body = certificateView(cert);
+        // Read after the object-level policy allowed (and audited) the read of this certificate.
+        ctx.body = deps.links ? certificateViewWithLinks(cert, await linksAround(cert.serial, deps.links)) : certificateView(cert);
       },
     );
     return router;

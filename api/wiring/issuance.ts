@@ -16,7 +16,7 @@ import type { ServiceWith } from "./service.js";
  */
 
 /** What issuance needs of the opened service. */
-export type IssuanceDeps = ServiceWith<"db" | "clock" | "random", "certificates" | "issuances" | "residents" | "audit">;
+export type IssuanceDeps = ServiceWith<"db" | "clock" | "random", "certificates" | "issuances" | "residents" | "audit" | "certificateLinks">;
 
 export interface IssuanceFeature {
   readonly issuance: IssuanceService;
@@ -42,6 +42,6 @@ export function buildIssuance(deps: IssuanceDeps, authorities: AuthorityResolver
   const lookup = new CertificateLookup({ certificates: stores.certificates, residents: residentMunicipalities, audit: stores.audit, clock });
   return {
     issuance,
-    router: (guards) => issuanceRoutes({ issuance, lookup, requireOperator: guards.requireOperator, requireActiveTerminal: guards.requireActiveTerminal }),
+    router: (guards) => issuanceRoutes({ issuance, lookup, links: stores.certificateLinks, requireOperator: guards.requireOperator, requireActiveTerminal: guards.requireActiveTerminal }),
   };
 }

@@ -13,6 +13,7 @@ import { publicKeySpec } from "../../ca/x509/public-key.js";
 import { KnexAuditStore } from "../../db/audit-store.js";
 import { KnexCaGenerationStore } from "../../db/ca-generation-store.js";
 import { KnexCertificateStore } from "../../db/certificate-store.js";
+import { KnexCertificateLinkStore } from "../../db/certificate-link-store.js";
 import { KnexClientCertificateStore } from "../../db/client-certificate-store.js";
 import { openDatabase, type Database } from "../../db/database.js";
 import { KnexIssuanceStore, KnexResidentStore } from "../../db/issuance-store.js";
@@ -57,6 +58,8 @@ export interface Service {
 export interface ServiceStores {
   readonly caGenerations: KnexCaGenerationStore;
   readonly certificates: KnexCertificateStore;
+  /** The certificate linkage graph (issue #16 item 2, docs/linkage.md). */
+  readonly certificateLinks: KnexCertificateLinkStore;
   readonly audit: KnexAuditStore;
   readonly issuances: KnexIssuanceStore;
   readonly residents: KnexResidentStore;
@@ -128,6 +131,7 @@ export async function openService(config: Config, options: { logger?: Logger; cl
     stores: {
       caGenerations: new KnexCaGenerationStore(db),
       certificates: new KnexCertificateStore(db),
+      certificateLinks: new KnexCertificateLinkStore(db),
       audit: auditStore,
       issuances: new KnexIssuanceStore(db),
       residents: new KnexResidentStore(db),

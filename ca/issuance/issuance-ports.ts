@@ -16,6 +16,7 @@
 import { CaError } from "../errors.js";
 import { PUBLIC_KEY_IN_USE, type NewPendingCertificate, type Tx } from "../stores.js";
 import type { Gender } from "../residents/resident-fields.js";
+import type { LinkType } from "../linkage/certificate-links.js";
 
 /**
  * Ports of the issuance service beyond the certificate store: the issuance records (idempotency and
@@ -62,10 +63,15 @@ export interface IssuanceStore {
   /**
    * Step (3) of an issuance in one write, only while it is pending (docs/domain.md §3, docs/design.md invariant 3):
    * - stores each signed DER (pending → valid; a serial revoked or held while pending keeps its status);
-   * - revokes as `superseded` at `at` the resident's valid or held certificates of the kinds issued that
-   *   other issuances issued;
+   * - revokes as `superseded` at `at` the resident's valid or held certificates of the kinds issued, on
+   *   the device issued (card or phone, migration 0026), that other issuances issued;
    * - writes the outbox rows: `certificate.issued` {serial, caId, partition} per certificate (serial
    *   order), then `certificate.revoked` {serial, caId, partition, reason: "superseded"} per superseded one;
+   * - records the linkage graph (docs/linkage.md) as `linksOfIssuance` (ca/linkage/certificate-links.ts)
+   *   says: a `successor` link to each certificate from the resident's most recent earlier certificate
+   *   of its kind and device that was ever issued (created no later, another issuance, whatever its
+   *   status), and `sign-auth` from the signing to the user-auth certificate of each device; a link
+   *   recorded before is not written again;
    * - completes the issuance with `response` at `at`.
    * Returns undefined, having written nothing, when the issuance is not pending (completed or failed by
    * someone else) or unknown. Throws CaError("conflict") when a certificate in `signed` is not a pending
@@ -87,6 +93,8 @@ export interface IssuanceCompleted {
   readonly issuance: IssuanceRecord;
   /** Serials revoked as superseded, oldest first (created, then serial). */
   readonly superseded: readonly string[];
+  /** The links this completion recorded: successors first, then sign-auth, each by from and to serial. */
+  readonly links: ReadonlyArray<{ readonly fromSerial: string; readonly toSerial: string; readonly link: LinkType }>;
 }
 
 /** The four items (基本4情報) plus alias, as the CA holds them for one resident. */

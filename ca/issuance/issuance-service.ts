@@ -57,8 +57,8 @@ interface SignedCertificate {
  *
  * docs/design.md invariant 1, no signature without a record: (1) one transaction reserves every serial and
  * stores each to-be-signed certificate as `pending` together with the issuance record; (2) the HSM signs;
- * (3) one transaction stores the certificates, supersedes the previous ones of the same kinds, writes
- * the outbox and the audit entry, and stores the answer. A crash between (1) and (3) leaves pending rows
+ * (3) one transaction stores the certificates, supersedes the previous ones of the same kinds, records
+ * their links (docs/linkage.md), writes the outbox and the audit entry, and stores the answer. A crash between (1) and (3) leaves pending rows
  * that `reconcile` completes from the stored TBS. All requested certificates are issued, or none.
  */
 export class IssuanceService {
@@ -232,7 +232,7 @@ export class IssuanceService {
         if (residentCode !== null) await this.deps.residents.getForUpdate(residentCode, tx);
         const done = await issuances.completeWithCertificates(issuanceId, signed, answer as unknown as Record<string, unknown>, now, tx);
         if (!done) throw new CompletedConcurrently();
-        const { issuance, superseded } = done;
+        const { issuance, superseded, links } = done;
         await audit.append(
           {
             at: now,
@@ -246,6 +246,8 @@ export class IssuanceService {
               residentCode: issuance.residentCode,
               certificates: rows.map((r) => ({ serial: r.serial, kind: r.kind, caId: r.caId })),
               superseded: [...superseded],
+              // The linkage graph recorded with them (docs/linkage.md): serials and link types only.
+              links: links.map((l) => ({ from: l.fromSerial, to: l.toSerial, link: l.link })),
             },
           },
           tx,

@@ -123,7 +123,7 @@ export function storesContract(name: string, open: () => Promise<StoreFixture>):
         assert.deepEqual(
           { ...before, tbs: null },
           {
-            serial: p.serial, caId: p.caId, kind: p.kind, status: "pending", notBefore: p.notBefore, notAfter: p.notAfter,
+            serial: p.serial, caId: p.caId, kind: p.kind, device: "card", status: "pending", notBefore: p.notBefore, notAfter: p.notAfter,
             partition: p.partition, der: null, tbs: null, publicKeySha256: p.publicKeySha256, subjectId: p.subjectId,
             residentCode: p.residentCode, issuanceId: p.issuanceId, recorded, revokedAt: null, revocationReason: null,
             invalidityDate: null, createdAt: p.createdAt,

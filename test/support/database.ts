@@ -5,6 +5,7 @@ const knex = knexModule as unknown as typeof import("knex").knex;
 import { KnexAuditStore } from "../../db/audit-store.js";
 import { KnexCaGenerationStore } from "../../db/ca-generation-store.js";
 import { KnexCertificateStore } from "../../db/certificate-store.js";
+import { KnexCertificateLinkStore } from "../../db/certificate-link-store.js";
 import { openDatabase, type Database } from "../../db/database.js";
 import { migrateLatest } from "../../db/migrate.js";
 
@@ -80,8 +81,9 @@ export function knexStores(db: Database): {
   caGenerations: KnexCaGenerationStore;
   certificates: KnexCertificateStore;
   audit: KnexAuditStore;
+  certificateLinks: KnexCertificateLinkStore;
 } {
-  return { caGenerations: new KnexCaGenerationStore(db), certificates: new KnexCertificateStore(db), audit: new KnexAuditStore(db) };
+  return { caGenerations: new KnexCaGenerationStore(db), certificates: new KnexCertificateStore(db), audit: new KnexAuditStore(db), certificateLinks: new KnexCertificateLinkStore(db) };
 }
 
 function withDatabase(serverUrl: string, database: string): string {

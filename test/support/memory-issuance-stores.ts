@@ -12,6 +12,8 @@ import type { OutboxMessage, OutboxReader } from "../../ca/revocation/outbox.js"
 import type { NewPendingCertificate, Tx } from "../../ca/stores.js";
 import type { CertificateRecord } from "../../ca/types.js";
 import type { MemoryCertificateStore, MemoryDatabase } from "./memory-stores.js";
+import { linksOfIssuance } from "../../ca/linkage/certificate-links.js";
+import { insertLinks } from "./memory-certificate-links.js";
 
 /**
  * In-memory doubles of the issuance ports (ca/issuance/issuance-ports.ts) over a MemoryDatabase, so
@@ -85,6 +87,15 @@ export class MemoryIssuanceStore implements IssuanceStore {
     if (signed.length === 0) throw new CaError("internal", "an issuance completes with at least one certificate");
     const issuance = await this.get(issuanceId, tx);
     if (issuance?.status !== "pending") return undefined;
+    // The linkage graph (docs/linkage.md): the resident's earlier certificates ever issued, read before this
+    // completion changes anything (as the statement's snapshot of db/issuance-store.ts), the most recent last:
+    // the heads of chains (no successor yet) after the others, then by creation.
+    const earlier = await this.db.run(tx, (s) => {
+      const followed = new Set(s.links.filter((l) => l.link === "successor").map((l) => l.fromSerial));
+      return [...s.certificates.values()]
+        .filter((c) => c.residentCode === issuance.residentCode && c.issuanceId !== issuanceId && c.der !== null)
+        .sort((a, b) => Number(followed.has(b.serial)) - Number(followed.has(a.serial)) || a.createdAt.getTime() - b.createdAt.getTime() || bySerial(a.serial, b.serial));
+    });
     const issued: CertificateRecord[] = [];
     for (const { serial, der } of [...signed].sort((a, b) => bySerial(a.serial, b.serial))) {
       const c = await this.certificates.get(serial, tx);
@@ -93,9 +104,9 @@ export class MemoryIssuanceStore implements IssuanceStore {
       issued.push(c);
     }
     // docs/domain.md §3: the resident's valid or held certificates of the kinds issued, from other issuances.
-    const kinds = new Set(issued.map((c) => c.kind));
+    const kinds = new Set(issued.map((c) => `${c.kind}/${c.device}`));
     const older = (await this.certificates.findLiveByResident(issuance.residentCode, tx)).filter(
-      (c) => c.issuanceId !== issuanceId && (c.status === "valid" || c.status === "hold") && kinds.has(c.kind),
+      (c) => c.issuanceId !== issuanceId && (c.status === "valid" || c.status === "hold") && kinds.has(`${c.kind}/${c.device}`),
     );
     for (const c of older) await this.certificates.revoke(c.serial, { status: "revoked", reason: "superseded", revokedAt: at, invalidityDate: null }, tx);
     const completed: IssuanceRecord = { ...issuance, status: "completed", response: { ...response }, completedAt: at };
@@ -107,7 +118,14 @@ export class MemoryIssuanceStore implements IssuanceStore {
       for (const c of issued) add("certificate.issued", { serial: c.serial, caId: c.caId, partition: c.partition });
       for (const c of older) add("certificate.revoked", { serial: c.serial, caId: c.caId, partition: c.partition, reason: "superseded" });
     });
-    return { issuance: completed, superseded: older.map((c) => c.serial) };
+    const wanted = issued.flatMap((c) => linksOfIssuance([c], earlier.filter((p) => p.createdAt.getTime() <= c.createdAt.getTime()), issuance.residentCode, at).filter((l) => l.link === "successor"));
+    wanted.push(...linksOfIssuance(issued, [], issuance.residentCode, at));
+    const links = await this.db.run(tx, (s) => insertLinks(s.links, wanted));
+    const linkOrder = (l: { link: string }): number => (l.link === "successor" ? 0 : 1);
+    const recorded = links
+      .map((l) => ({ fromSerial: l.fromSerial, toSerial: l.toSerial, link: l.link }))
+      .sort((a, b) => linkOrder(a) - linkOrder(b) || bySerial(a.fromSerial, b.fromSerial) || bySerial(a.toSerial, b.toSerial));
+    return { issuance: completed, superseded: older.map((c) => c.serial), links: recorded };
   }
 
   private finish(issuanceId: string, tx: Tx | undefined, next: (r: IssuanceRecord) => IssuanceRecord): Promise<boolean> {

@@ -11,6 +11,7 @@ import type {
 } from "../../ca/stores.js";
 import { PublicKeyInUseError, PublicKeyRefusedError, type IssuanceRecord, type ResidentRecord } from "../../ca/issuance/issuance-ports.js";
 import type { OutboxTopic } from "../../ca/revocation/outbox.js";
+import type { CertificateLink } from "../../ca/linkage/certificate-links.js";
 import type {
   AuditEntry,
   AuditEntryInput,
@@ -40,6 +41,8 @@ interface MemoryState {
   issuances: Map<string, IssuanceRecord>;
   residents: Map<string, { record: ResidentRecord; municipalityCode: string | null }>;
   outbox: Array<{ id: number; topic: OutboxTopic; payload: Record<string, unknown>; createdAt: Date }>;
+  /** The certificate linkage graph (test/support/memory-certificate-links.ts). */
+  links: CertificateLink[];
 }
 
 class MemoryTx {
@@ -71,6 +74,7 @@ export class MemoryDatabase implements TransactionRunner {
     issuances: new Map(),
     residents: new Map(),
     outbox: [],
+    links: [],
   };
   private readonly mutex = new Mutex();
   private readonly scopes = new AsyncLocalStorage<MemoryTx>();
@@ -87,6 +91,7 @@ export class MemoryDatabase implements TransactionRunner {
       issuances: new Map(s.issuances),
       residents: new Map(s.residents),
       outbox: s.outbox.slice(),
+      links: s.links.slice(),
     };
     const handle = new MemoryTx(this);
     try {
@@ -234,6 +239,7 @@ export class MemoryCertificateStore implements CertificateStore {
         serial: cert.serial,
         caId: cert.caId,
         kind: cert.kind,
+        device: cert.device ?? "card",
         status: "pending",
         notBefore: cert.notBefore,
         notAfter: cert.notAfter,

@@ -49,6 +49,7 @@ export function certificate(serial: string, kind: CaKind, options: { status?: Ce
     serial,
     caId: kind === "sign" ? "sign-g1" : "auth-g1",
     kind,
+    device: "card",
     status: options.status ?? "valid",
     notBefore: new Date("2026-10-01T00:00:00Z"),
     notAfter: options.notAfter ?? new Date("2031-02-17T14:59:59Z"),

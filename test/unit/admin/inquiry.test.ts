@@ -18,6 +18,7 @@ const cert = (i: number, residentCode = "12345678901"): CertificateRecord => ({
   serial: (0x4000 + i).toString(16).padStart(32, "0"),
   caId: "sign-g1",
   kind: "sign",
+  device: "card",
   status: "valid",
   notBefore: new Date("2026-01-01T00:00:00Z"),
   notAfter: new Date("2031-02-17T14:59:59Z"),

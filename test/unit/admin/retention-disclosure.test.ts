@@ -71,6 +71,7 @@ describe("ca/csv and ca/disclosure", () => {
       serial,
       caId: "sign-g1",
       kind: "sign",
+      device: "card",
       status: revoked ? "revoked" : "valid",
       notBefore: new Date("2026-01-01T00:00:00Z"),
       notAfter: new Date("2031-01-01T00:00:00Z"),
