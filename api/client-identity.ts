@@ -3,8 +3,8 @@ import type { Context, Next } from "koa";
 import { CaError } from "../ca/errors.js";
 
 /** Machine roles carried by service-CA client certificates in their OU (see ca/operators/service-ca.ts). */
-export type ClientRole = "terminal" | "admin" | "feed" | "relying-party";
-const clientRoles: readonly ClientRole[] = ["terminal", "admin", "feed", "relying-party"];
+export type ClientRole = "terminal" | "admin" | "feed" | "relying-party" | "holder-portal";
+const clientRoles: readonly ClientRole[] = ["terminal", "admin", "feed", "relying-party", "holder-portal"];
 
 export interface ClientIdentity {
   readonly role: ClientRole;

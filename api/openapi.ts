@@ -34,7 +34,7 @@ export class OpenApiDocument {
     const item = this.paths.get(path) ?? {};
     item[method] = {
       summary: op.summary,
-      ...(op.roles ? { "x-roles": op.roles, security: [{ mutualTLS: [] }, ...(op.roles.some((r) => !["terminal", "admin", "feed", "relying-party"].includes(r)) ? [{ operatorSession: [] }] : [])] } : {}),
+      ...(op.roles ? { "x-roles": op.roles, security: [{ mutualTLS: [] }, ...(op.roles.some((r) => !["terminal", "admin", "feed", "relying-party", "holder-portal"].includes(r)) ? [{ operatorSession: [] }] : [])] } : {}),
       ...(op.parameters ? { parameters: op.parameters.map((p) => ({ ...p, schema: p.schema ?? { type: "string" } })) } : {}),
       ...(op.requestBody ? { requestBody: { required: op.requestBodyOptional !== true, content: { "application/json": { schema: op.requestBody } } } } : {}),
       responses: Object.fromEntries(

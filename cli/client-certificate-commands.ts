@@ -22,7 +22,7 @@ export type ClientCertificateCliService = Pick<Service, "db" | "clock" | "random
 
 type Print = (line: string) => void;
 
-const nouns: Readonly<Record<RegisteredClientKind, string>> = { admin: "workstation", feed: "feed" };
+const nouns: Readonly<Record<RegisteredClientKind, string>> = { admin: "workstation", feed: "feed", "holder-portal": "holder-portal" };
 
 export const clientCertificateUsage = (kind: RegisteredClientKind): string => `${nouns[kind]} enrol <id> [--out <dir>] | ${nouns[kind]} revoke <id> | ${nouns[kind]} list`;
 

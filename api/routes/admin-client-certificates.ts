@@ -46,6 +46,7 @@ export function adminClientCertificateRoutes(deps: AdminClientCertificateRouteDe
     for (const [path, kind, what] of [
       ["workstations", "admin", "admin workstation"],
       ["feeds", "feed", "resident feed"],
+      ["holder-portals", "holder-portal", "holder portal"],
     ] as const satisfies ReadonlyArray<readonly [string, RegisteredClientKind, string]>) {
       route(router, openapi, { method: "get", path: `/admin/${path}`, summary: `Registered and revoked ${what} client certificates`, ...officer, responses: { "200": `{${path}: [...]}` } }, async function listClients(ctx) {
         ctx.body = { [path]: (await deps.register.list(kind)).map(json) };
@@ -69,7 +70,7 @@ export function adminClientCertificateRoutes(deps: AdminClientCertificateRouteDe
             ...(body.description === undefined ? {} : { description: body.description }),
             ...(body.validityDays === undefined ? {} : { validityDays: body.validityDays }),
           });
-          answerEnrolled(ctx, `/v1/admin/${path}/${enrolled.record.clientId}`, { [kind === "admin" ? "workstation" : "feed"]: json(enrolled.record) }, enrolled, deps.serviceCaCertificate());
+          answerEnrolled(ctx, `/v1/admin/${path}/${enrolled.record.clientId}`, { [kind === "admin" ? "workstation" : kind === "feed" ? "feed" : "holderPortal"]: json(enrolled.record) }, enrolled, deps.serviceCaCertificate());
         },
       );
 

@@ -84,7 +84,7 @@ request: IssuanceRequest,
     const serial = generateSerial(c.authority.ca.serialPrefix, deps.random);
     const partition = partitionOf(serial, c.authority.ca.partitionCount);
     const subjectId = Buffer.from(deps.random.bytes(12)).toString("hex").toUpperCase();
-    const personal: PersonalFields | null = c.kind === "sign" ? personalFields(deps.aliasFormatter, app) : null;
+    const personal: PersonalFields | null = c.kind === "sign" ? personalFieldsOf(deps.aliasFormatter, app.resident) : null;
     const tbs = c.authority.prepare({
       serial,
       notBefore: validity.notBefore,
@@ -143,8 +143,11 @@ request: IssuanceRequest,
   return plans;
 }
 
-function personalFields(aliasFormatter: AliasFormatter, app: ResidentApplication): PersonalFields {
-  const r = app.resident;
+/** The fields of a resident a signing certificate states (docs/domain.md §2). */
+export type CertifiedResident = Pick<ResidentApplication["resident"], "name" | "nameSubstituteFlags" | "alias" | "aliasSubstituteFlags" | "gender" | "dateOfBirth" | "address" | "addressSubstituteFlags">;
+
+/** The signing certificate's personal fields of a resident, the alias rendered (ca/residents/alias-format.ts). */
+export function personalFieldsOf(aliasFormatter: AliasFormatter, r: CertifiedResident): PersonalFields {
   const rendered = aliasFormatter.render({
     name: r.name,
     nameSubstituteFlags: r.nameSubstituteFlags,

@@ -16,7 +16,7 @@ import { readName, type NameAttribute } from "../x509/name.js";
  * The certificate chain must already have been verified against the service CA (TLS does that); this
  * only reads the name. Only certificates of the service CA carry this meaning.
  */
-export const serviceRoles = ["terminal", "admin", "feed", "relying-party"] as const;
+export const serviceRoles = ["terminal", "admin", "feed", "relying-party", "holder-portal"] as const;
 export type ServiceRole = (typeof serviceRoles)[number];
 
 /** The O of every certificate of the service CA. */

@@ -25,8 +25,9 @@ const generateKeyPair = promisify(generateKeyPairCallback);
  * useless without). Not the CA operator: a CA operator who could mint admin workstations would control
  * the equipment the four-eyes approvals are given from. The local CLI (root on the CA host) passes.
  */
-export type RegisteredClientKind = "admin" | "feed";
-export const registeredClientKinds: readonly RegisteredClientKind[] = Object.freeze(["admin", "feed"] as const);
+// "holder-portal": the マイナポータル role relaying holder-signed requests (docs/phone.md).
+export type RegisteredClientKind = "admin" | "feed" | "holder-portal";
+export const registeredClientKinds: readonly RegisteredClientKind[] = Object.freeze(["admin", "feed", "holder-portal"] as const);
 export type ClientCertificateStatus = "active" | "revoked";
 
 export interface ClientCertificateRecord {
@@ -187,6 +188,6 @@ export class ClientRegister {
 }
 
 function checkKindAndId(kind: string, id: string): void {
-  if (!(registeredClientKinds as readonly string[]).includes(kind)) throw new CaError("invalid-input", "kind must be admin or feed", { field: "kind" });
+  if (!(registeredClientKinds as readonly string[]).includes(kind)) throw new CaError("invalid-input", "kind must be admin, feed or holder-portal", { field: "kind" });
   if (!ID.test(id)) throw new CaError("invalid-input", "client id must be 1–64 of [A-Za-z0-9._:-]", { field: "clientId" });
 }

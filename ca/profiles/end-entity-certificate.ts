@@ -96,6 +96,8 @@ export interface EndEntityFields {
   readonly issuerAltName: Uint8Array | readonly NameAttribute[];
   /** Signing only (the SAN); must be null for user-auth. */
   readonly personal: SigningPersonalData | null;
+  /** Subject attributes before the CN (EndEntityProfile.subjectMarker), e.g. `OU=phone`. */
+  readonly subjectMarker?: readonly NameAttribute[];
 }
 
 const invalid = (field: string, rule: string): CaError => new CaError("invalid-input", `${field} ${rule}`, { field });
@@ -147,13 +149,14 @@ export function personalDataGeneralNames(p: SigningPersonalData): GeneralNameInp
 }
 
 /** The subject attributes: `C=JP[, L=<prefecture>, L=<municipality>], CN=<subjectId>`. */
-export function endEntitySubject(fields: Pick<EndEntityFields, "subjectId" | "prefecture" | "municipality">): NameAttribute[] {
+export function endEntitySubject(fields: Pick<EndEntityFields, "subjectId" | "prefecture" | "municipality" | "subjectMarker">): NameAttribute[] {
   assertSubjectId(fields.subjectId);
   const hasP = fields.prefecture !== undefined;
   if (hasP !== (fields.municipality !== undefined)) throw invalid("municipality", "prefecture and municipality go together");
   return [
     { type: "C", value: "JP" },
     ...(hasP ? [{ type: "L", value: fields.prefecture! }, { type: "L", value: fields.municipality! }] : []),
+    ...(fields.subjectMarker ?? []),
     { type: "CN", value: fields.subjectId },
   ];
 }

@@ -80,6 +80,11 @@ export interface EndEntityProfile {
   readonly subjectKeyPolicy: SubjectKeyPolicy;
   /** Validity numbers of this CA generation (docs/domain.md §2 "differ per CA generation"). */
   readonly validity: ValidityRules;
+  /**
+   * Attributes written into the subject just before the CN, e.g. `OU=phone` for the smartphone
+   * certificates (docs/phone.md [U]); absent or empty for the card's.
+   */
+  readonly subjectMarker?: readonly NameAttribute[];
 }
 
 export interface EndEntityProfileDefaults {
@@ -180,6 +185,13 @@ export function validateEndEntityProfile(profile: EndEntityProfile, field = `pro
   if (skp.rsa === null && skp.ec.length === 0) throw bad("subjectKeyPolicy", "must accept at least one key type");
 
   const validity = validateValidityRules(profile.validity, `${field}.validity`);
+  const marker = profile.subjectMarker ?? [];
+  if (!Array.isArray(marker) || marker.some((a) => a.type === "CN" || a.type === "C" || a.type === "L")) throw bad("subjectMarker", "must be a list of attributes other than C, L and CN");
+  try {
+    if (marker.length > 0) encodeName(marker);
+  } catch (cause) {
+    throw new CaError("invalid-input", `${field}.subjectMarker is not a valid name`, { field: `${field}.subjectMarker`, cause });
+  }
   return Object.freeze({
     kind,
     keyUsage: Object.freeze([...ku]),
@@ -191,6 +203,7 @@ export function validateEndEntityProfile(profile: EndEntityProfile, field = `pro
     ocspUrl: profile.ocspUrl,
     subjectKeyPolicy: Object.freeze({ rsa: skp.rsa === null ? null : Object.freeze({ ...skp.rsa }), ec: Object.freeze([...skp.ec]) }),
     validity,
+    ...(marker.length > 0 ? { subjectMarker: Object.freeze(marker.map((a) => Object.freeze({ ...a }))) } : {}),
   });
 }
 

@@ -87,6 +87,8 @@ export class EndEntityTemplate {
   private readonly kuAndPolicies: Uint8Array;
   private readonly issuerAltName: Uint8Array;
   private readonly aiaAndAki: Uint8Array;
+  /** The RDNs of `profile.subjectMarker` (before the CN), encoded once; empty for the card's profiles. */
+  private readonly markerRdns: Uint8Array;
   private readonly crlDpByPartition = new Map<number, Uint8Array>();
   private readonly localityRdns = new Map<string, Uint8Array>();
 
@@ -108,6 +110,9 @@ export class EndEntityTemplate {
       ...(p.ocspUrl === null ? [] : [extensionDer(authorityInfoAccessExtension({ ocsp: p.ocspUrl }))]),
       extensionDer(authorityKeyIdentifierExtension(ca.keyIdentifier)),
     );
+    const marker = p.subjectMarker ?? [];
+    const markerName = marker.length > 0 ? encodeName(marker) : null;
+    this.markerRdns = markerName === null ? new Uint8Array(0) : elementContent(markerName, readWhole(markerName)).slice();
   }
 
   /** Precomputes the constant pieces of one CA generation and kind. */
@@ -138,7 +143,7 @@ export class EndEntityTemplate {
 
     assertSubjectId(v.subjectId);
     const cn = derTlv(DerTag.set, derSequence(CN_OID, derTlv(DerTag.printableString, utf8.encode(v.subjectId))));
-    const subject = this.profile.subjectLocality ? derSequence(C_JP_RDN, this.locality(v.locality!), cn) : derSequence(C_JP_RDN, cn);
+    const subject = this.profile.subjectLocality ? derSequence(C_JP_RDN, this.locality(v.locality!), this.markerRdns, cn) : derSequence(C_JP_RDN, this.markerRdns, cn);
 
     const extensions: Uint8Array[] = [this.kuAndPolicies];
     if (personal !== null) extensions.push(subjectAltName(personal));
@@ -177,6 +182,7 @@ export class EndEntityTemplate {
       ocspUrl: p.ocspUrl,
       issuerAltName: p.issuerAltName,
       personal: v.personal ?? null,
+      ...(p.subjectMarker && p.subjectMarker.length > 0 ? { subjectMarker: p.subjectMarker } : {}),
     };
   }
 

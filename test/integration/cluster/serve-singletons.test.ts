@@ -19,6 +19,7 @@ const SINGLETONS = [
   "issuance-reconciler",
   "ocsp-presigner",
   "ocsp-responder-renewal",
+  "phone-reconciler",
 ];
 
 describe("cluster: two served nodes on one database run each background job once", function () {

@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { OperatorRole } from "../../../ca/operators/roles.js";
 import { issueClientCredential } from "../../../cli/ceremony.js";
+import { ClientRegister } from "../../../ca/operators/client-register.js";
+import { pem } from "../../../ca/x509/pem.js";
 import { operatorAuthOf } from "../../../cli/operator-commands.js";
 import type { ClientCredentials, HttpAnswer } from "../../support/https-client.js";
 import type { TestService } from "../../support/service-harness.js";
@@ -11,7 +13,7 @@ import { matrixRequest } from "./matrix-http.js";
  * The principals of the security matrix (issue 12 §7): a client-certificate kind × a person (an
  * operator account of one role, an account holding two roles, or nobody).
  *
- * Kinds: the four machine roles of docs/api.md §7 (the OU of a service-CA client certificate), plus
+ * Kinds: the machine roles of docs/api.md §7 (holder-portal: docs/phone.md) (the OU of a service-CA client certificate), plus
  * `rogue-admin` — a certificate the service CA really issued with OU=admin that was never registered
  * (issue 12: "a service-CA certificate OU=admin, CN=never-registered-ws logged in (201)").
  *
@@ -19,7 +21,7 @@ import { matrixRequest } from "./matrix-http.js";
  * every other operator role only on OU=admin; an account holding both kinds of role uses on each kind
  * only the roles that fit it.
  */
-export const kinds = ["terminal", "admin", "feed", "relying-party", "rogue-admin"] as const;
+export const kinds = ["terminal", "admin", "feed", "relying-party", "rogue-admin", "holder-portal"] as const;
 export type Kind = (typeof kinds)[number];
 
 /** An operator account: one demo account per role (var/demo/operators.json), and `dual` = terminal-operator + ca-operator. */
@@ -85,12 +87,16 @@ export async function setUpPrincipals(ts: TestService): Promise<MatrixPrincipals
   });
   // A certificate of the service CA with OU=admin that no register knows.
   const rogue = await issueClientCredential(ts.service, ts.service.serviceCa, { role: "admin", id: "never-registered-ws" });
+  // A registered holder portal (docs/phone.md: OU=holder-portal, enrolled like a feed).
+  const s = ts.service;
+  const portal = await new ClientRegister({ store: s.stores.clientCertificates, sessions: s.stores.operatorSessions, audit: s.stores.audit, transactions: s.db, clock: s.clock, random: s.random, serviceCa: () => s.serviceCa }).enrol("cli", { kind: "holder-portal", clientId: "matrix-portal" });
   const clients: Record<Kind | "none", ClientCredentials> = {
     terminal: ts.tls("terminal"),
     admin: ts.tls("admin"),
     feed: await demo("feed"),
     "relying-party": await demo("relying-party"),
     "rogue-admin": { ca: ts.demo.tlsCa, cert: rogue.certPem, key: rogue.keyPem },
+    "holder-portal": { ca: ts.demo.tlsCa, cert: pem(portal.certificate, "CERTIFICATE"), key: pem(portal.privateKeyPkcs8, "PRIVATE KEY") },
     none: ts.tls("none"),
   };
 

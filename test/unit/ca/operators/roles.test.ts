@@ -5,7 +5,7 @@ import { assertSeparationOfDuties, isMachineRole, isOperatorRole, machineRoles, 
 describe("ca/roles", () => {
   it("lists the operator and machine roles of docs/api.md §7", () => {
     assert.deepEqual([...operatorRoles], ["terminal-operator", "ca-operator", "security-officer", "auditor", "ca-admin"]);
-    assert.deepEqual([...machineRoles], ["terminal", "admin", "feed", "relying-party"]);
+    assert.deepEqual([...machineRoles], ["terminal", "admin", "feed", "relying-party", "holder-portal"]);
     assert.equal(isOperatorRole("auditor"), true);
     assert.equal(isOperatorRole("feed"), false);
     assert.equal(isMachineRole("feed"), true);

@@ -113,11 +113,14 @@ describe("ca/end-entity-template: byte-identical to the reference builder", func
     for (const ca of cas) {
       for (const aia of [true, false]) {
         for (const partitionCount of [64, 1000]) {
-          const overrides = aia ? {} : { ocspUrl: null };
-          templates.push({
-            label: `${ca.kind} CA ${ca.signer.algorithm}, AIA ${aia ? "on" : "off"}, ${partitionCount} partitions`,
-            template: EndEntityTemplate.for(templateContext(ca, { partitionCount, overrides })),
-          });
+          // The smartphone profile (docs/phone.md): the card's plus a subject marker before the CN and its own policy OID.
+          for (const phone of [false, true]) {
+            const overrides = { ...(aia ? {} : { ocspUrl: null }), ...(phone ? { subjectMarker: [{ type: "OU", value: "phone" }], policy: { oid: "1.2.392.200149.8.5.1.99" } } : {}) };
+            templates.push({
+              label: `${ca.kind} CA ${ca.signer.algorithm}, AIA ${aia ? "on" : "off"}, ${partitionCount} partitions${phone ? ", phone" : ""}`,
+              template: EndEntityTemplate.for(templateContext(ca, { partitionCount, overrides })),
+            });
+          }
         }
       }
     }
@@ -125,7 +128,7 @@ describe("ca/end-entity-template: byte-identical to the reference builder", func
 
   it("for 400 generated certificates (both kinds, RSA/P-256/P-384 keys, lengths across 127/128/255/256, 2050, partitions, serials, AIA on/off)", () => {
     const rng = new SeededRandom(0x5eed_2026);
-    const seen = { utc: 0, generalized: 0, sign: 0, auth: 0, lengthBoundary: 0, pad: 0 };
+    const seen = { utc: 0, generalized: 0, sign: 0, auth: 0, lengthBoundary: 0, pad: 0, phone: 0 };
     for (let i = 0; i < 400; i++) {
       const { label, template } = rng.pick(templates);
       const key = rng.pick(keys);
@@ -148,6 +151,7 @@ describe("ca/end-entity-template: byte-identical to the reference builder", func
       }
       // Coverage bookkeeping, so a generator change cannot silently stop exercising a branch.
       seen[template.profile.kind]++;
+      if (template.profile.subjectMarker) seen.phone++;
       if (v.notAfter.getUTCFullYear() >= 2050) seen.generalized++;
       else seen.utc++;
       if (serialHex.startsWith("00")) seen.pad++;
@@ -156,6 +160,7 @@ describe("ca/end-entity-template: byte-identical to the reference builder", func
     assert.ok(seen.sign > 100 && seen.auth > 100, JSON.stringify(seen));
     assert.ok(seen.utc > 50 && seen.generalized > 50, JSON.stringify(seen));
     assert.ok(seen.lengthBoundary > 5 && seen.pad > 10, JSON.stringify(seen));
+    assert.ok(seen.phone > 100, JSON.stringify(seen));
   });
 
   it("writes UTCTime through 2049 and GeneralizedTime from 2050, to the second (RFC 5280 §4.1.2.5)", () => {
