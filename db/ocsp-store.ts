@@ -32,7 +32,7 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
       const rows = (await this.db
         .executor()("certificates")
         .whereIn("serial", chunk)
-        .select("serial", "ca_id", "status", "revoked_at", "revocation_reason", "not_after")) as Array<Record<string, unknown>>;
+        .select("serial", "ca_id", "status", "revoked_at", "revocation_reason", "not_after", "status_version")) as Array<Record<string, unknown>>;
       for (const r of rows) {
         out.set(r.serial as string, {
           serial: r.serial as string,
@@ -41,6 +41,7 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
           revokedAt: r.revoked_at === null ? null : dateFromColumn(r.revoked_at),
           reason: (r.revocation_reason as RevocationReason | null) ?? null,
           notAfter: dateFromColumn(r.not_after),
+          statusVersion: Number(r.status_version ?? 0),
         });
       }
     }
@@ -83,6 +84,7 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
             der: bytesToParameter(r.der),
             cert_status: r.certStatus,
             status_rank: r.rank,
+            status_version: r.statusVersion ?? 0,
             revoked_at: r.revokedAt,
             revocation_reason: r.reason,
             this_update: r.thisUpdate,
@@ -99,6 +101,7 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
           der: k.raw("excluded.der"),
           cert_status: k.raw("excluded.cert_status"),
           status_rank: k.raw("excluded.status_rank"),
+          status_version: k.raw("excluded.status_version"),
           revoked_at: k.raw("excluded.revoked_at"),
           revocation_reason: k.raw("excluded.revocation_reason"),
           this_update: k.raw("excluded.this_update"),
@@ -109,10 +112,12 @@ export class KnexOcspStore implements OcspResponseStore, CertificateStatusSource
           // greatest() ignores nulls: a re-signature keeps the recorded demand.
           last_requested_at: k.raw(`greatest(${RESPONSES}.last_requested_at, excluded.last_requested_at)`),
         })
-        // Never lower the status rank; at equal rank never go back in time (ca/revocation/ocsp-ports.ts put).
+        // Newer wins (ca/revocation/ocsp-ports.ts isNotOlderThan): a later status version (a lifted hold),
+        // else never a lower status rank, and at equal rank never back in time.
         .where(
           k.raw(
-            `${RESPONSES}.status_rank < excluded.status_rank or (${RESPONSES}.status_rank = excluded.status_rank and ${RESPONSES}.this_update <= excluded.this_update)`,
+            `${RESPONSES}.status_version < excluded.status_version or (${RESPONSES}.status_version = excluded.status_version and (` +
+              `${RESPONSES}.status_rank < excluded.status_rank or (${RESPONSES}.status_rank = excluded.status_rank and ${RESPONSES}.this_update <= excluded.this_update)))`,
           ),
         )
         .returning(["serial", "hash_algorithm"])) as Array<Record<string, unknown>>;
@@ -254,6 +259,7 @@ function responseFromRow(r: Record<string, unknown>): StoredOcspResponse {
     der: requiredBytesFromColumn(r.der),
     certStatus: r.cert_status as CertStatusName,
     rank: Number(r.status_rank) as StatusRank,
+    statusVersion: Number(r.status_version ?? 0),
     revokedAt: r.revoked_at === null || r.revoked_at === undefined ? null : dateFromColumn(r.revoked_at),
     reason: (r.revocation_reason as RevocationReason | null) ?? null,
     thisUpdate: dateFromColumn(r.this_update),

@@ -218,7 +218,7 @@ export class KnexResidentEventStore implements ResidentEventStore, SafetyValveSt
     const recorded = options.withRecorded === false ? "'{}'::jsonb" : "jsonb_build_object('resident', recorded->'resident', 'answer', jsonb_build_object('subject', recorded->'answer'->'subject'))";
     for (let i = 0; i < codes.length; i += CHUNK) {
       const result = await k.raw(
-        `select serial, ca_id, kind, status, not_after, partition, resident_code, ${recorded} as recorded
+        `select serial, ca_id, kind, device, status, not_after, partition, resident_code, ${recorded} as recorded
          from certificates
          where resident_code in (select jsonb_array_elements_text(?::jsonb)) and status in ('pending', 'valid', 'hold')
          order by serial`,
@@ -231,6 +231,7 @@ export class KnexResidentEventStore implements ResidentEventStore, SafetyValveSt
           serial: String(row.serial),
           caId: row.ca_id as CaId,
           kind: row.kind as CaKind,
+          device: row.device === "phone" ? "phone" : "card",
           status: row.status as CertificateStatus,
           notAfter: dateFromColumn(row.not_after),
           partition: Number(row.partition),

@@ -60,6 +60,7 @@ export interface ApplyResult {
   readonly valve: SafetyValveState | undefined;
   /** This transaction halted the valve. */
   readonly halted: boolean;
+  /** Card certificates revoked (what the breaker counts; phone certificates that followed them are not). */
   readonly revocations: number;
 }
 
@@ -141,7 +142,10 @@ export async function applyEvents(
   const mirrorChanges: MirrorChange[] = [];
   const changes: RevocationChange[] = [];
   const planned = new Map<string, { caId: string; partition: number; reason: string }>();
+  /** Phone certificates revoked with the card's: outside the breaker's count (unless configured in). */
+  const uncounted = new Set<string>();
   const effectful = new Set<string>();
+  const countsForValve = (r: { readonly cascaded: boolean }): boolean => !r.cascaded || deps.limits.countPhoneCertificates === true;
   let tripped = false;
   for (const { key, event } of fresh) {
     if (tripped) {
@@ -155,7 +159,10 @@ export async function applyEvents(
     }
     const certificates = live.get(event.residentCode) ?? [];
     const decision = decideRevocations(event, certificates, { isMinor: deps.isMinor, now });
-    const n = decision.revocations.length;
+    // The cap and the rate breaker count card certificates only, as before phone certificates existed
+    // (the phone ones follow the card's: ca/revocation/revocation-policy.ts, issue #16), unless configured
+    // otherwise (SafetyValveLimits.countPhoneCertificates) [U].
+    const n = decision.revocations.filter((r) => countsForValve(r)).length;
     if (n > deps.limits.maxRevocationsPerEvent && !mode.allowOverCap) {
       alarms.push({ kind: "revocation-cap", key, residentCode: event.residentCode, wouldRevoke: n, cap: deps.limits.maxRevocationsPerEvent });
       outcomes.set(key, { outcome: "rejected", reason: `revocation-cap-exceeded: would revoke ${n} certificates, at most ${deps.limits.maxRevocationsPerEvent}`, revoked: [], rule: null });
@@ -177,6 +184,7 @@ export async function applyEvents(
     for (const r of decision.revocations) {
       changes.push({ serial: r.serial, reason: r.reason, revokedAt: now, invalidityDate });
       planned.set(r.serial, { caId: r.caId, partition: r.partition, reason: r.reason });
+      if (!countsForValve(r)) uncounted.add(r.serial);
     }
     // A later event of the same batch sees these certificates gone.
     const gone = new Set(decision.revocations.map((r) => r.serial));
@@ -192,7 +200,7 @@ export async function applyEvents(
   for (const [key, o] of outcomes) {
     if (o.outcome !== "applied" || o.revoked.length === 0) continue;
     const revoked = o.revoked.filter((s) => changed.has(s));
-    revocations += revoked.length;
+    revocations += revoked.filter((s) => !uncounted.has(s)).length;
     if (revoked.length !== o.revoked.length) outcomes.set(key, { ...o, revoked });
   }
   const claimed = await persist(deps, fresh, outcomes, effectful, now, mode, tx, arrivals.filter((r) => !stored.has(r.key)), order);

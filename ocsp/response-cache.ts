@@ -3,7 +3,7 @@ import type { CaId } from "../ca/types.js";
 import type { CertIdHash } from "./cert-id.js";
 import { statusOfStored } from "./certificate-status.js";
 import type { CertStatusName, SingleStatus } from "./ocsp-response.js";
-import type { StatusRank, StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
+import { isNotOlderThan, type StatusRank, type StoredOcspResponse } from "../ca/revocation/ocsp-ports.js";
 
 /**
  * The in-memory side of pre-signed responses: bounded, least-recently-used first out, approximately
@@ -11,8 +11,9 @@ import type { StatusRank, StoredOcspResponse } from "../ca/revocation/ocsp-ports
  * with it (RFC 5019 §6: ETag, Last-Modified, Expires), computed once, so a hit costs a lookup.
  *
  * Two rules keep a revocation from being undone by a slower reader:
- * - newer wins: an entry never replaces one made from a later certificate status (higher `rank`) or,
- *   at equal rank, a later thisUpdate;
+ * - newer wins: an entry never replaces one made from a later certificate status (a later status
+ *   version — a lifted phone hold — else a higher `rank`) or, at equal version and rank, a later
+ *   thisUpdate (ca/revocation/ocsp-ports.ts `isNotOlderThan`);
  * - a reader that loaded from the database stores its result with `setIfUnchangedSince(entry, v)`,
  *   where `v` is `version` taken before it read: if a change of that key was noted meanwhile
  *   (`noteChange`), its possibly older result is not cached.
@@ -27,6 +28,8 @@ export interface CachedResponse {
   readonly certStatus: CertStatusName;
   /** ca/revocation/ocsp-ports.ts StatusRank of the certificate status the response was made from. */
   readonly rank: StatusRank;
+  /** ca/revocation/ocsp-ports.ts: the certificate's status version it was made from; absent: 0. */
+  readonly statusVersion?: number;
   /** What the response says, for a live answer (nonce, several CertIDs) without reading the database. */
   readonly status: SingleStatus;
   /** A provisional answer (pending serial): short validity. */
@@ -60,6 +63,7 @@ export function toCachedResponse(r: StoredOcspResponse): CachedResponse {
     der,
     certStatus: r.certStatus,
     rank: r.rank,
+    statusVersion: r.statusVersion ?? 0,
     status,
     provisional,
     thisUpdate: r.thisUpdate,
@@ -74,7 +78,7 @@ export function toCachedResponse(r: StoredOcspResponse): CachedResponse {
 
 /** True when `a` may replace `b` (newer wins). */
 export function supersedes(a: CachedResponse, b: CachedResponse): boolean {
-  return a.rank > b.rank || (a.rank === b.rank && a.thisUpdate.getTime() >= b.thisUpdate.getTime());
+  return isNotOlderThan(a, b);
 }
 
 /** An entry, and the tick of its last move to the young end of the map's order. */

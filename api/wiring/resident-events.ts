@@ -11,6 +11,7 @@ import type { Database } from "../../db/database.js";
 import { isTransientDatabaseError, KnexResidentEventStore } from "../../db/resident-event-store.js";
 import { KnexResidentMirrorStore } from "../../db/resident-mirror-store.js";
 import { KnexResidentMunicipalityStore } from "../../db/resident-municipality-store.js";
+import { KnexCertificateReleaseStore } from "../../db/revocation-release-store.js";
 import { KnexRevocationWindowStore } from "../../db/revocation-window-store.js";
 import { checkRevocationWindow, type RevocationWindowLimits } from "../../ca/revocation/revocation-window.js";
 import { promEventMetrics } from "../../events/event-metrics.js";
@@ -81,6 +82,7 @@ export function buildResidentEvents(host: ResidentEventsHost, config: ResidentEv
     outbox: host.stores.outbox,
     residents: new KnexResidentMunicipalityStore(db),
     window: new KnexRevocationWindowStore(db),
+    releases: new KnexCertificateReleaseStore(db),
     ...(config.revocationWindow ? { windowLimits: checkRevocationWindow(config.revocationWindow) } : {}),
   });
   return {

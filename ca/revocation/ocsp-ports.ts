@@ -19,6 +19,11 @@ export interface CertificateStatusSnapshot {
   readonly revokedAt: Date | null;
   readonly reason: RevocationReason | null;
   readonly notAfter: Date;
+  /**
+   * certificates.status_version (migration 0028): raised by a status change that lowers the rank (a
+   * lifted phone hold); absent: 0.
+   */
+  readonly statusVersion?: number;
 }
 
 export interface CertificateStatusSource {
@@ -36,6 +41,8 @@ export interface StoredOcspResponse {
   readonly certStatus: CertStatusName;
   /** Rank of the certificate status it was made from (valid 1 < hold 2 < revoked 3). */
   readonly rank: StatusRank;
+  /** The certificate's status version it was made from (`CertificateStatusSnapshot.statusVersion`); absent: 0. */
+  readonly statusVersion?: number;
   /** For a revoked answer: its revocationTime and reason (what a live answer about it would say). */
   readonly revokedAt: Date | null;
   readonly reason: RevocationReason | null;
@@ -51,11 +58,28 @@ export interface StoredOcspResponse {
 }
 
 /**
- * Rank of the certificate status a response was made from; a write never lowers it (see put).
- * Every transition the CA makes raises it (valid → hold → revoked); an "unhold" would need a version
- * column instead.
+ * Rank of the certificate status a response was made from. Every transition the CA makes raises it
+ * (valid → hold → revoked) except lifting a phone user-auth hold (hold → valid), which raises the
+ * certificate's status version instead (migration 0028): responses are ordered by (statusVersion, rank,
+ * thisUpdate), see `isNotOlderThan`.
  */
 export type StatusRank = 0 | 1 | 2 | 3;
+
+/** What orders two responses about one certificate. */
+export type ResponseOrder = Pick<StoredOcspResponse, "rank" | "statusVersion" | "thisUpdate">;
+
+/**
+ * Newer wins: true when a response made from `a` may replace one made from `b` — a later status version
+ * (a lift, and whatever follows it), else a higher rank, else a thisUpdate not earlier. So a slow
+ * signature of an old "good" never replaces a hold or a revocation, a lift replaces the hold it lifted,
+ * and a hold or revocation after a lift replaces the lift's "good".
+ */
+export function isNotOlderThan(a: ResponseOrder, b: ResponseOrder): boolean {
+  const va = a.statusVersion ?? 0;
+  const vb = b.statusVersion ?? 0;
+  if (va !== vb) return va > vb;
+  return a.rank > b.rank || (a.rank === b.rank && a.thisUpdate.getTime() >= b.thisUpdate.getTime());
+}
 
 /** The key of a stored response in getMany/putMany answers. */
 export const storedResponseKey = (serial: string, hash: CertIdHash): string => `${serial}|${hash}`;
@@ -64,7 +88,7 @@ export interface OcspResponseStore {
   get(serial: string, hash: CertIdHash): Promise<StoredOcspResponse | undefined>;
   /**
    * Inserts or replaces the response of (serial, hash) unless the stored one was made from a later
-   * certificate status (a higher `rank`). This keeps a slow signature
+   * certificate status (`isNotOlderThan`: status version, then rank, then thisUpdate). This keeps a slow signature
    * of an old status from overwriting a revocation that was signed in the meantime (Boulder #2995).
    * @returns true when written
    */

@@ -4,7 +4,7 @@ import type { Tx } from "../stores.js";
  * The transactional outbox (docs/design.md invariant 3): a status change writes an outbox row in the same
  * transaction; the CRL and OCSP workers consume the rows afterwards.
  */
-export type OutboxTopic = "certificate.issued" | "certificate.revoked" | "certificate.held";
+export type OutboxTopic = "certificate.issued" | "certificate.revoked" | "certificate.held" | "certificate.released";
 
 export interface OutboxWriter {
   add(topic: OutboxTopic, payload: Readonly<Record<string, unknown>>, tx?: Tx): Promise<void>;

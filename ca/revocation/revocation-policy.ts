@@ -17,12 +17,25 @@ import type { CaId, CaKind, CertificateRecord, CertificateStatus, RevocationReas
  * | CARD_INVALIDATED                            | revoke                  | revoke    | superseded if replaced, else cessationOfOperation |
  * | RECORD_ERROR                                | revoke                  | revoke    | affiliationChanged    |
  *
+ * Phone certificates (issue #16 item 1; docs/domain.md §3, docs/linkage.md): the phone signing certificate
+ * follows the card signing column of every line, the phone user-auth certificate the card user-auth
+ * column — a move revokes card AND phone signing and keeps both user-auth; CARD_INVALIDATED revokes all
+ * four. A phone certificate is revoked when the line selects it on its own terms (the same column, its
+ * own recorded fields) or when the line revokes a card certificate of its kind (the cascade), with the
+ * same reason [U: the phone signing certificate carries the same four items, docs/domain.md
+ * §9 [I]]. Cascaded phone revocations are marked `cascaded`: the per-event cap and the rate
+ * breaker of the safety valve count card certificates only, as before phones existed
+ * (events/resident-event-applier.ts) [U].
+ *
  * The remaining lines of the table (holder's request, key compromise, lost card, CA key compromise)
  * are operator actions, not events: ca/revocation/revocation-service.ts.
  */
 
 /** What the policy needs of a certificate. */
-export type PolicyCertificate = Pick<CertificateRecord, "serial" | "caId" | "kind" | "status" | "notAfter" | "partition" | "recorded">;
+export type PolicyCertificate = Pick<CertificateRecord, "serial" | "caId" | "kind" | "status" | "notAfter" | "partition" | "recorded"> & {
+  /** Migration 0026; absent: a card certificate. */
+  readonly device?: CertificateRecord["device"];
+};
 
 /** The personal fields a signing certificate carries, as recorded at issuance (`recorded.resident`). */
 export interface CertifiedFields {
@@ -83,6 +96,8 @@ export interface PlannedRevocation {
   readonly kind: CaKind;
   readonly partition: number;
   readonly reason: RevocationReason;
+  /** A phone certificate (docs/linkage.md): not counted by the safety valve (see the table comment). */
+  readonly cascaded: boolean;
 }
 
 export interface RevocationDecision {
@@ -178,11 +193,29 @@ export function decideRevocations(event: ResidentEvent, certificates: readonly P
       select = both("affiliationChanged");
       break;
   }
+  const live = certificates.filter((cert) => revocableStatuses.has(cert.status) && cert.notAfter.getTime() > options.now.getTime());
   const revocations: PlannedRevocation[] = [];
-  for (const cert of certificates) {
-    if (!revocableStatuses.has(cert.status) || cert.notAfter.getTime() <= options.now.getTime()) continue;
+  // Card certificates first: their decisions are what the phone certificates of the same kind follow.
+  const cardReasons = new Map<CaKind, RevocationReason>();
+  for (const cert of live) {
+    if (isPhone(cert)) continue;
     const reason = select(cert);
-    if (reason !== null) revocations.push({ serial: cert.serial, caId: cert.caId, kind: cert.kind, partition: cert.partition, reason });
+    if (reason === null) continue;
+    revocations.push({ serial: cert.serial, caId: cert.caId, kind: cert.kind, partition: cert.partition, reason, cascaded: false });
+    if (!cardReasons.has(cert.kind)) cardReasons.set(cert.kind, reason);
   }
-  return { revocations, rule };
+  for (const cert of live) {
+    if (!isPhone(cert)) continue;
+    const reason = cardReasons.get(cert.kind) ?? select(cert);
+    if (reason !== null) revocations.push({ serial: cert.serial, caId: cert.caId, kind: cert.kind, partition: cert.partition, reason, cascaded: true });
+  }
+  return { revocations, rule: phoneRule(rule, revocations) };
+}
+
+const isPhone = (cert: PolicyCertificate): boolean => cert.device === "phone";
+
+/** The rule, saying when phone certificates followed (the audit log shows the cascade). */
+function phoneRule(rule: string, revocations: readonly PlannedRevocation[]): string {
+  const kinds = [...new Set(revocations.filter((r) => r.cascaded).map((r) => (r.kind === "sign" ? "signing" : "user-auth")))];
+  return kinds.length === 0 ? rule : `${rule}; phone ${kinds.join(" and ")} revoked with the card's`;
 }

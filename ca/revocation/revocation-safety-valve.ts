@@ -22,6 +22,12 @@ export interface SafetyValveLimits {
   readonly maxRevocationsInWindow: number;
   /** The breaker's sliding window (default 10 minutes). */
   readonly windowMs: number;
+  /**
+   * Whether phone certificates revoked with the card's (issue #16, ca/revocation/revocation-policy.ts)
+   * count towards the cap and the breaker. Default false: both count card certificates, as before
+   * phones existed, so a resident with a phone is not capped sooner [U].
+   */
+  readonly countPhoneCertificates?: boolean;
 }
 
 export const defaultSafetyValveLimits: SafetyValveLimits = Object.freeze({

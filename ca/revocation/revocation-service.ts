@@ -6,6 +6,7 @@
  * - revocation-service.ts (this file): manual revocation and hold by operators, one transaction each.
  * - revocation-safety-valve.ts: the cap between the resident feed and mass revocation.
  * - revocation-window.ts: mass revocation counted per operator over a sliding window.
+ * - phone-cascade.ts: phone certificates following the card's, and the port of lifting a phone hold.
  * - outbox.ts: the transactional outbox the CRL and OCSP workers read.
  * - crl-ports.ts, ocsp-ports.ts: what crl/ and ocsp/ need from the database.
  * The CRL partition of a certificate is chosen at issuance: ca/issuance/serial.ts `partitionOf`.
@@ -18,7 +19,8 @@ import { assertMayActOnCertificate, assertScopeFitsActor, auditDenials, scopeDet
 import { defaultRevocationWindow, remainingInWindow, windowExceeded, type RevocationWindowLimits, type RevocationWindowStore } from "./revocation-window.js";
 import type { OperatorRole } from "../operators/roles.js";
 import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "../stores.js";
-import { revocationReasonCodes, type CertificateRecord, type RevocationReason } from "../types.js";
+import { revocationReasonCodes, type CaKind, type CertificateRecord, type RevocationReason } from "../types.js";
+import { phoneCertificatesFollowing, PHONE_HOLD_LIFTABLE, type CertificateReleaseStore } from "./phone-cascade.js";
 
 /**
  * Manual revocation and hold by operators (docs/domain.md §3, the lines that are not resident events;
@@ -32,6 +34,14 @@ import { revocationReasonCodes, type CertificateRecord, type RevocationReason } 
  * - Hold (lost card, 24/7 line): every certificate of the card goes on hold with `certificateHold`.
  *   A hold is never released for card certificates; a later revocation replaces it.
  * Revoking a revoked certificate is a conflict (409); so is holding one already revoked or held.
+ *
+ * Phone certificates (issue #16 item 1, ca/revocation/phone-cascade.ts): revoking or holding a CARD
+ * certificate does the same, in the same transaction and with the same reason, to the resident's phone
+ * certificates of the same kind (valid or held; valid for a hold). Each gets its outbox row and an audit
+ * entry `certificate.revoked.cascaded` / `certificate.held.cascaded`; the per-operator window counts
+ * what it counted before phones existed — the card certificates — not these [U]. Holding a PHONE
+ * certificate holds that certificate only (the phone's suspension, 一時利用停止) [U]; a phone user-auth hold
+ * is lifted by its holder (`liftPhoneHold`), never a card's.
  *
  * Whose certificate (issue 12 §1, ca/access/resident-access.ts): a counter terminal acts only on certificates
  * of residents of its municipality; any other serial answers 404 as an unknown one and is audited.
@@ -90,6 +100,20 @@ export interface RevocationServiceDeps {
   readonly window: RevocationWindowStore;
   /** Default: more than 10 in an hour needs approval. */
   readonly windowLimits?: RevocationWindowLimits;
+  /** Lifting a phone user-auth hold (absent: `liftPhoneHold` is refused). */
+  readonly releases?: CertificateReleaseStore;
+}
+
+/** Options of `liftPhoneHold`. */
+export interface LiftPhoneHoldOptions {
+  /** The holder portal's client id, for the audit entry. */
+  readonly clientId?: string;
+  /** The resident the caller proved (the card certificate's): another resident's serial is unknown (404). */
+  readonly residentCode?: string;
+  /** The request's digest or other reference the route recorded, for the audit entry. */
+  readonly requestRef?: string;
+  /** Runs in the caller's transaction (the route records its replay protection in the same one). */
+  readonly tx?: Tx;
 }
 
 export class RevocationService {
@@ -114,6 +138,7 @@ export class RevocationService {
         throw new CaError("conflict", "the certificate is already revoked");
       }
       await this.deps.outbox.add("certificate.revoked", { serial, caId: cert.caId, partition: cert.partition, reason }, tx);
+      const cascaded = cert.device === "phone" ? [] : await this.cascade(actor, cert, "revoked", reason, new Set([cert.kind]), now, tx);
       await this.deps.audit.append(
         {
           at: now,
@@ -129,6 +154,7 @@ export class RevocationService {
             residentCode: cert.residentCode,
             comment,
             clientId: context.clientId ?? null,
+            ...(cascaded.length === 0 ? {} : { cascaded }),
             ...scopeDetail(context.scope),
             ...(context.approvalId === undefined ? {} : { approvalId: context.approvalId }),
           },
@@ -154,7 +180,8 @@ export class RevocationService {
       await assertMayActOnCertificate(this.deps.residents, context.scope, target, "hold", tx);
       if (target.status === "revoked") throw new CaError("conflict", "the certificate is revoked; a hold cannot replace a revocation");
       if (target.status === "failed") throw new CaError("conflict", "the certificate was never issued");
-      const card = target.residentCode === null ? [target] : (await this.deps.certificates.findLiveByResident(target.residentCode, tx)).filter((c) => c.serial === serial || c.status === "valid");
+      const resident = target.residentCode === null || target.device === "phone" ? [target] : await this.deps.certificates.findLiveByResident(target.residentCode, tx);
+      const card = resident.filter((c) => c.serial === serial || (c.status === "valid" && c.device !== "phone"));
       await this.assertWithinWindow(actor, card.filter((c) => c.status === "valid" || c.status === "pending").length, context, now, tx);
       const held: CertificateRecord[] = [];
       for (const cert of card) {
@@ -164,6 +191,7 @@ export class RevocationService {
         held.push(cert);
       }
       if (held.length === 0) throw new CaError("conflict", "the card's certificates are already on hold");
+      const cascaded = target.device === "phone" ? [] : await this.cascade(actor, target, "hold", "certificateHold", new Set(held.map((c) => c.kind)), now, tx, resident);
       await this.deps.audit.append(
         {
           at: now,
@@ -171,14 +199,107 @@ export class RevocationService {
           actor: actorName(actor),
           subject: `certificate:${serial}`,
           outcome: "success",
-          detail: { serials: held.map((c) => c.serial), residentCode: target.residentCode, comment, clientId: context.clientId ?? null, ...scopeDetail(context.scope) },
+          // `serials`: what the per-operator window counts (db/revocation-window-store.ts); `cascaded`: the phone's.
+          detail: {
+            serials: held.map((c) => c.serial),
+            ...(cascaded.length === 0 ? {} : { cascaded }),
+            residentCode: target.residentCode,
+            comment,
+            clientId: context.clientId ?? null,
+            ...scopeDetail(context.scope),
+          },
         },
         tx,
       );
       const out: CertificateRecord[] = [];
-      for (const c of held) out.push((await this.deps.certificates.get(c.serial, tx))!);
+      for (const c of [...held.map((h) => h.serial), ...cascaded]) out.push((await this.deps.certificates.get(c, tx))!);
       return out;
     }));
+  }
+
+  /**
+   * Lifts the hold of a phone user-auth certificate (issue #16 item 1: the phone's suspension can be
+   * lifted, a card's hold never): hold → valid, revocation time and reason cleared, the status version
+   * raised (OCSP answers good again: ca/revocation/ocsp-ports.ts `isNotOlderThan`; a delta CRL lists it
+   * with removeFromCRL: crl/released-entries.ts), an outbox row `certificate.released` and an audit entry,
+   * in one transaction (docs/design.md invariant 3). Called by the holder's signed route after it checked
+   * the card signature; `actor` names the holder (e.g. `holder:<card serial>`), or is the CLI. An operator
+   * may place a phone hold but not lift it [U]. Anything but a held phone user-auth certificate is a
+   * CaError naming `serial`.
+   */
+  async liftPhoneHold(actor: Actor | string, serial: string, options: LiftPhoneHoldOptions = {}): Promise<CertificateRecord> {
+    if (typeof actor !== "string") throw new CaError("forbidden", "a phone hold is lifted by its holder through the signed route", { field: "serial" });
+    const releases = this.deps.releases;
+    if (releases === undefined) throw new CaError("unprocessable", "lifting a phone hold is not enabled", { field: "serial" });
+    const now = this.now();
+    const work = async (tx: Tx): Promise<CertificateRecord> => {
+      const cert = await this.deps.certificates.get(serial, tx);
+      if (!cert || (options.residentCode !== undefined && cert.residentCode !== options.residentCode)) throw new CaError("not-found", "no such certificate", { field: "serial" });
+      const { device, kind, status } = PHONE_HOLD_LIFTABLE;
+      if (cert.device !== device || cert.kind !== kind) throw new CaError("unprocessable", "only a phone user-authentication certificate's hold can be lifted", { field: "serial" });
+      if (cert.status !== status) throw new CaError("conflict", "the certificate is not on hold", { field: "serial" });
+      if (cert.notAfter.getTime() <= now.getTime()) throw new CaError("conflict", "the certificate has expired", { field: "serial" });
+      if (!(await releases.release(serial, now, tx))) throw new CaError("conflict", "the certificate is not on hold", { field: "serial" });
+      await this.deps.outbox.add("certificate.released", { serial, caId: cert.caId, partition: cert.partition }, tx);
+      await this.deps.audit.append(
+        {
+          at: now,
+          action: "certificate.released",
+          actor,
+          subject: `certificate:${serial}`,
+          outcome: "success",
+          detail: { previousStatus: cert.status, heldAt: cert.revokedAt?.toISOString() ?? null, caId: cert.caId, kind: cert.kind, device: cert.device, residentCode: cert.residentCode, clientId: options.clientId ?? null, requestRef: options.requestRef ?? null },
+        },
+        tx,
+      );
+      return (await this.deps.certificates.get(serial, tx))!;
+    };
+    if (options.tx !== undefined) return work(options.tx); // the caller's transaction: the caller audits a refusal
+    try {
+      return await this.deps.transactions.transaction(work);
+    } catch (e) {
+      if (e instanceof CaError) {
+        await this.deps.audit.append({ at: now, action: "certificate.released", actor, subject: `certificate:${serial}`, outcome: "denied", detail: { problem: e.kind, clientId: options.clientId ?? null } });
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * The resident's phone certificates of `kinds` take the card's change (see the class comment): status,
+   * outbox row and an audit entry each. @returns their serials
+   */
+  private async cascade(
+    actor: Actor,
+    card: CertificateRecord,
+    change: "revoked" | "hold",
+    reason: RevocationReason,
+    kinds: ReadonlySet<CaKind>,
+    now: Date,
+    tx: Tx,
+    residentCertificates?: readonly CertificateRecord[],
+  ): Promise<string[]> {
+    if (card.residentCode === null) return [];
+    const resident = residentCertificates ?? (await this.deps.certificates.findLiveByResident(card.residentCode, tx));
+    const done: string[] = [];
+    for (const phone of phoneCertificatesFollowing(change, kinds, resident)) {
+      if (!(await this.deps.certificates.revoke(phone.serial, { status: change, reason, revokedAt: now, invalidityDate: null }, tx))) continue;
+      const topic = change === "revoked" ? "certificate.revoked" : "certificate.held";
+      await this.deps.outbox.add(topic, { serial: phone.serial, caId: phone.caId, partition: phone.partition, reason }, tx);
+      await this.deps.audit.append(
+        {
+          at: now,
+          action: `${topic}.cascaded`,
+          actor: actorName(actor),
+          subject: `certificate:${phone.serial}`,
+          outcome: "success",
+          detail: { reason, previousStatus: phone.status, caId: phone.caId, kind: phone.kind, device: phone.device, residentCode: phone.residentCode, cardSerial: card.serial },
+        },
+        tx,
+      );
+      done.push(phone.serial);
+    }
+    return done;
   }
 
   /** Issue 12 §3: refuses when `count` more certificates would take the operator past the window's limit. */

@@ -93,6 +93,29 @@ export function ocspStoreContract(name: string, open: () => Promise<OcspStoreHar
       assert.deepEqual(Buffer.from((await h.store.get("01aa", "sha1"))!.der), Buffer.from([5]));
     });
 
+    it("a lifted hold (a later status version) wins; an older good never beats the hold; a revocation after the lift wins (migration 0028)", async () => {
+      await h.addCertificate(cert("01aa", { status: "valid", statusVersion: 1 }));
+      assert.equal((await h.store.statuses(["01aa"])).get("01aa")?.statusVersion ?? 0, 1, "statuses carry the version");
+      const at = (ms: number): Date => new Date(t0.getTime() + ms);
+      const heldAt = new Date("2026-10-30T01:02:03Z");
+      const hold = { rank: 2 as const, certStatus: "revoked" as const, revokedAt: heldAt, reason: "certificateHold" as const };
+      assert.equal(await h.store.put(response("01aa", { ...hold, der: Uint8Array.of(2) })), true);
+      assert.equal(await h.store.put(response("01aa", { thisUpdate: at(1000), der: Uint8Array.of(1) })), false, "a slow 'good' signed before the hold");
+      assert.equal(await h.store.put(response("01aa", { statusVersion: 1, thisUpdate: at(2000), der: Uint8Array.of(11) })), true, "the lift");
+      const lifted = (await h.store.get("01aa", "sha1"))!;
+      assert.equal(lifted.certStatus, "good");
+      assert.equal(lifted.statusVersion, 1);
+      assert.equal(await h.store.put(response("01aa", { ...hold, thisUpdate: at(3000), der: Uint8Array.of(3) })), false, "a slow signature of the lifted hold");
+      assert.equal((await h.store.putMany([response("01aa", { ...hold, thisUpdate: at(3000), der: Uint8Array.of(3) })])).size, 0, "putMany: the same rule");
+      const revoked = { rank: 3 as const, certStatus: "revoked" as const, revokedAt: at(4000), reason: "keyCompromise" as const, statusVersion: 1 };
+      assert.equal(await h.store.put(response("01aa", { ...revoked, thisUpdate: at(4000), der: Uint8Array.of(4) })), true, "a revocation after the lift");
+      assert.equal(await h.store.put(response("01aa", { statusVersion: 1, thisUpdate: at(5000), der: Uint8Array.of(12) })), false);
+      const last = (await h.store.get("01aa", "sha1"))!;
+      assert.equal(last.certStatus, "revoked");
+      assert.equal(last.reason, "keyCompromise");
+      assert.deepEqual(Buffer.from(last.der), Buffer.from([4]));
+    });
+
     it("putMany writes a batch in one call under put's rule per key; getMany reads a batch", async () => {
       for (const s of ["01aa", "01bb", "01cc"]) await h.addCertificate(cert(s));
       const revokedAt = new Date("2026-10-30T01:02:03Z");

@@ -39,6 +39,7 @@ async function harness(engine: TestEngine, shared: { db?: TestDatabase }): Promi
         recorded: "{}",
         revoked_at: s.revokedAt,
         revocation_reason: s.reason,
+        status_version: s.statusVersion ?? 0,
         created_at: new Date(),
         updated_at: new Date(),
       });

@@ -7,7 +7,7 @@ import type {
   OcspResponseStore,
   StoredOcspResponse,
 } from "../../../ca/revocation/ocsp-ports.js";
-import { storedResponseKey } from "../../../ca/revocation/ocsp-ports.js";
+import { isNotOlderThan, storedResponseKey } from "../../../ca/revocation/ocsp-ports.js";
 
 /**
  * The OCSP ports in memory, for unit tests; test/contract/ocsp-store.ts holds it to the same rules as
@@ -57,10 +57,10 @@ export class MemoryOcspStore implements OcspResponseStore, CertificateStatusSour
     this.check();
     const key = `${r.serial}|${r.hash}`;
     const old = this.rows.get(key);
-    if (old && !(old.rank < r.rank || (old.rank === r.rank && old.thisUpdate.getTime() <= r.thisUpdate.getTime()))) return false;
+    if (old && !isNotOlderThan(r, old)) return false;
     const requested = [old?.lastRequestedAt, r.lastRequestedAt].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
     const refreshAt = new Date(r.thisUpdate.getTime() + (r.nextUpdate.getTime() - r.thisUpdate.getTime()) / 2);
-    this.rows.set(key, { ...r, lastRequestedAt: requested.length > 0 ? new Date(Math.max(...requested)) : null, seq: ++this.seq, refreshAt });
+    this.rows.set(key, { ...r, statusVersion: r.statusVersion ?? 0, lastRequestedAt: requested.length > 0 ? new Date(Math.max(...requested)) : null, seq: ++this.seq, refreshAt });
     return true;
   }
 
