@@ -58,3 +58,55 @@ export function relyingPartyAccessDisclosureSource(db: Database, table = "ocsp_a
     },
   };
 }
+
+/**
+ * The resident's consents to relying parties (table consents, migration 0029; docs/relying-parties.md
+ * "Consents"): each grant (party, scope, the user-auth certificate that signed it) and each withdrawal.
+ */
+export function consentsDisclosureSource(db: Database): DisclosureSource {
+  return {
+    name: "consents",
+    async collect(residentCode): Promise<DisclosureSection> {
+      if (!(await tableExists(db, "consents"))) return { name: "consents", available: false, items: [] };
+      const rows = (await db.executor()("consents").where({ resident_code: residentCode }).orderBy("id").limit(MAX_ITEMS)) as Row[];
+      const items: DisclosureItem[] = [];
+      for (const r of rows) {
+        const scope = (typeof r.scope === "string" ? (JSON.parse(r.scope) as string[]) : (r.scope as string[])).join(" ");
+        items.push({ at: dateFromColumn(r.granted_at), category: "consent-granted", serial: String(r.granted_with), party: String(r.party_id), detail: { scope } });
+        const withdrawn = nullableDateFromColumn(r.withdrawn_at);
+        if (withdrawn !== null) items.push({ at: withdrawn, category: "consent-withdrawn", serial: r.withdrawn_with === null ? null : String(r.withdrawn_with), party: String(r.party_id), detail: { scope } });
+      }
+      return { name: "consents", available: true, items };
+    },
+  };
+}
+
+/**
+ * Every answer a relying-party query gave about the resident (table relying_party_provisions,
+ * migration 0029): which party (and for which service provider), which query, when, the serial asked
+ * about and the serials answered.
+ */
+export function provisionsDisclosureSource(db: Database): DisclosureSource {
+  return {
+    name: "relying-party-provisions",
+    async collect(residentCode): Promise<DisclosureSection> {
+      if (!(await tableExists(db, "relying_party_provisions"))) return { name: "relying-party-provisions", available: false, items: [] };
+      const rows = (await db.executor()("relying_party_provisions").where({ resident_code: residentCode }).orderBy("at").limit(MAX_ITEMS)) as Row[];
+      const items: DisclosureItem[] = rows.map((r) => ({
+        at: dateFromColumn(r.at),
+        category: "relying-party-provision",
+        serial: String(r.asked_serial),
+        party: String(r.party_id),
+        detail: {
+          query: String(r.query),
+          onBehalfOf: r.on_behalf_of === null || r.on_behalf_of === undefined ? null : String(r.on_behalf_of),
+          answered: (typeof r.answered_serials === "string" ? (JSON.parse(r.answered_serials) as string[]) : (r.answered_serials as string[])).join(" "),
+        },
+      }));
+      return { name: "relying-party-provisions", available: true, items };
+    },
+  };
+}
+
+/** The sections of docs/relying-parties.md "Records" (issue 16 item 4), for api/main.ts. */
+export const relyingPartyDisclosureSources = (db: Database): DisclosureSource[] => [consentsDisclosureSource(db), provisionsDisclosureSource(db)];

@@ -29,7 +29,7 @@ export function adminDisclosureRoutes(deps: AdminDisclosureRouteDeps) {
       {
         method: "get",
         path: "/admin/disclosures/:residentCode",
-        summary: "Disclosure report for one resident: certificates issued and revoked, change events, relying-party accesses (JSON or CSV); audited",
+        summary: "Disclosure report for one resident: certificates issued and revoked, change events, relying-party accesses, consents and query answers (JSON or CSV); audited",
         roles: ["admin", "auditor"],
         guard: adminOnly(deps, "auditor"),
         params: { residentCode },

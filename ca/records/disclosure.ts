@@ -8,13 +8,14 @@ import type { CertificateRecord } from "../types.js";
 /**
  * The disclosure report (告示334号 第6-8(5): each resident may ask what was provided about them and to
  * whom; docs/api.md §7 `GET /v1/admin/disclosures/{residentCode}`): the certificates issued and revoked
- * for one resident, the change events that touched them, and which relying parties asked about their
- * certificates and when. Sources are pluggable: a deployment without an access-record table reports
+ * for one resident, the change events that touched them, which relying parties asked about their
+ * certificates and when, the resident's consents to relying parties and every answer a relying-party
+ * query gave about them (docs/relying-parties.md "Records"). Sources are pluggable: a deployment without an access-record table reports
  * that section as unavailable instead of failing.
  */
 export interface DisclosureItem {
   readonly at: Date;
-  /** e.g. "certificate-issued", "certificate-revoked", "resident-event", "relying-party-access". */
+  /** e.g. "certificate-issued", "certificate-revoked", "resident-event", "relying-party-access", "consent-granted", "consent-withdrawn", "relying-party-provision". */
   readonly category: string;
   readonly serial: string | null;
   /** A relying party's id, or the event source. */
