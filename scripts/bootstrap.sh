@@ -30,6 +30,10 @@ has_bin softhsm2-util || need_pkgs+=(softhsm2)
 has_bin openssl || need_pkgs+=(openssl)
 # `npm test` (bootstrap.sh --test): pkcs11-tool (opensc), an independent reader of the keys made in the token.
 if [ "${1:-}" = "--test" ]; then has_bin pkcs11-tool || need_pkgs+=(opensc); fi
+# `npm test`: Debian's chromium, the headless browser of test/browser/ (issue 17; no browser download).
+if [ "${1:-}" = "--test" ]; then has_bin chromium || need_pkgs+=(chromium); fi
+#   and a Japanese font, so that its screenshots of the console's Japanese labels are legible.
+if [ "${1:-}" = "--test" ]; then [ -e /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || need_pkgs+=(fonts-ipafont-gothic); fi
 # `npm run bench` (bootstrap.sh --bench): wrk, the OCSP load generator.
 if [ "${1:-}" = "--bench" ]; then has_bin wrk || need_pkgs+=(wrk); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -55,6 +55,37 @@ export function adminCertificateRoutes(deps: AdminCertificateRouteDeps) {
         ctx.body = { certificates: await deps.inquiry.search(operator, request) };
       },
     );
+
+    // Issue 17: the same inquiry with its conditions in a JSON body, so that a resident code, a name or a
+    // date of birth never travels in a URL (the operator console uses this one). Parsed, refused and
+    // audited exactly as the GET above.
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/certificates/inquiries",
+        summary: `Limited inquiry with the conditions in the body (no personal data in the URL): {serial} | {residentCode} | {name, dateOfBirth}, each with purpose; at most ${MAX_INQUIRY_RESULTS} results; audited`,
+        roles: ["admin", "ca-operator", "auditor"],
+        guard: adminOnly(deps, "ca-operator", "auditor"),
+        body: z.record(z.string(), z.unknown()),
+        bodyDoc: inquiryQuery,
+        responses: { "200": "{certificates: [...]} (status and dates, no personal fields)", "400": "missing purpose, no or mixed conditions, wildcard, unknown fields", "422": `more than ${MAX_INQUIRY_RESULTS} matches: narrow the conditions` },
+      },
+      async function inquireCertificatesByBody(ctx, { body }) {
+        const operator = operatorOf(ctx);
+        let request: InquiryRequest;
+        try {
+          const notText = Object.keys(body).find((k) => typeof body[k] !== "string");
+          if (notText !== undefined) throw new CaError("invalid-input", `${/^[A-Za-z]{1,40}$/.test(notText) ? notText : "a field"} must be a string`, { field: "body" });
+          request = parseInquiry(body as Record<string, string>);
+        } catch (e) {
+          if (e instanceof CaError) return deps.inquiry.refused(operator, Object.keys(body), e);
+          throw e;
+        }
+        ctx.body = { certificates: await deps.inquiry.search(operator, request) };
+      },
+    );
     return router;
   };
 }

@@ -22,6 +22,7 @@ export const systemPrograms = {
   pg_ctl: { package: "postgresql" },
   postgres: { package: "postgresql" },
   pg_isready: { package: "postgresql" },
+  chromium: { package: "chromium" },
 } as const;
 
 export type SystemProgram = keyof typeof systemPrograms;
