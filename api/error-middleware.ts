@@ -105,6 +105,9 @@ export function errorMiddleware(logger: Logger, metrics: Metrics, options: Error
         return;
       }
       if (isCaError(err)) {
+        // A refusal that says when to come back (429 throttle, 503 busy hasher, a query limit): RFC 9110 §10.2.3.
+        const seconds = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+        if (typeof seconds === "number") ctx.set("Retry-After", String(seconds));
         const s = statusOf[err.kind];
         const problem: Problem = { type: problemType(err.kind), title: s.title, status: s.status, detail: err.message };
         if (err.field !== undefined) problem.field = err.field;

@@ -4,6 +4,7 @@ import { CaError } from "../ca/errors.js";
 import { assertTerminalsHaveMunicipality } from "../ca/operators/terminal-access.js";
 import type { LeaseKeeper } from "../ca/cluster/lease-keeper.js";
 import type { IssuanceService } from "../ca/issuance/issuance-service.js";
+import type { PhoneIssuanceService } from "../ca/phone/phone-issuance-service.js";
 import type { OperatorAuth } from "../ca/operators/operator-auth.js";
 import type { CrlAccessRecord } from "../ca/revocation/crl-ports.js";
 import type { CrlService } from "../crl/crl-service.js";
@@ -14,15 +15,19 @@ import { createApp, createMetricsApp } from "./app.js";
 import { loadHolidayCalendar } from "./holiday-calendar.js";
 import { listen, type Listeners } from "./listeners.js";
 import { clusterReadinessChecks } from "./routes/health.js";
+import { adminDashboardRoutes, knexDashboardSource } from "./routes/admin-dashboard.js";
+import { consoleRoutes } from "./routes/console.js";
 import { ocspFastPath, type OcspRouteDeps } from "./routes/ocsp.js";
 import { buildAdminControls, type AdminControls } from "./wiring/admin-controls.js";
 import { wireCaGenerationApprovals } from "./wiring/ca-generations.js";
 import { buildCrl } from "./wiring/crl.js";
 import { buildIssuance } from "./wiring/issuance.js";
+import { buildHolder, phoneReconcilerJob } from "./wiring/holder.js";
 import { buildLeaseKeeper, singletonJobs } from "./wiring/job-leases.js";
 import { LiveCaGenerations } from "./wiring/live-ca-generations.js";
 import { buildOcsp } from "./wiring/ocsp.js";
 import { buildOperatorAuth } from "./wiring/operator-auth.js";
+import { buildRelyingPartyQueries } from "./wiring/relying-party-queries.js";
 import { buildResidentEvents, wireRevocationApprovals, type ResidentEvents } from "./wiring/resident-events.js";
 import type { Service } from "./wiring/service.js";
 
@@ -62,6 +67,8 @@ export interface Handlers {
   readonly events: ResidentEvents;
   /** The CA generations in use, refreshed while running. */
   readonly generations: LiveCaGenerations;
+  /** Smartphone certificates (docs/phone.md): its reconciler runs with the singleton jobs. */
+  readonly phoneIssuance: PhoneIssuanceService;
 }
 
 type Routers = NonNullable<Parameters<typeof createApp>[0]["v1Routers"]>;
@@ -80,10 +87,14 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   const { auth, guards } = operatorAuth;
   const issuance = buildIssuance(service, live.authorities);
   // Admin API and operating controls (docs/api.md §7): finds or generates the audit checkpoint key in the HSM.
-  const admin = await buildAdminControls(service, auth, { holidays });
+  // Issue 16 items 3–4: relying-party queries, the consent register, and their disclosure sections.
+  const rpQueries = buildRelyingPartyQueries(service);
+  const admin = await buildAdminControls(service, auth, { holidays, disclosureSources: rpQueries.disclosureSources });
   const caGenerationRouter = wireCaGenerationApprovals(service, admin.approvals, { afterCreate: () => live.refresh(), requireOperator: guards.requireOperator });
   // Resident change events (HTTP batch, NATS JetStream, file import), manual revocation and hold.
   const events = buildResidentEvents(service);
+  // Issue 16 item 1 (docs/phone.md): the holder's card-signed online routes, relayed by a holder portal.
+  const holder = buildHolder(service, live.authorities, events.revocation);
   const massRevocationRouter = wireRevocationApprovals(events, { approvals: admin.approvals, db: service.db, clock: service.clock, requireOperator: guards.requireOperator });
   const crl = buildCrl(service, live.current, live.signers);
   const ocsp = await buildOcsp(service, live.signers, crl.crl.settings.access);
@@ -93,8 +104,9 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
     await ocsp.ocsp.responders.reload();
   });
   return {
-    handlers: { auth, issuance: issuance.issuance, admin, crl: crl.crl, crlReads: crl.reads, ocsp: ocsp.ocsp, ocspRoutes: ocsp.routes, events, generations: live },
-    publicRouters: [ocsp.publicRouter, crl.publicRouter],
+    handlers: { auth, issuance: issuance.issuance, admin, crl: crl.crl, crlReads: crl.reads, ocsp: ocsp.ocsp, ocspRoutes: ocsp.routes, events, generations: live, phoneIssuance: holder.phoneIssuance },
+    // Issue 17: the operator console's static files (HTTPS, registered admin workstation; docs/console.md).
+    publicRouters: [ocsp.publicRouter, crl.publicRouter, consoleRoutes({ clients: service.stores.clientCertificates, terminals: service.stores.terminals, audit: { store: service.stores.audit, clock: service.clock } })],
     v1Routers: [
       // First: every /v1 request of an admin, feed or terminal certificate must match its register.
       operatorAuth.guardRouter,
@@ -103,8 +115,11 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
       caGenerationRouter,
       crl.adminRouter(guards.requireOperator),
       ...admin.v1Routers,
+      adminDashboardRoutes({ source: knexDashboardSource(() => service.db.knex), clock: service.clock, requireOperator: guards.requireOperator }),
       ...operatorAuth.v1Routers,
       issuance.router(guards),
+      holder.router,
+      ...rpQueries.v1Routers,
     ],
   };
 }
@@ -154,7 +169,7 @@ export async function serve(service: Service): Promise<Serving> {
   // The singleton jobs, each in the one process holding its lease: the reconciler (docs/design.md
   // invariant 1), CRL scheduling and coverage, OCSP pre-signing and responder renewal, audit
   // checkpoints, approval expiry, anomaly polling (api/wiring/job-leases.ts).
-  const keeper = buildLeaseKeeper(service, singletonJobs(handlers, logger));
+  const keeper = buildLeaseKeeper(service, [...singletonJobs(handlers, logger), phoneReconcilerJob(handlers.phoneIssuance, logger)]);
   keeper.start();
   // Every process: the durable JetStream consumer, when NATS is configured (NATS_URL; docs/api.md §5):
   // JetStream shares its messages among the processes pulling it.

@@ -76,9 +76,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): (openapi: OpenApiDocumen
       },
       async function logIn(ctx, { body }) {
         const client = clientOf(ctx);
-        const result = await withRetryAfter(ctx, () =>
-          deps.auth.login({ operatorId: body.operatorId, password: body.password, terminal: { id: client.id, fingerprint: client.fingerprint256, kind: client.role }, source: ctx.ip || undefined }),
-        );
+        const result = await deps.auth.login({ operatorId: body.operatorId, password: body.password, terminal: { id: client.id, fingerprint: client.fingerprint256, kind: client.role }, source: ctx.ip || undefined });
         ctx.status = 201;
         ctx.body = { token: result.token, expiresAt: result.expiresAt.toISOString(), mustChangePassword: result.mustChangePassword };
       },
@@ -154,13 +152,3 @@ function auditedGates(gates: readonly Middleware[], audit: SessionRoutesDeps["au
   };
 }
 
-/** Sets Retry-After (RFC 9110 §10.2.3) for a refusal that says when to come back (429 throttle, 503 busy hasher). */
-async function withRetryAfter<T>(ctx: Context, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    const seconds = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-    if (err instanceof CaError && typeof seconds === "number") ctx.set("Retry-After", String(seconds));
-    throw err;
-  }
-}

@@ -22,6 +22,10 @@ import { ocspDemandMigration } from "./0022-ocsp-demand.js";
 import { jobLeasesMigration } from "./0023-job-leases.js";
 import { nodeHeartbeatsMigration } from "./0024-node-heartbeats.js";
 import { keyLookupPlansMigration } from "./0025-key-lookup-plans.js";
+import { certificateLinksMigration } from "./0026-certificate-links.js";
+import { statusVersionMigration } from "./0028-status-version.js";
+import { holderRequestsMigration } from "./0027-holder-requests.js";
+import { relyingPartyTypesMigration } from "./0029-relying-party-types.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -55,4 +59,8 @@ export const migrations: readonly Migration[] = Object.freeze([
   jobLeasesMigration,
   nodeHeartbeatsMigration,
   keyLookupPlansMigration,
+  certificateLinksMigration,
+  statusVersionMigration,
+  holderRequestsMigration,
+  relyingPartyTypesMigration,
 ]);

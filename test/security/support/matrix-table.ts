@@ -41,6 +41,19 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   "POST /v1/certificates/{serial}/hold": { roles: ["terminal-operator", "ca-operator"] },
   // docs/api.md §5: the resident feed.
   "POST /v1/resident-events": { machine: ["feed"] },
+  // docs/phone.md: the holder's card-signed requests, relayed by a registered holder portal.
+  "POST /v1/holder/phone-applications": { machine: ["holder-portal"] },
+  "POST /v1/holder/phone-certificates/revocation": { machine: ["holder-portal"] },
+  "POST /v1/holder/phone-certificates/suspension": { machine: ["holder-portal"] },
+  "POST /v1/holder/phone-certificates/resumption": { machine: ["holder-portal"] },
+  // docs/relying-parties.md: consents signed with the card's user-auth key, relayed by the holder portal.
+  "POST /v1/holder/consents": { machine: ["holder-portal"] },
+  "POST /v1/holder/consents/withdrawal": { machine: ["holder-portal"] },
+  // docs/relying-parties.md: queries of registered relying parties (client certificate only: personal data).
+  "POST /v1/relying-party/current-serial": { machine: ["relying-party"] },
+  "POST /v1/relying-party/card-signing-serial": { machine: ["relying-party"] },
+  "POST /v1/relying-party/sign-auth-pair": { machine: ["relying-party"] },
+  "POST /v1/relying-party/latest-four-items": { machine: ["relying-party"] },
 
   // docs/api.md §7: operators — security officer (four-eyes for approving roles: ca/operators/operator-admin.ts).
   "GET /v1/admin/operators": so,
@@ -59,14 +72,19 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   "GET /v1/admin/feeds": so,
   "POST /v1/admin/feeds": so,
   "DELETE /v1/admin/feeds/{id}": so,
+  "GET /v1/admin/holder-portals": so,
+  "POST /v1/admin/holder-portals": so,
+  "DELETE /v1/admin/holder-portals/{id}": so,
   // Terminals and relying parties — CA operator.
   "GET /v1/admin/terminals": caOperator,
   "POST /v1/admin/terminals": caOperator,
   "DELETE /v1/admin/terminals/{id}": caOperator,
   "POST /v1/admin/relying-parties": caOperator,
   "DELETE /v1/admin/relying-parties/{id}": caOperator,
+  "PUT /v1/admin/relying-parties/{id}/verifier": caOperator,
   // Limited inquiries (告示334号 第4-4(7)) — CA operator, auditor.
   "GET /v1/admin/certificates": { roles: ["ca-operator", "auditor"] },
+  "POST /v1/admin/certificates/inquiries": { roles: ["ca-operator", "auditor"] },
   // Exports and approvals (告示334号 第4-8(2), 第2-3(1)).
   "POST /v1/admin/exports": caOperator,
   "GET /v1/admin/exports/{id}": caOperator,
@@ -97,6 +115,8 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   "POST /v1/admin/events/halt": caOperator,
   "POST /v1/admin/events/resume": caOperator,
   "GET /v1/admin/events/safety-valve": caOperator,
+  // The operator console's dashboard figures (issue 17, api/routes/admin-dashboard.ts): every human admin role, read only.
+  "GET /v1/admin/dashboard": { roles: [...deciders, "auditor"] },
 };
 
 /** The document's marker for "any operator session" in `x-roles` (api/routes/sessions.ts). */
@@ -126,5 +146,5 @@ export function ruleFromDoc(xRoles: readonly string[] | undefined): Rule {
   if (list.includes(ANY_OPERATOR)) return { session: true };
   const roles = list.filter(isOperatorRole);
   if (roles.length > 0) return { roles };
-  return { machine: list.filter((k): k is Kind => k === "terminal" || k === "admin" || k === "feed" || k === "relying-party") };
+  return { machine: list.filter((k): k is Kind => k === "terminal" || k === "admin" || k === "feed" || k === "relying-party" || k === "holder-portal") };
 }
