@@ -60,6 +60,28 @@ export function relyingPartyAccessDisclosureSource(db: Database, table = "ocsp_a
 }
 
 /**
+ * The resident's certificate links (table certificate_links, migration 0026; docs/linkage.md): renewal and
+ * re-issue successors, card ↔ phone, signing ↔ user-auth, as written in each issuance transaction.
+ */
+export function certificateLinksDisclosureSource(db: Database): DisclosureSource {
+  return {
+    name: "certificate-links",
+    async collect(residentCode): Promise<DisclosureSection> {
+      if (!(await tableExists(db, "certificate_links"))) return { name: "certificate-links", available: false, items: [] };
+      const rows = (await db.executor()("certificate_links").where({ resident_code: residentCode }).orderBy([{ column: "created_at" }, { column: "from_serial" }]).limit(MAX_ITEMS)) as Row[];
+      const items: DisclosureItem[] = rows.map((r) => ({
+        at: dateFromColumn(r.created_at),
+        category: `link-${String(r.link)}`,
+        serial: String(r.from_serial),
+        party: null,
+        detail: { link: String(r.link), toSerial: String(r.to_serial) },
+      }));
+      return { name: "certificate-links", available: true, items };
+    },
+  };
+}
+
+/**
  * The resident's consents to relying parties (table consents, migration 0029; docs/relying-parties.md
  * "Consents"): each grant (party, scope, the user-auth certificate that signed it) and each withdrawal.
  */

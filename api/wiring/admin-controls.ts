@@ -23,7 +23,7 @@ import type { AuditEntry, AuditEntryInput } from "../../ca/types.js";
 import { KnexApprovalStore } from "../../db/approval-store.js";
 import { KnexAuditCheckpointStore } from "../../db/audit-checkpoint-store.js";
 import { KnexAuditLogReader } from "../../db/audit-log-reader.js";
-import { relyingPartyAccessDisclosureSource, residentEventsDisclosureSource } from "../../db/inquiry-disclosure-sources.js";
+import { certificateLinksDisclosureSource, relyingPartyAccessDisclosureSource, residentEventsDisclosureSource } from "../../db/inquiry-disclosure-sources.js";
 import { KnexInquirySource } from "../../db/inquiry-store.js";
 import { KnexIssuanceExportSource } from "../../db/issuance-export-source.js";
 import { standardRetentionTasks } from "../../db/retention-standard-tasks.js";
@@ -147,7 +147,7 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
 
   const disclosure = new DisclosureService({
     certificates: inquirySource,
-    sources: [residentEventsDisclosureSource(db), relyingPartyAccessDisclosureSource(db), ...(options.disclosureSources ?? [])],
+    sources: [residentEventsDisclosureSource(db), relyingPartyAccessDisclosureSource(db), certificateLinksDisclosureSource(db), ...(options.disclosureSources ?? [])],
     audit,
     clock,
   });

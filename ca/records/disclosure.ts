@@ -44,6 +44,7 @@ export interface DisclosureReport {
     readonly serialNumber: string;
     readonly caId: string;
     readonly kind: string;
+    readonly device: string;
     readonly status: string;
     readonly issuedAt: string;
     readonly notBefore: string;
@@ -74,7 +75,7 @@ export class DisclosureService {
     const serials = certs.map((c) => c.serial);
     const lifecycle: DisclosureItem[] = [];
     for (const c of certs) {
-      lifecycle.push({ at: c.createdAt, category: "certificate-issued", serial: c.serial, party: null, detail: { kind: c.kind, caId: c.caId } });
+      lifecycle.push({ at: c.createdAt, category: "certificate-issued", serial: c.serial, party: null, detail: { kind: c.kind, device: c.device, caId: c.caId } });
       if (c.revokedAt !== null) {
         lifecycle.push({ at: c.revokedAt, category: c.status === "hold" ? "certificate-held" : "certificate-revoked", serial: c.serial, party: null, detail: { reason: c.revocationReason } });
       }
@@ -100,6 +101,7 @@ export class DisclosureService {
         serialNumber: c.serial,
         caId: c.caId,
         kind: c.kind,
+        device: c.device,
         status: c.status,
         issuedAt: c.createdAt.toISOString(),
         notBefore: c.notBefore.toISOString(),

@@ -121,7 +121,7 @@ describe("admin API (docs/api.md §7) over mTLS", function () {
   it("disclosure report as JSON and CSV", async () => {
     const json = await app.call("GET", "/v1/admin/disclosures/12345678901", { token: kansa });
     assert.equal(json.status, 200);
-    assert.deepEqual(json.json().sections.map((s: Json) => s.name), ["certificates", "resident-events", "relying-party-access", "consents", "relying-party-provisions"]);
+    assert.deepEqual(json.json().sections.map((s: Json) => s.name), ["certificates", "resident-events", "relying-party-access", "certificate-links", "consents", "relying-party-provisions"]);
     const csv = await app.call("GET", "/v1/admin/disclosures/12345678901?format=csv", { token: kansa });
     assert.match(String(csv.headers["content-type"]), /^text\/csv/);
     assert.match(csv.body.toString("utf8"), /^section,at,category,serial,party,detail\r\n/);

@@ -130,6 +130,10 @@ describe("relying-party routes over mTLS (PostgreSQL + SoftHSM)", function () {
     assert.deepEqual(consents.items.map((i: Json) => [i.category, i.party]), [["consent-granted", "bank-h"]]);
     const provided = sections.find((s) => s.name === "relying-party-provisions")!;
     assert.deepEqual(provided.items.map((i: Json) => i.detail.query).sort(), ["current-serial-sign", "latest-four-items", "sign-auth-pair"]);
+    // The links the answers followed are in the report too (docs/linkage.md), and each certificate's device.
+    const linked = sections.find((s) => s.name === "certificate-links")!;
+    assert.deepEqual(linked.items.map((i: Json) => [i.category, i.serial, i.detail.toSerial]), [["link-sign-auth", serials.S, serials.A]]);
+    assert.deepEqual(new Set(r.json<Json>().certificates.map((c: Json) => c.device)), new Set(["card"]));
     const csv = await request(`${ts.httpsUrl}/v1/admin/disclosures/${RESIDENT}?format=csv`, { tls: ts.tls("admin"), headers: { authorization: `Bearer ${auditor}` } });
     assert.match(csv.body.toString("utf8"), /relying-party-provisions,[^,]+,relying-party-provision,[0-9a-f]+,bank-h,query=latest-four-items/);
   });
