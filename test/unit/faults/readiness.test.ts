@@ -139,6 +139,14 @@ describe("faults: /readyz checks a write, a signature and the OCSP lag (issue 14
     assert.match(await outcome(lag.check()), /^unavailable/);
     await t.db.knex("outbox_cursors").insert({ consumer: "ocsp", last_id: stale!.id });
     assert.equal(await outcome(lag.check()), "ok", "behind the cursor");
+
+    // A lifted phone hold (certificate.released, docs/phone.md): the stored "revoked/certificateHold" signed
+    // before the lift is out of date although it says revoked; re-signed after the lift, it is not.
+    await t.db.knex("ocsp_responses").insert(response("AA05", "revoked", 300));
+    await t.db.knex("outbox").insert({ topic: "certificate.released", payload: JSON.stringify({ serial: "AA05" }), created_at: t.db.knex.raw("now() - interval '90 seconds'") });
+    assert.equal(await outcome(lag.check()), "unavailable: OCSP responses lag the revocation outbox by 90 s (limit 60 s)");
+    await t.db.knex("ocsp_responses").where({ serial: "AA05" }).update({ cert_status: "good", this_update: t.db.knex.raw("now()") });
+    assert.equal(await outcome(lag.check()), "ok");
   });
 
   describe("/readyz", () => {
