@@ -6,6 +6,7 @@ import { phoneAuthorities } from "../../ca/phone/phone-authorities.js";
 import { PhoneIssuanceService } from "../../ca/phone/phone-issuance-service.js";
 import { endEntityProfile } from "../../ca/profiles/end-entity-profile.js";
 import { createAliasFormatter } from "../../ca/residents/alias-format.js";
+import { KnexPhoneHistory } from "../../db/phone-history-store.js";
 import { KnexHolderRequestStore } from "../../db/holder-request-store.js";
 import { KnexResidentMunicipalityStore } from "../../db/resident-municipality-store.js";
 import type { OpenApiDocument } from "../openapi.js";
@@ -41,6 +42,7 @@ export function buildHolder(deps: HolderDeps, cardAuthorities: AuthorityResolver
     residentMunicipalities: new KnexResidentMunicipalityStore(db),
     outbox: stores.outbox,
     links: stores.certificateLinks,
+    history: new KnexPhoneHistory(db),
     holderRequests,
     authorities,
     aliasFormatter: createAliasFormatter(),

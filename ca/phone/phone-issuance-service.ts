@@ -6,15 +6,21 @@ import { personalFieldsOf, type Planned } from "../issuance/issuance-plan.js";
 import { PublicKeyInUseError, PublicKeyRefusedError, type ResidentRecord, type ResidentStore } from "../issuance/issuance-ports.js";
 import type { AuthorityResolver, IssuingAuthority } from "../issuance/issuing-authority.js";
 import { generateSerial, partitionOf } from "../issuance/serial.js";
-import { cardPhoneLinks, linksOfIssuance, type CertificateLinkStore } from "../linkage/certificate-links.js";
+import { cardPhoneLinks, linksOfIssuance, type CertificateLinkStore, type LinkedCertificate } from "../linkage/certificate-links.js";
 import type { ResidentMunicipalities } from "../access/resident-access.js";
 import type { Clock, Random } from "../ports.js";
 import type { AliasFormatter } from "../residents/alias-format.js";
 import type { OutboxWriter } from "../revocation/outbox.js";
-import type { AuditStore, CertificateStore, TransactionRunner } from "../stores.js";
+import type { AuditStore, CertificateStore, TransactionRunner, Tx } from "../stores.js";
 import type { CaKind, CertificateRecord } from "../types.js";
 import { pem } from "../x509/pem.js";
 import { applicationField, parsePhoneApplication, PHONE_APPLICATION_PURPOSE } from "./phone-application.js";
+
+/** The resident's phone certificates ever signed, whatever their status: predecessors of a new phone's (docs/linkage.md). */
+export interface PhoneHistory {
+  /** Heads of chains (no successor yet) last, then oldest first: the order `linksOfIssuance` expects. */
+  signedPhoneCertificates(residentCode: string, tx?: Tx): Promise<LinkedCertificate[]>;
+}
 
 export interface PhoneIssuanceDeps extends HolderSignedRequestDeps {
   readonly clock: Clock;
@@ -26,6 +32,7 @@ export interface PhoneIssuanceDeps extends HolderSignedRequestDeps {
   readonly audit: AuditStore;
   readonly outbox: OutboxWriter;
   readonly links: Pick<CertificateLinkStore, "insertMany">;
+  readonly history: PhoneHistory;
   readonly holderRequests: HolderRequestLog;
   /** The phone authorities (ca/phone/phone-authorities.ts): same CA generations, the phone profile. */
   readonly authorities: AuthorityResolver;
@@ -269,7 +276,10 @@ export class PhoneIssuanceService {
         }
       }
       const cardValid = live.filter((c) => c.device === "card" && c.status === "valid" && c.notAfter > now);
-      const links = [...linksOfIssuance(issued, previousPhone, residentCode, now), ...cardPhoneLinks(cardValid, issued, residentCode, now)];
+      // Successors from the previous phone's certificates whatever their status: a new phone after a lost,
+      // revoked one still links to it (docs/linkage.md).
+      const history = await this.deps.history.signedPhoneCertificates(residentCode, tx);
+      const links = [...linksOfIssuance(issued, history, residentCode, now), ...cardPhoneLinks(cardValid, issued, residentCode, now)];
       await this.deps.links.insertMany(links, tx);
       for (const c of issued) await outbox.add("certificate.issued", { serial: c.serial, caId: c.caId, partition: c.partition }, tx);
       const answer = this.answerOf(issued);

@@ -225,6 +225,11 @@ describe("e2e: smartphone certificates through a card-signed online application 
       const first = await post("phone-applications", { signedRequest: signed });
       assert.equal(first.status, 201, first.body.toString());
       const serials = first.json<PhoneAnswer>().certificates.map((c) => c.serialNumber);
+      // The previous phone was revoked by its holder (the test before): its certificates are still the
+      // predecessors of this phone's, per kind (docs/linkage.md: a new phone after a lost one).
+      for (const c of first.json<PhoneAnswer>().certificates) {
+        assert.deepEqual((await t.service.stores.certificateLinks.to(c.serialNumber, "successor")).map((l) => l.fromSerial), [pair(phone2, c.kind).serialNumber]);
+      }
       // The state a crash between reservation and completion leaves: pending rows, no answer recorded.
       const knex = t.service.db.knex;
       await knex("certificates").whereIn("serial", serials).update({ status: "pending", der: null });
