@@ -10,13 +10,14 @@ import { certificatePersonalFieldsTask, tableAgeRetentionTask } from "./retentio
 const relyingPartyLogs = [
   ["relying-party-access-records", "ocsp_access_log", "relying-party access records"],
   ["relying-party-crl-reads", "crl_access_log", "relying-party CRL reads"],
+  ["relying-party-provisions", "relying_party_provisions", "relying-party query answers"],
 ] as const;
 
 /**
  * The retention tasks of docs/domain.md §6 on this database, in the order they run: the audit log (7 years,
  * signed checkpoint at the cut), superseded resident records (resident_history, migration 0011, 5
  * years), relying-party access records (ocsp_access_log, migration 0009, and CRL reads, crl_access_log,
- * 0016; configurable), and the personal fields of certificates (10 years after expiry). Shared by the
+ * 0016; configurable), query answers and withdrawn consents (migration 0029, the same period), and the personal fields of certificates (10 years after expiry). Shared by the
  * API and the CLI.
  */
 export function standardRetentionTasks(
@@ -43,6 +44,14 @@ export function standardRetentionTasks(
         cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
       }),
     ),
+    // A withdrawn consent is kept as long as the answers it allowed (docs/relying-parties.md); an open one always.
+    tableAgeRetentionTask(db, {
+      name: "withdrawn-consents",
+      rule: `consents withdrawn more than ${periods.relyingPartyAccessDays} days ago`,
+      table: "consents",
+      timeColumn: "withdrawn_at",
+      cutoff: (now) => daysBefore(now, periods.relyingPartyAccessDays),
+    }),
     certificatePersonalFieldsTask(db, periods.certificatePersonalFieldsYearsAfterExpiry),
   ];
 }

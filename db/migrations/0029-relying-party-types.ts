@@ -41,6 +41,8 @@ export const relyingPartyTypesMigration: Migration = {
       t.index(["resident_code", "party_id"], "consents_resident_party_idx");
     });
     await knex.raw("create unique index consents_open_uq on consents (resident_code, party_id) where withdrawn_at is null");
+    // Retention (db/retention-standard-tasks.ts): withdrawn consents and old provisions are purged by age.
+    await knex.raw("create index consents_withdrawn_at_idx on consents (withdrawn_at) where withdrawn_at is not null");
 
     await knex.schema.createTable("relying_party_provisions", (t) => {
       t.bigIncrements("id");
@@ -54,6 +56,7 @@ export const relyingPartyTypesMigration: Migration = {
       t.index(["resident_code", "at"], "relying_party_provisions_resident_idx"); // disclosure
       t.index(["party_id", "at"], "relying_party_provisions_party_idx"); // "what did party P receive"
       t.index(["asked_serial"], "relying_party_provisions_asked_idx"); // known serials: asked before
+      t.index(["at"], "relying_party_provisions_at_idx"); // retention by age
     });
     // Known serials: given in an earlier answer (`answered_serials @> '["…"]'`).
     await knex.raw("create index relying_party_provisions_answered_idx on relying_party_provisions using gin (answered_serials jsonb_path_ops)");

@@ -210,7 +210,7 @@ describe("admin API (docs/api.md §7) over mTLS", function () {
   it("retention: a dry run, and a purge only with a second operator's approval", async () => {
     const dry = await app.call("POST", "/v1/admin/retention/dry-run", { token: adm });
     assert.equal(dry.status, 200);
-    assert.deepEqual(dry.json().tasks.map((t: Json) => t.name), ["audit-log", "superseded-resident-records", "relying-party-access-records", "relying-party-crl-reads", "certificate-personal-fields"]);
+    assert.deepEqual(dry.json().tasks.map((t: Json) => t.name), ["audit-log", "superseded-resident-records", "relying-party-access-records", "relying-party-crl-reads", "relying-party-provisions", "withdrawn-consents", "certificate-personal-fields"]);
     assert.ok(dry.json().tasks.every((t: Json) => t.purged === null));
     const asked = await app.call("POST", "/v1/admin/retention/purges", { token: adm, body: { purpose: "定期の保存期間管理" } });
     assert.equal(asked.status, 202);

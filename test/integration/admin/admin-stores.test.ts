@@ -68,6 +68,12 @@ async function seed(k: Knex): Promise<void> {
     { at: new Date("2031-01-01T00:00:00Z"), party: "bank-1", ca_id: "sign-g1", partition: 3, kind: "full", crl_number: 7 },
     { at: new Date("2039-01-01T00:00:00Z"), party: "kiosk-2", ca_id: "sign-g1", partition: 3, kind: "delta", crl_number: 9 },
   ]);
+  // Relying-party query answers and consents (migration 0029): one old, one recent, one open consent.
+  const provision = (at: string) => ({ at: new Date(at), party_id: "bank-1", on_behalf_of: null, query: "current-serial-sign", resident_code: R1, asked_serial: serial(1), answered_serials: JSON.stringify([serial(2)]) });
+  await k("relying_party_provisions").insert([provision("2031-01-01T00:00:00Z"), provision("2039-01-01T00:00:00Z")]);
+  await k("relying_parties").insert({ id: "bank-1", name: "bank", active: true, api_key_sha256: null, created_at: new Date("2030-01-01T00:00:00Z") });
+  const consent = (withdrawnAt: string | null) => ({ resident_code: R1, party_id: "bank-1", scope: JSON.stringify(["current-serial-sign"]), granted_at: new Date("2030-06-01T00:00:00Z"), granted_with: serial(2), withdrawn_at: withdrawnAt === null ? null : new Date(withdrawnAt), withdrawn_with: withdrawnAt === null ? null : serial(2) });
+  await k("consents").insert([consent("2031-01-01T00:00:00Z"), consent(null)]);
 }
 
 async function collect(it: AsyncIterable<string>): Promise<string> {
@@ -192,7 +198,7 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       const checkpointer = new AuditCheckpointer({ signer: key, keyLabel: "audit-checkpoint", store: checkpoints, audit, head: () => reader.head(), transactions: t.db, clock: later });
       const verifier = new AuditVerifier({ log: reader, checkpoints, trustedKeys: [key.publicKey], now: () => later.now() });
       const retention = new RetentionService({ tasks: standardRetentionTasks(t.db, defaultRetentionPeriods, { checkpointer, verify: () => verifier.verify() }), audit, clock: later });
-      const tables = ["certificates", "issuances", "residents", "resident_history", "ocsp_access_log", "crl_access_log", "resident_events", "audit_checkpoints"];
+      const tables = ["certificates", "issuances", "residents", "resident_history", "ocsp_access_log", "crl_access_log", "relying_party_provisions", "consents", "resident_events", "audit_checkpoints"];
       const dump = async () => Object.fromEntries(await Promise.all(tables.map(async (n) => [n, JSON.stringify(await k(n).orderBy(k.raw("1")))] as const)));
       const before = await dump();
       const auditBefore = await k("audit_log").orderBy("seq");
@@ -203,6 +209,8 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
         "superseded-resident-records": 1,
         "relying-party-access-records": 1,
         "relying-party-crl-reads": 1,
+        "relying-party-provisions": 1,
+        "withdrawn-consents": 1,
         "certificate-personal-fields": 1,
       });
       assert.deepEqual(await dump(), before, "a dry run changes no data");
@@ -216,6 +224,8 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
         "superseded-resident-records": 1,
         "relying-party-access-records": 1,
         "relying-party-crl-reads": 1,
+        "relying-party-provisions": 1,
+        "withdrawn-consents": 1,
         "certificate-personal-fields": 1,
       });
       const stripped = await k("certificates").where({ serial: serial(1) }).first();
@@ -231,6 +241,8 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       assert.equal(Number((await k("resident_history").count({ n: "*" }).first())!.n), 1);
       assert.deepEqual((await k("ocsp_access_log").orderBy("at")).map((r: { party: string }) => r.party), ["kiosk-2", "bank-1"]);
       assert.deepEqual((await k("crl_access_log")).map((r: { party: string }) => r.party), ["kiosk-2"]);
+      assert.deepEqual((await k("relying_party_provisions")).map((r: { at: Date }) => new Date(r.at).toISOString()), ["2039-01-01T00:00:00.000Z"]);
+      assert.deepEqual((await k("consents")).map((r: { withdrawn_at: Date | null }) => r.withdrawn_at), [null], "the open consent stays");
       const v = await verifier.verify();
       assert.equal(v.ok, true, JSON.stringify(v.findings));
       assert.equal(v.anchor.kind, "checkpoint");
