@@ -5,6 +5,8 @@ import { KnexRelyingPartyStore } from "../../../db/relying-party-store.js";
 import { KnexAuditStore } from "../../../db/audit-store.js";
 import { openTestDatabase, type TestDatabase } from "../../support/database.js";
 import { randomBytes } from "node:crypto";
+import { relyingPartyAdd } from "../../../cli/relying-party-commands.js";
+import { CaError } from "../../../ca/errors.js";
 
 describe("RelyingPartyRegistry on PGlite", function () {
   let t: TestDatabase;
@@ -42,5 +44,19 @@ describe("RelyingPartyRegistry on PGlite", function () {
     await registry.register("cli", { id: "rp-2", name: "two" });
     await assert.rejects(registry.register("cli", { id: "rp-2", name: "again" }), { kind: "conflict" });
     await assert.rejects(registry.register("cli", { id: "bad id!", name: "x" }), { kind: "invalid-input", field: "id" });
+  });
+
+  it("cli relying-party add takes verifier types and an environment, refuses unknown ones naming the option", async function () {
+    const printed: string[] = [];
+    assert.equal(await relyingPartyAdd({ relyingParties: registry }, ["bank-t", "--name", "bank", "--verifier-types", "signing,platform", "--environment", "test"], (l) => printed.push(l)), 0);
+    assert.match(printed.join("\n"), /API key \(shown once/);
+    const row = await store.get("bank-t");
+    assert.deepEqual([row?.verifierTypes, row?.environment], [["signing", "platform"], "test"]);
+    assert.equal(await relyingPartyAdd({ relyingParties: registry }, ["kiosk-d"], () => undefined), 0);
+    const defaults = await store.get("kiosk-d");
+    assert.deepEqual([defaults?.verifierTypes, defaults?.environment], [["signing", "user-auth"], "production"], "docs/relying-parties.md defaults");
+    await assert.rejects(relyingPartyAdd({ relyingParties: registry }, ["x1", "--verifier-types", "bank"]), (e) => e instanceof CaError && e.field === "verifier-types");
+    await assert.rejects(relyingPartyAdd({ relyingParties: registry }, ["x2", "--environment", "staging"]), (e) => e instanceof CaError && e.field === "environment");
+    assert.equal(await store.get("x1"), undefined);
   });
 });
