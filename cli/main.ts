@@ -160,6 +160,7 @@ async function startServing(initIfMissing: boolean): Promise<number> {
       await service.close().finally(() => (closed = true));
       const urls = await superviseWorkers(config, (line) => console.log(line));
       console.log(`serving ${urls.httpUrl} (relying parties, health) and ${urls.httpsUrl} (mTLS: terminals, operators, feed) with ${config.workers} workers`);
+      console.log(`operator console: ${new URL("/console/", urls.httpsUrl.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::1?\])(?=:)/, "//localhost")).href} (admin client certificate, docs/console.md)`);
       if (config.metrics.listen) console.log(`metrics on http://${config.metrics.listen.host}:${config.metrics.listen.port}/metrics (every worker; port 0 means a free one)`);
       if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
       return -1; // keep running
@@ -171,6 +172,7 @@ async function startServing(initIfMissing: boolean): Promise<number> {
       reportServing(listeners.httpUrl, listeners.httpsUrl);
     } else {
       console.log(`serving ${listeners.httpUrl} (relying parties, health) and ${listeners.httpsUrl} (mTLS: terminals, operators, feed)`);
+      console.log(`operator console: ${new URL("/console/", listeners.httpsUrl.replace(/\/\/(127\.0\.0\.1|0\.0\.0\.0|\[::1?\])(?=:)/, "//localhost")).href} (admin client certificate, docs/console.md)`);
       if (listeners.metricsUrl) console.log(`metrics on ${listeners.metricsUrl}/metrics${config.metrics.token ? " (scrape token required)" : ""}`);
       if (config.mode === "demo") console.log(`demo credentials: ${config.demoDir}`);
     }

@@ -60,6 +60,12 @@ export class KnexRelyingPartyStore implements RelyingPartyStore {
     return rows.length === 1;
   }
 
+  /** Every registered party, active or not, by id (the console's list; docs/api.md §7). */
+  async list(limit = 1000, tx?: Tx): Promise<RelyingPartyRecord[]> {
+    const rows = (await this.db.executor(tx)("relying_parties").orderBy("id").limit(limit)) as Row[];
+    return rows.map(toRecord);
+  }
+
   async hasProviders(platformId: string, tx?: Tx): Promise<boolean> {
     return (await this.db.executor(tx)("relying_parties").where({ platform_id: platformId }).first("id")) !== undefined;
   }

@@ -16,7 +16,7 @@ import { adminCertificateRoutes } from "./admin-certificates.js";
 import type { AdminRouteAuth } from "./admin-common.js";
 import { adminDisclosureRoutes } from "./admin-disclosures.js";
 import { adminOperatorRoutes } from "./admin-operators.js";
-import { adminRelyingPartyRoutes } from "./admin-relying-parties.js";
+import { adminRelyingPartyRoutes, type AdminRelyingPartyRouteDeps } from "./admin-relying-parties.js";
 import { adminRetentionRoutes } from "./admin-retention.js";
 import { adminTerminalRoutes, type AdminTerminalRouteDeps } from "./admin-terminals.js";
 
@@ -31,6 +31,8 @@ export interface AdminControlRouteDeps extends AdminRouteAuth {
   /** The terminal list the terminal routes show. */
   readonly terminalList: AdminTerminalRouteDeps["terminals"];
   readonly relyingParties: RelyingPartyEnrolment;
+  /** The relying-party list the relying-party routes show. */
+  readonly relyingPartyList: AdminRelyingPartyRouteDeps["parties"];
   readonly inquiry: CertificateInquiry;
   readonly approvals: ApprovalEngine;
   readonly exports: IssuanceExport;
@@ -52,7 +54,7 @@ export function adminControlRoutes(deps: AdminControlRouteDeps): Array<(openapi:
   return [
     adminOperatorRoutes({ ...guard, operators: deps.operators }),
     adminTerminalRoutes({ ...guard, registry: deps.terminals, terminals: deps.terminalList, serviceCaCertificate }),
-    adminRelyingPartyRoutes({ ...guard, enrolment: deps.relyingParties, serviceCaCertificate }),
+    adminRelyingPartyRoutes({ ...guard, enrolment: deps.relyingParties, parties: deps.relyingPartyList, serviceCaCertificate }),
     adminCertificateRoutes({ ...guard, inquiry: deps.inquiry }),
     adminApprovalRoutes({ ...guard, approvals: deps.approvals, exports: deps.exports }),
     adminAuditRoutes({ ...guard, verifier: deps.verifier, search: deps.auditSearch, checkpoints: deps.checkpoints, checkpointer: async () => deps.checkpointer }),

@@ -11,6 +11,12 @@ import { adminOnly, type AdminRouteAuth } from "./admin-common.js";
 const residentCode = pathParam(z.string(), () => new CaError("invalid-input", "malformed resident code", { field: "residentCode" }), "11 digits");
 const reportQuery = z.object({ format: z.enum(["json", "csv"], { error: "format must be json or csv" }).optional().describe("json (default) or csv") });
 
+// The disclosure service checks the resident code itself (400 "residentCode must be exactly 11 digits").
+const reportBody = z.strictObject({
+  residentCode: z.string({ error: "residentCode must be a string" }).max(64).describe("11 digits"),
+  format: z.enum(["json", "csv"], { error: "format must be json or csv" }).optional().describe("json (default) or csv"),
+});
+
 export interface AdminDisclosureRouteDeps extends AdminRouteAuth {
   readonly disclosure: Pick<DisclosureService, "report">;
 }
@@ -18,7 +24,8 @@ export interface AdminDisclosureRouteDeps extends AdminRouteAuth {
 /**
  * docs/api.md §7 `GET /v1/admin/disclosures/{residentCode}` (auditor; 告示334号 第6-8(5)): what was
  * issued, revoked and provided about one resident, and to whom. JSON by default; CSV with
- * `?format=csv` or `Accept: text/csv`.
+ * `?format=csv` or `Accept: text/csv`. `POST /v1/admin/disclosures` takes the resident code in a JSON
+ * body instead, for the console (docs/console.md "Personal data and URLs").
  */
 export function adminDisclosureRoutes(deps: AdminDisclosureRouteDeps) {
   return (openapi: OpenApiDocument): Router<ApiState> => {
@@ -42,6 +49,32 @@ export function adminDisclosureRoutes(deps: AdminDisclosureRouteDeps) {
         if (format === "csv") {
           ctx.type = "text/csv; charset=utf-8";
           ctx.set("Content-Disposition", `attachment; filename="disclosure-${params.residentCode}.csv"`);
+          ctx.body = disclosureCsv(report);
+        } else {
+          ctx.body = report;
+        }
+      },
+    );
+    route(
+      router,
+      openapi,
+      {
+        method: "post",
+        path: "/admin/disclosures",
+        summary: "Disclosure report for one resident with the resident code in the body (no personal data in the URL, docs/console.md): the same report, role and audit as the GET",
+        roles: ["admin", "auditor"],
+        guard: adminOnly(deps, "auditor"),
+        body: reportBody,
+        responses: { "200": "the report (JSON), or CSV with Content-Disposition disclosure-<date>.csv", "400": "malformed resident code or format" },
+      },
+      async function disclosureReportByBody(ctx, { body }) {
+        const report = await deps.disclosure.report(operatorOf(ctx), body.residentCode);
+        ctx.set("Cache-Control", "no-store");
+        if (body.format === "csv") {
+          ctx.type = "text/csv; charset=utf-8";
+          // The file name carries the report's JST date only, never the resident code (docs/console.md).
+          const jstDay = new Date(Date.parse(report.generatedAt) + 9 * 3_600_000).toISOString().slice(0, 10);
+          ctx.set("Content-Disposition", `attachment; filename="disclosure-${jstDay}.csv"`);
           ctx.body = disclosureCsv(report);
         } else {
           ctx.body = report;

@@ -1,5 +1,6 @@
 import Router from "@koa/router";
 import { z } from "zod";
+import type { RelyingPartyRecord } from "../../ca/relying-parties/relying-party.js";
 import type { RelyingPartyEnrolment } from "../../ca/relying-parties/relying-party-enrolment.js";
 import { parseVerifierTypes, relyingPartyEnvironments, verifierTypes } from "../../ca/relying-parties/verifier-types.js";
 import { pem } from "../../ca/x509/pem.js";
@@ -11,7 +12,21 @@ import { adminOnly, idPathParam, type AdminRouteAuth } from "./admin-common.js";
 export interface AdminRelyingPartyRouteDeps extends AdminRouteAuth {
   readonly enrolment: Pick<RelyingPartyEnrolment, "register" | "deactivate" | "changeVerifier">;
   readonly serviceCaCertificate: () => Uint8Array;
+  /** Every registered party (db/relying-party-store.ts). */
+  readonly parties: { list(): Promise<readonly RelyingPartyRecord[]> };
 }
+
+/** A party as the list shows it: whether it has an API key, never the key's hash. */
+const partyJson = (p: RelyingPartyRecord) => ({
+  id: p.id,
+  name: p.name,
+  active: p.active,
+  apiKey: p.apiKeySha256 !== null,
+  verifierTypes: p.verifierTypes ?? ["signing", "user-auth"],
+  environment: p.environment ?? "production",
+  platformId: p.platformId ?? null,
+  createdAt: p.createdAt.toISOString(),
+});
 
 const registerBody = z
   .object({
@@ -31,11 +46,20 @@ const verifierBody = z.strictObject({
 
 const ROLES = ["admin", "ca-operator"];
 
-/** docs/api.md §7 relying parties (CA operator): register (API key and/or client certificate, shown once), deactivate. */
+/** docs/api.md §7 relying parties (CA operator): list, register (API key and/or client certificate, shown once), change verifier types, deactivate. */
 export function adminRelyingPartyRoutes(deps: AdminRelyingPartyRouteDeps) {
   return (openapi: OpenApiDocument): Router<ApiState> => {
     const router = new Router<ApiState>();
     const caOperator = { roles: ROLES, guard: adminOnly(deps, "ca-operator") };
+
+    route(
+      router,
+      openapi,
+      { method: "get", path: "/admin/relying-parties", summary: "Registered relying parties, active or not, with their verifier types and environment (no secret, no key hash)", ...caOperator, responses: { "200": "{relyingParties: [{id, name, active, apiKey: boolean, verifierTypes, environment, platformId, createdAt}]}" } },
+      async function listRelyingParties(ctx) {
+        ctx.body = { relyingParties: (await deps.parties.list()).map(partyJson) };
+      },
+    );
 
     route(
       router,

@@ -23,6 +23,7 @@ const CONSOLE_FILES: Readonly<Record<string, string>> = {
   "js/api.js": "text/javascript; charset=utf-8",
   "js/dom.js": "text/javascript; charset=utf-8",
   "js/i18n.js": "text/javascript; charset=utf-8",
+  "js/labels-records.js": "text/javascript; charset=utf-8",
   "js/chart.js": "text/javascript; charset=utf-8",
   "js/idle-lock.js": "text/javascript; charset=utf-8",
   "js/views/login.js": "text/javascript; charset=utf-8",
@@ -32,6 +33,8 @@ const CONSOLE_FILES: Readonly<Record<string, string>> = {
   "js/views/audit.js": "text/javascript; charset=utf-8",
   "js/views/operators.js": "text/javascript; charset=utf-8",
   "js/views/terminals.js": "text/javascript; charset=utf-8",
+  "js/views/disclosure.js": "text/javascript; charset=utf-8",
+  "js/views/relying-parties.js": "text/javascript; charset=utf-8",
 };
 
 /**

@@ -160,6 +160,7 @@ export async function buildAdminControls(service: AdminControlsDeps, auth: Opera
     terminals,
     terminalList: stores.terminals,
     relyingParties,
+    relyingPartyList: stores.relyingParties,
     inquiry,
     approvals,
     exports,

@@ -1,6 +1,8 @@
 // Japanese and English labels (issue 17). The language starts from navigator.language and is switched
 // with the header's selector; it is kept in memory only (no browser storage, docs/console.md).
 
+import { recordLabels } from "./labels-records.js";
+
 const labels = {
   en: {
     title: "CA operator console",
@@ -146,6 +148,8 @@ const labels = {
     "appr.mineExecuted": "My approved exports",
     "appr.download": "Download",
     "appr.downloaded": "Downloaded: {name}.",
+    "nav.disclosure": "Disclosure report",
+    "nav.relyingParties": "Relying parties",
   },
   ja: {
     title: "CA 運用コンソール",
@@ -291,8 +295,13 @@ const labels = {
     "appr.mineExecuted": "承認済みの自分の出力",
     "appr.download": "ダウンロード",
     "appr.downloaded": "ダウンロードしました: {name}。",
+    "nav.disclosure": "開示報告",
+    "nav.relyingParties": "署名検証者等",
   },
 };
+
+// The labels of the disclosure report and relying-party pages live in their own file (size rule, docs/design.md).
+for (const l of ["en", "ja"]) Object.assign(labels[l], recordLabels[l]);
 
 let lang = (navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
 const listeners = [];

@@ -9,9 +9,11 @@ import { onLangChange, setLang, t, currentLang } from "./i18n.js";
 import { renderApprovals } from "./views/approvals.js";
 import { renderAudit } from "./views/audit.js";
 import { renderDashboard } from "./views/dashboard.js";
+import { renderDisclosure } from "./views/disclosure.js";
 import { renderInquiry } from "./views/inquiry.js";
 import { renderLogin, renderPassword } from "./views/login.js";
 import { renderOperators } from "./views/operators.js";
+import { renderRelyingParties } from "./views/relying-parties.js";
 import { renderTerminals } from "./views/terminals.js";
 
 const main = document.getElementById("main");
@@ -31,8 +33,10 @@ const views = {
   approvals: (el) => renderApprovals(el, { operatorId }),
   inquiry: (el) => renderInquiry(el),
   audit: (el) => renderAudit(el),
+  disclosure: (el) => renderDisclosure(el),
   operators: (el) => renderOperators(el),
   terminals: (el) => renderTerminals(el),
+  "relying-parties": (el) => renderRelyingParties(el),
   password: (el) => renderPassword(el, { mustChange: false, onDone: () => showMessageThen("password.done", "dashboard") }),
 };
 

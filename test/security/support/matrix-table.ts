@@ -79,6 +79,7 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   "GET /v1/admin/terminals": caOperator,
   "POST /v1/admin/terminals": caOperator,
   "DELETE /v1/admin/terminals/{id}": caOperator,
+  "GET /v1/admin/relying-parties": caOperator,
   "POST /v1/admin/relying-parties": caOperator,
   "DELETE /v1/admin/relying-parties/{id}": caOperator,
   "PUT /v1/admin/relying-parties/{id}/verifier": caOperator,
@@ -101,6 +102,7 @@ export const matrixTable: Readonly<Record<string, Rule>> = {
   "GET /v1/admin/audit/checkpoints": auditor,
   "POST /v1/admin/audit/checkpoints": auditor,
   "GET /v1/admin/disclosures/{residentCode}": auditor,
+  "POST /v1/admin/disclosures": auditor,
   // Retention — dry run: CA administrator, auditor; purge request: CA administrator.
   "POST /v1/admin/retention/dry-run": { roles: ["ca-admin", "auditor"] },
   "POST /v1/admin/retention/purges": caAdmin,
