@@ -26,6 +26,7 @@ import { certificateLinksMigration } from "./0026-certificate-links.js";
 import { statusVersionMigration } from "./0028-status-version.js";
 import { holderRequestsMigration } from "./0027-holder-requests.js";
 import { relyingPartyTypesMigration } from "./0029-relying-party-types.js";
+import { revokedAtIndexMigration } from "./0030-revoked-at-index.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -60,7 +61,8 @@ export const migrations: readonly Migration[] = Object.freeze([
   nodeHeartbeatsMigration,
   keyLookupPlansMigration,
   certificateLinksMigration,
-  statusVersionMigration,
   holderRequestsMigration,
+  statusVersionMigration,
   relyingPartyTypesMigration,
+  revokedAtIndexMigration,
 ]);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { knexDashboardSource } from "../../api/routes/admin-dashboard.js";
+import { knexDashboardSource } from "../../db/dashboard-source.js";
 import { openTestDatabase, requirePostgresUrl, type TestDatabase, type TestEngine } from "../support/database.js";
 import { seedCaGenerations, seedResidents, signSerial } from "../support/resident-event-seed.js";
 
 /**
- * The console dashboard's queries (api/routes/admin-dashboard.ts `knexDashboardSource`) on both engines:
+ * The console dashboard's queries (db/dashboard-source.ts `knexDashboardSource`) on both engines:
  * per-JST-day counts across the UTC date line, CRL freshness with an overdue partition, the feed's state.
  * The route and its role check are exercised through the browser (console.test.ts) and test/security/matrix.test.ts.
  */
@@ -29,6 +29,18 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       await t.db.knex("crls").insert([crl(0, "2026-12-06T00:00:00Z"), crl(1, "2026-12-05T12:00:00Z")]);
     });
     after(async () => t?.close());
+
+    // Plans on PostgreSQL only (PGlite runs the same SQL).
+    if (engine === "postgres") it("counts per day through indexes, never a scan of certificates (200 M rows at national size)", async function () {
+      const plans = await t.db.knex.transaction(async (trx) => {
+        await trx.raw("set local enable_seqscan = off");
+        const plan = async (column: string, extra: string) =>
+          JSON.stringify(((await trx.raw(`explain (format json) select count(*) from certificates where ${column} >= ? ${extra}`, [now])) as { rows: unknown[] }).rows);
+        return [await plan("created_at", "and status in ('valid', 'revoked', 'hold')"), await plan("revoked_at", "")];
+      });
+      for (const p of plans) assert.ok(!p.includes("Seq Scan"), p);
+      assert.ok(plans[1]!.includes("certificates_revoked_at_idx"), plans[1]);
+    });
 
     it("counts issued and revoked certificates per JST day, oldest first, zero-filled", async () => {
       const figures = await knexDashboardSource(() => t.db.knex).figures(now, 3);
