@@ -116,7 +116,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
       caGenerationRouter,
       crl.adminRouter(guards.requireOperator),
       ...admin.v1Routers,
-      adminDashboardRoutes({ source: knexDashboardSource(() => service.db.knex), clock: service.clock, requireOperator: guards.requireOperator }),
+      adminDashboardRoutes({ source: knexDashboardSource(() => service.db.knex), clock: service.clock, requireOperator: guards.requireOperator, presignedLookups: () => service.metrics.presignedLookups() }),
       ...operatorAuth.v1Routers,
       issuance.router(guards),
       holder.router,

@@ -62,6 +62,12 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.ocspLookups.drain((result, n) => this.ocspPresignedLookups.inc({ result }, n)),
   });
+  /** This process's pre-signed lookups since it started: the console's hit ratio (api/routes/admin-dashboard.ts). */
+  async presignedLookups(): Promise<{ hits: number; misses: number }> {
+    const { values } = await this.ocspPresignedLookups.get();
+    const of = (result: string): number => values.find((v) => v.labels["result"] === result)?.value ?? 0;
+    return { hits: of("hit"), misses: of("miss") };
+  }
   readonly ocspOldestAge = new Gauge({ name: "ca_ocsp_oldest_response_age_seconds", help: "age of the oldest stored response of an unexpired certificate", registers: [this.registry] });
   readonly ocspQueueDepth = new Gauge({ name: "ca_ocsp_signing_queue_depth", help: "live OCSP signatures running or waiting", registers: [this.registry] });
   readonly ocspSignatures = new Counter({ name: "ca_ocsp_signatures_total", help: "OCSP responses signed", labelNames: ["purpose"], registers: [this.registry] });

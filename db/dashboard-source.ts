@@ -6,7 +6,13 @@ export interface DashboardFigures {
   readonly generations: ReadonlyArray<{ caId: string; kind: string; status: string; keyAlgorithm: string | null }>;
   /** Each CA generation's partitions: how many have a current full CRL, the oldest, and which are past nextUpdate. */
   readonly crl: ReadonlyArray<{ caId: string; partitions: number; withCrl: number; oldestThisUpdate: string | null; earliestNextUpdate: string | null; overdue: number[] }>;
-  readonly ocsp: { readonly oldestThisUpdate: string | null };
+  readonly ocsp: {
+    readonly oldestThisUpdate: string | null;
+    /** OCSP answers to registered relying parties in the minute before `at`, all nodes (ocsp_access_log; 0 in public mode). */
+    readonly answersLastMinute: number;
+    /** This node's pre-signed lookups since it started (api/metrics.ts): hit ratio = hits / (hits + misses). */
+    readonly node?: { readonly presignedHits: number; readonly presignedMisses: number };
+  };
   readonly feed: { readonly lastReceivedAt: string | null; readonly halted: boolean; readonly haltedAt: string | null; readonly haltReason: string | null; readonly resumedAt: string | null; readonly deferred: number; readonly rejected: number };
   readonly days: ReadonlyArray<{ day: string; issued: number; revoked: number }>;
 }
@@ -24,17 +30,19 @@ const JST_DAY = (column: string) => `to_char(((${column} at time zone 'UTC') + i
  * The dashboard's queries (api/routes/admin-dashboard.ts, issue 17), on PostgreSQL and PGlite alike. Each
  * reads an index or a small table (ca_generations, crls; ocsp_responses by this_update; resident_events by
  * seq and by its pending index; the per-day counts certificates_status_created_at_idx and
- * certificates_revoked_at_idx, migration 0030): at 200 M certificates (docs/scale.md) none scans the table.
+ * certificates_revoked_at_idx, the last minute's OCSP answers ocsp_access_log_at_brin, migration 0030): at
+ * 200 M certificates and 10^8 OCSP answers a day (docs/scale.md) none scans its table.
  */
 export function knexDashboardSource(knex: () => Knex): DashboardSource {
   return {
     async figures(now, days) {
       const k = knex();
       const since = new Date(now.getTime() - days * 86_400_000);
-      const [generations, crls, ocsp, lastEvent, valve, pending, issued, revoked] = await Promise.all([
+      const [generations, crls, ocsp, answers, lastEvent, valve, pending, issued, revoked] = await Promise.all([
         k("ca_generations").select("id", "kind", "status", "key_algorithm", "partition_count").orderBy("id"),
         k("crls").select("ca_id", "partition", "this_update", "next_update").where({ kind: "full" }),
         k("ocsp_responses").min({ oldest: "this_update" }).first(),
+        k("ocsp_access_log").count({ n: "*" }).where("at", ">", new Date(now.getTime() - 60_000)).andWhere("at", "<=", now).first(),
         k("resident_events").select("received_at").orderBy("seq", "desc").first(),
         k("event_safety_valve").select("*").where({ id: 1 }).first(),
         k("resident_events").select("outcome").count({ n: "*" }).whereNot({ outcome: "applied" }).groupBy("outcome"),
@@ -59,7 +67,7 @@ export function knexDashboardSource(knex: () => Knex): DashboardSource {
       return {
         generations: generations.map((g: Record<string, unknown>) => ({ caId: String(g["id"]), kind: String(g["kind"]), status: String(g["status"]), keyAlgorithm: typeof g["key_algorithm"] === "string" ? g["key_algorithm"] : null })),
         crl,
-        ocsp: { oldestThisUpdate: iso(ocsp?.["oldest"]) },
+        ocsp: { oldestThisUpdate: iso(ocsp?.["oldest"]), answersLastMinute: Number(answers?.["n"] ?? 0) },
         feed: {
           lastReceivedAt: iso(lastEvent?.["received_at"]),
           halted: Boolean(valve?.["halted"]),

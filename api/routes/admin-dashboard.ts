@@ -17,6 +17,8 @@ import type { DashboardFigures, DashboardSource } from "../../db/dashboard-sourc
 export interface AdminDashboardRouteDeps extends AdminRouteAuth {
   readonly source: DashboardSource;
   readonly clock: Clock;
+  /** This node's pre-signed OCSP lookups since it started (api/metrics.ts `presignedLookups`). */
+  readonly presignedLookups?: () => Promise<{ hits: number; misses: number }>;
 }
 
 const query = z.object({ days: z.string().regex(/^[0-9]{1,2}$/, "days must be 1–31").transform(Number).refine((n) => n >= 1 && n <= 31, "days must be 1–31").optional().describe("1–31, default 14") });
@@ -41,7 +43,10 @@ export function adminDashboardRoutes(deps: AdminDashboardRouteDeps) {
       },
       async function showDashboard(ctx, { query: q }) {
         const now = deps.clock.now();
-        ctx.body = { at: now.toISOString(), ...(await deps.source.figures(now, q.days ?? 14)) } satisfies DashboardFigures;
+        const figures = await deps.source.figures(now, q.days ?? 14);
+        const lookups = await deps.presignedLookups?.();
+        const ocsp = lookups === undefined ? figures.ocsp : { ...figures.ocsp, node: { presignedHits: lookups.hits, presignedMisses: lookups.misses } };
+        ctx.body = { at: now.toISOString(), ...figures, ocsp } satisfies DashboardFigures;
       },
     );
     return router;

@@ -26,7 +26,7 @@ import { certificateLinksMigration } from "./0026-certificate-links.js";
 import { statusVersionMigration } from "./0028-status-version.js";
 import { holderRequestsMigration } from "./0027-holder-requests.js";
 import { relyingPartyTypesMigration } from "./0029-relying-party-types.js";
-import { revokedAtIndexMigration } from "./0030-revoked-at-index.js";
+import { timeIndexesMigration } from "./0030-time-indexes.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration } from "./migration.js";
@@ -64,5 +64,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   holderRequestsMigration,
   statusVersionMigration,
   relyingPartyTypesMigration,
-  revokedAtIndexMigration,
+  timeIndexesMigration,
 ]);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { request, requestJson } from "../support/https-client.js";
 import type { TestService } from "../support/service-harness.js";
@@ -21,6 +26,7 @@ describe("browser: the operator console (chromium + PostgreSQL + SoftHSM)", func
   const contexts: BrowserContext[] = [];
   const violations: string[] = [];
   const issuedSerials: string[] = [];
+  const issued: Array<{ serialNumber: string; certificate: string; caCertificate: string }> = [];
 
   const open = async (path = "/console/", locale?: string): Promise<Page> => {
     const context = await adminContext(browser, t, locale);
@@ -54,10 +60,26 @@ describe("browser: the operator console (chromium + PostgreSQL + SoftHSM)", func
     for (const body of [application([{ kind: "auth", csr: keys[0]!.csr }, { kind: "sign", csr: keys[1]!.csr }]), application([{ kind: "auth", csr: keys[2]!.csr }], { residentCode: "22222222222" })]) {
       const res = await issue(body);
       assert.equal(res.status, 201, res.body.toString());
-      issuedSerials.push(...res.json<{ certificates: Array<{ serialNumber: string }> }>().certificates.map((c) => c.serialNumber));
+      const certificates = res.json<{ certificates: Array<{ serialNumber: string; certificate: string; caCertificate: string }> }>().certificates;
+      issued.push(...certificates);
+      issuedSerials.push(...certificates.map((c) => c.serialNumber));
     }
     const revoked = await requestJson(`${t.httpsUrl}/v1/certificates/${issuedSerials[2]}/revocation`, "POST", { reason: "keyCompromise" }, t.tls("terminal"), { authorization: `Bearer ${token}` });
     assert.equal(revoked.status, 200, revoked.body.toString());
+    // Two OCSP answers for one certificate to the demo relying party (openssl, asynchronously: the service
+    // answers in this process): the first signed on demand (a miss), the second pre-signed (a hit).
+    const first = issued[0]!;
+    const dir = mkdtempSync(join(tmpdir(), "console-ocsp-"));
+    const [ca, leaf] = [join(dir, "ca.pem"), join(dir, "leaf.pem")];
+    writeFileSync(ca, first.caCertificate);
+    writeFileSync(leaf, first.certificate);
+    const apiKey = (JSON.parse(readFileSync(join(t.config.demoDir, "relying-party.json"), "utf8")) as { apiKey: string }).apiKey;
+    for (let i = 0; i < 2; i++) {
+      const r = await promisify(execFile)("openssl", ["ocsp", "-issuer", ca, "-cert", leaf, "-url", `${t.httpUrl}/ocsp`, "-header", `Authorization=Bearer ${apiKey}`, "-no_nonce", "-CAfile", ca]);
+      assert.match(r.stdout, /: good/);
+    }
+    // Recorded (in batches, at least once a second) before the dashboard reads the last minute.
+    for (let i = 0; i < 50 && Number((await t.service.db.knex("ocsp_access_log").count({ n: "*" }).first())?.["n"]) < 2; i++) await new Promise((r) => setTimeout(r, 100));
     browser = await launchChromium();
   });
   // On a failure, what each open page was saying (its alerts), to tell a refusal from a slow page.
@@ -126,6 +148,9 @@ describe("browser: the operator console (chromium + PostgreSQL + SoftHSM)", func
     assert.match(String(await page.locator("#dash-crl").textContent()), /auth-g1/);
     assert.equal(await page.locator("#dash-valve").textContent(), "running");
     assert.ok((await page.locator("#dash-counts svg rect").count()) >= 2, "the chart has bars");
+    // OCSP: the two answers of before(), all nodes, and this node's pre-signed hit ratio (1 of 2).
+    assert.match(String(await page.locator("#dash-ocsp-rate").textContent()), /\(2 in the last minute\)/);
+    assert.match(String(await page.locator("#dash-ocsp-hits").textContent()), /^50\.0 % \(1 \/ 2\)$/);
     await shot(page, "dashboard");
     // The language switch (keyboard-usable select): Japanese labels.
     await page.locator("#lang").selectOption("ja");

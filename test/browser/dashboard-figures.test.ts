@@ -64,6 +64,11 @@ for (const engine of ["pglite", "postgres"] as TestEngine[]) {
       assert.equal(auth.earliestNextUpdate, "2026-12-05T12:00:00.000Z");
       assert.equal(figures.crl.find((c) => c.caId === "sign-g1")!.withCrl, 0);
       assert.equal(figures.ocsp.oldestThisUpdate, null);
+      assert.equal(figures.ocsp.answersLastMinute, 0);
+      // Answers to registered parties: two in the minute before `now`, one older, one after it.
+      const answer = (msBefore: number) => ({ at: new Date(now.getTime() - msBefore), party: "bank-1", serial: signSerial(2), ca_id: "sign-g1", answer: "good" });
+      await t.db.knex("ocsp_access_log").insert([answer(1_000), answer(59_000), answer(61_000), answer(-5_000)]);
+      assert.equal((await knexDashboardSource(() => t.db.knex).figures(now, 14)).ocsp.answersLastMinute, 2);
       assert.deepEqual(figures.feed, { lastReceivedAt: null, halted: false, haltedAt: null, haltReason: null, resumedAt: null, deferred: 0, rejected: 0 });
       assert.equal(figures.days.reduce((n, d) => n + d.issued, 0), 8, "the resident of 11-25 is inside 14 days");
     });

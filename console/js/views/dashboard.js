@@ -41,7 +41,26 @@ export async function renderDashboard(main) {
     ),
   );
 
-  const ocsp = h("section", { class: "card", id: "dash-ocsp" }, h("h3", {}, t("dash.ocsp")), h("dl", { class: "kv" }, h("dt", {}, t("dash.ocspOldest")), h("dd", {}, when(figures.ocsp.oldestThisUpdate)), h("dt", {}, "ocsp-lag"), h("dd", {}, mark(check("ocsp-lag")))));
+  const o = figures.ocsp;
+  const lookups = o.node ? o.node.presignedHits + o.node.presignedMisses : 0;
+  const hitRatio = lookups > 0 ? `${((100 * o.node.presignedHits) / lookups).toFixed(1)} % (${o.node.presignedHits} / ${lookups})` : "—";
+  const ocsp = h(
+    "section",
+    { class: "card", id: "dash-ocsp" },
+    h("h3", {}, t("dash.ocsp")),
+    h(
+      "dl",
+      { class: "kv" },
+      h("dt", {}, t("dash.ocspRate")),
+      h("dd", { id: "dash-ocsp-rate" }, `${(o.answersLastMinute / 60).toFixed(1)} /s (${o.answersLastMinute} ${t("dash.ocspLastMinute")})`),
+      h("dt", {}, t("dash.ocspHitRatio")),
+      h("dd", { id: "dash-ocsp-hits" }, hitRatio),
+      h("dt", {}, t("dash.ocspOldest")),
+      h("dd", {}, when(o.oldestThisUpdate)),
+      h("dt", {}, "ocsp-lag"),
+      h("dd", {}, mark(check("ocsp-lag"))),
+    ),
+  );
 
   const f = figures.feed;
   const feed = h(
