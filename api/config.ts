@@ -5,7 +5,9 @@ import type { KeySpec } from "../ca/types.js";
 import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
 import { parsePhoneSettings, type PhoneSettings } from "../ca/phone/phone-settings.js";
 import { parseRelyingPartyQueryConfig, type RelyingPartyQueryConfig } from "../ca/relying-parties/query-settings.js";
-import { parseStatusAfterExpiry, type StatusAfterExpiryPolicy } from "../ca/revocation/status-after-expiry.js";
+import { parseStatusAfterExpiry, StatusAfterExpiry, type StatusAfterExpiryPolicy } from "../ca/revocation/status-after-expiry.js";
+import { CaError } from "../ca/errors.js";
+import { defaultRetentionPeriods, parseRetentionPeriods, statusAfterExpiryConflict, type RetentionPeriods } from "../ca/records/retention.js";
 
 /**
  * Configuration, parsed once at start-up into a frozen typed object (docs/design.md invariant 8).
@@ -55,6 +57,8 @@ const schema = z
     relyingPartyQueries: z.unknown().optional(),
     /** Status after expiry per kind, validated by ca/revocation/status-after-expiry.ts (docs/ocsp.md, docs/crl.md). */
     revocationInfo: z.unknown().optional(),
+    /** Retention periods (docs/admin.md "Retention"), validated by ca/records/retention.ts `parseRetentionPeriods`. */
+    retention: z.unknown().optional(),
     /** OCSP freshness and HTTP caching (docs/ocsp.md "Demand-driven responses", "HTTP caching"). */
     ocsp: z
       .object({
@@ -134,6 +138,11 @@ export interface Config {
    * JST (Asia/Tokyo); `0` for today's behaviour.
    */
   readonly revocationInfo: StatusAfterExpiryPolicy;
+  /**
+   * Retention periods (docs/domain.md §6, docs/admin.md): the defaults of ca/records/retention.ts, any of
+   * them overridden here. Refused when the personal fields would go before the status after expiry ends.
+   */
+  readonly retention: RetentionPeriods;
   /** The holiday calendar of the operating hours (absolute; default `holidays.json` beside the config file). */
   readonly holidaysFile: string;
   /**
@@ -269,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (workers > 1 && raw.database.url === null) throw new ConfigError("config field workers: more than one worker needs PostgreSQL (set DATABASE_URL); the embedded database serves one process");
   const jobLeases = { ttlMs: raw.jobLeases?.ttlMs ?? 10_000, renewMs: raw.jobLeases?.renewMs ?? 2_500 };
   if (jobLeases.renewMs >= jobLeases.ttlMs) throw new ConfigError("config field jobLeases.renewMs: must be less than jobLeases.ttlMs (CA_JOB_LEASE_RENEW_MS < CA_JOB_LEASE_TTL_MS)");
+  const revocationInfo = statusAfterExpiryOf(raw.revocationInfo);
   const config: Config = {
     mode: raw.mode,
     varDir,
@@ -292,7 +302,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     crl: crlSettingsOf(raw.crl),
     phone: phoneSettingsOf(raw.phone),
     relyingPartyQueries: relyingPartyQueriesOf(raw.relyingPartyQueries),
-    revocationInfo: statusAfterExpiryOf(raw.revocationInfo),
+    revocationInfo,
+    retention: retentionOf(raw.retention, revocationInfo),
     holidaysFile: env.CA_HOLIDAYS_FILE ? abs(cwd, env.CA_HOLIDAYS_FILE) : resolve(dirname(abs(cwd, file)), "holidays.json"),
     metrics: {
       listen: raw.metrics === undefined ? { ...DEFAULT_METRICS_LISTEN } : raw.metrics.listen,
@@ -326,6 +337,22 @@ function crlSettingsOf(raw: unknown): CrlSettings {
     const field = (e as { field?: string }).field ?? "crl";
     throw new ConfigError(`config field ${field}: ${(e as Error).message}`);
   }
+}
+
+function retentionOf(raw: unknown, revocationInfo: StatusAfterExpiryPolicy): RetentionPeriods {
+  let periods: RetentionPeriods;
+  try {
+    if (raw !== undefined && (typeof raw !== "object" || raw === null || Array.isArray(raw))) throw new CaError("invalid-input", "must be an object", { field: "retention" });
+    const known = new Set(Object.keys(defaultRetentionPeriods));
+    const unknown = Object.keys(raw ?? {}).find((k) => !known.has(k));
+    if (unknown !== undefined) throw new CaError("invalid-input", `is not a retention period (one of ${[...known].join(", ")})`, { field: `retention.${unknown}` });
+    periods = parseRetentionPeriods((raw ?? {}) as Partial<Record<keyof RetentionPeriods, unknown>>);
+  } catch (e) {
+    throw new ConfigError(`config field ${(e as { field?: string }).field ?? "retention"}: ${(e as Error).message}`);
+  }
+  const conflict = statusAfterExpiryConflict(periods, new StatusAfterExpiry(revocationInfo).longestDays());
+  if (conflict !== undefined) throw new ConfigError(`config field retention.certificatePersonalFieldsYearsAfterExpiry: ${conflict}`);
+  return periods;
 }
 
 function statusAfterExpiryOf(raw: unknown): StatusAfterExpiryPolicy {

@@ -90,7 +90,7 @@ export async function buildHandlers(service: Service): Promise<{ handlers: Handl
   // Admin API and operating controls (docs/api.md §7): finds or generates the audit checkpoint key in the HSM.
   // Issue 16 items 3–4: relying-party queries, the consent register, and their disclosure sections.
   const rpQueries = buildRelyingPartyQueries(service);
-  const admin = await buildAdminControls(service, auth, { holidays, disclosureSources: rpQueries.disclosureSources });
+  const admin = await buildAdminControls(service, auth, { holidays, disclosureSources: rpQueries.disclosureSources, retention: service.config.retention });
   const caGenerationRouter = wireCaGenerationApprovals(service, admin.approvals, { afterCreate: () => live.refresh(), requireOperator: guards.requireOperator });
   // Resident change events (HTTP batch, NATS JetStream, file import), manual revocation and hold.
   const events = buildResidentEvents(service);

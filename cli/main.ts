@@ -120,7 +120,7 @@ const commands: Record<string, { help: string; run: Command }> = {
     help: retentionRunUsage,
     run: async ([sub, ...rest]) =>
       withService((s) => {
-        if (sub === "run") return retentionRun(s, rest);
+        if (sub === "run") return retentionRun(s, rest, console.log, s.config.retention);
         throw new Error(`usage: ${retentionRunUsage}`);
       }),
   },
