@@ -8,7 +8,7 @@ import type { Random } from "../ports.js";
 import type { ResidentApplication } from "../residents/resident-fields.js";
 import { generateSerial, partitionOf } from "./serial.js";
 import type { NewPendingCertificate } from "../stores.js";
-import type { CaKind, CertificateRecord } from "../types.js";
+import type { CaKind, CertificateDevice, CertificateRecord } from "../types.js";
 import { computeValidity } from "./validity.js";
 
 /**
@@ -164,12 +164,13 @@ export function personalFieldsOf(aliasFormatter: AliasFormatter, r: CertifiedRes
   };
 }
 
-/** A planned certificate as the pending row that reserves its serial (invariant 1). */
-export function pendingOf(p: Planned, residentCode: string, issuanceId: string, now: Date): NewPendingCertificate {
+/** A planned certificate as the pending row that reserves its serial (invariant 1); `issuanceId` null for a phone application (docs/phone.md). */
+export function pendingOf(p: Planned, residentCode: string, issuanceId: string | null, now: Date, device: CertificateDevice = "card"): NewPendingCertificate {
   return {
     serial: p.serial,
     caId: p.authority.ca.id,
     kind: p.authority.kind,
+    device,
     notBefore: p.notBefore,
     notAfter: p.notAfter,
     partition: p.partition,

@@ -2,7 +2,7 @@ import { CaError } from "../errors.js";
 import { auditHolderDenials, decodeSignedRequest, verifyHolderSignedRequest, type HolderSignedRequestDeps, type VerifiedHolderRequest } from "../holder/holder-signed-request.js";
 import type { HolderRequestLog } from "../holder/holder-request-log.js";
 import { parseCsr, type ParsedCsr } from "../issuance/csr.js";
-import { personalFieldsOf, type Planned } from "../issuance/issuance-plan.js";
+import { pendingOf, personalFieldsOf, type Planned } from "../issuance/issuance-plan.js";
 import { PublicKeyInUseError, PublicKeyRefusedError, type ResidentRecord, type ResidentStore } from "../issuance/issuance-ports.js";
 import type { AuthorityResolver, IssuingAuthority } from "../issuance/issuing-authority.js";
 import { generateSerial, partitionOf } from "../issuance/serial.js";
@@ -127,28 +127,8 @@ export class PhoneIssuanceService {
       const inserted = await this.deps.holderRequests.insert({ digest: verified.digest, purpose: PHONE_APPLICATION_PURPOSE, serial: card.serial, createdAt: now, outcome: { ...outcome } }, tx);
       // A concurrent sending of the same request recorded it first: answer as its retry is answered.
       if (!inserted) return (await this.deps.holderRequests.get(verified.digest, tx))?.outcome as ApplicationOutcome | null;
-      for (const p of plans) {
-        await this.deps.certificates.insertPending(
-          {
-            serial: p.serial,
-            caId: p.authority.ca.id,
-            kind: p.authority.kind,
-            device: "phone",
-            notBefore: p.notBefore,
-            notAfter: p.notAfter,
-            partition: p.partition,
-            tbs: p.tbs,
-            publicKeySha256: p.csr.publicKeySha256,
-            subjectId: p.subjectId,
-            residentCode,
-            // Not an issuance of the counter path: the phone rows are found through holder_requests.
-            issuanceId: null,
-            recorded: p.recorded,
-            createdAt: now,
-          },
-          tx,
-        );
-      }
+      // Not an issuance of the counter path: the phone rows are found through holder_requests.
+      for (const p of plans) await this.deps.certificates.insertPending(pendingOf(p, residentCode, null, now, "phone"), tx);
       return plans;
     });
   }
