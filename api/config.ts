@@ -2,12 +2,15 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import type { KeySpec } from "../ca/types.js";
-import { parseCrlSettings, type CrlSettings } from "../crl/crl-settings.js";
-import { parsePhoneSettings, type PhoneSettings } from "../ca/phone/phone-settings.js";
-import { parseRelyingPartyQueryConfig, type RelyingPartyQueryConfig } from "../ca/relying-parties/query-settings.js";
-import { parseStatusAfterExpiry, StatusAfterExpiry, type StatusAfterExpiryPolicy } from "../ca/revocation/status-after-expiry.js";
-import { CaError } from "../ca/errors.js";
-import { defaultRetentionPeriods, parseRetentionPeriods, statusAfterExpiryConflict, type RetentionPeriods } from "../ca/records/retention.js";
+import type { CrlSettings } from "../crl/crl-settings.js";
+import type { PhoneSettings } from "../ca/phone/phone-settings.js";
+import type { RelyingPartyQueryConfig } from "../ca/relying-parties/query-settings.js";
+import type { StatusAfterExpiryPolicy } from "../ca/revocation/status-after-expiry.js";
+import type { RetentionPeriods } from "../ca/records/retention.js";
+import { ConfigError } from "./config-error.js";
+import { crlSettingsOf, phoneSettingsOf, relyingPartyQueriesOf, retentionOf, statusAfterExpiryOf } from "./config-sections.js";
+
+export { ConfigError } from "./config-error.js";
 
 /**
  * Configuration, parsed once at start-up into a frozen typed object (docs/design.md invariant 8).
@@ -177,12 +180,6 @@ export interface Config {
 /** Default of `metrics.listen`: loopback only, port 9464 (the OpenTelemetry Prometheus exporter's default). */
 export const DEFAULT_METRICS_LISTEN = Object.freeze({ host: "127.0.0.1", port: 9464 });
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
 
 export function parseServiceKeyType(name: ServiceKeyType): KeySpec {
   return name === "ec-p256" ? { type: "ec", curve: "P-256" } : { type: "rsa", bits: name === "rsa-2048" ? 2048 : 3072 };
@@ -320,56 +317,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     jobLeases,
   };
   return deepFreeze(config);
-}
-
-function phoneSettingsOf(raw: unknown): PhoneSettings {
-  try {
-    return parsePhoneSettings(raw);
-  } catch (e) {
-    throw new ConfigError(`config field ${(e as { field?: string }).field ?? "phone"}: ${(e as Error).message}`);
-  }
-}
-
-function crlSettingsOf(raw: unknown): CrlSettings {
-  try {
-    return parseCrlSettings(raw ?? {});
-  } catch (e) {
-    const field = (e as { field?: string }).field ?? "crl";
-    throw new ConfigError(`config field ${field}: ${(e as Error).message}`);
-  }
-}
-
-function retentionOf(raw: unknown, revocationInfo: StatusAfterExpiryPolicy): RetentionPeriods {
-  let periods: RetentionPeriods;
-  try {
-    if (raw !== undefined && (typeof raw !== "object" || raw === null || Array.isArray(raw))) throw new CaError("invalid-input", "must be an object", { field: "retention" });
-    const known = new Set(Object.keys(defaultRetentionPeriods));
-    const unknown = Object.keys(raw ?? {}).find((k) => !known.has(k));
-    if (unknown !== undefined) throw new CaError("invalid-input", `is not a retention period (one of ${[...known].join(", ")})`, { field: `retention.${unknown}` });
-    periods = parseRetentionPeriods((raw ?? {}) as Partial<Record<keyof RetentionPeriods, unknown>>);
-  } catch (e) {
-    throw new ConfigError(`config field ${(e as { field?: string }).field ?? "retention"}: ${(e as Error).message}`);
-  }
-  const conflict = statusAfterExpiryConflict(periods, new StatusAfterExpiry(revocationInfo).longestDays());
-  if (conflict !== undefined) throw new ConfigError(`config field retention.certificatePersonalFieldsYearsAfterExpiry: ${conflict}`);
-  return periods;
-}
-
-function statusAfterExpiryOf(raw: unknown): StatusAfterExpiryPolicy {
-  try {
-    return parseStatusAfterExpiry(raw ?? {});
-  } catch (e) {
-    const field = (e as { field?: string }).field ?? "revocationInfo";
-    throw new ConfigError(`config field ${field}: ${(e as Error).message}`);
-  }
-}
-
-function relyingPartyQueriesOf(raw: unknown): RelyingPartyQueryConfig {
-  try {
-    return parseRelyingPartyQueryConfig(raw);
-  } catch (e) {
-    throw new ConfigError(`config field ${(e as { field?: string }).field ?? "relyingPartyQueries"}: ${(e as Error).message}`);
-  }
 }
 
 const abs = (cwd: string, p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
